@@ -1,0 +1,249 @@
+"""Working-day calendar for handling deadlines (处置时限).
+
+Handling limits in the catalogue come in two kinds:
+
+* urgent limits in hours (``hours``): the clock runs around the clock, a missing manhole
+  cover must be secured within two hours on a Sunday as well;
+* normal limits in working days (``working_days``): the clock only runs on working days of
+  the mainland Chinese calendar, with the official public holidays (法定节假日) and the
+  make-up working days (调休上班) published each year by the State Council.
+
+The calendar is pure Python: no database, no request. It is loaded once from
+``knowledge_base/calendar/holidays_cn.yaml`` and shared.
+
+Counting rule for working days: the clock runs only during working days. A case reported at
+10:00 on a Friday with a limit of 1 working day is due at 10:00 on the next working day
+(normally Monday). A case reported on a rest day starts its clock at 00:00 of the next working
+day, so one working day later is 24:00 of that day (00:00 of the day after).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import functools
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: China has no daylight saving time; a fixed offset avoids a tzdata dependency.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+DEFAULT_HOLIDAYS_PATH = (
+    Path(__file__).resolve().parents[2] / "knowledge_base" / "calendar" / "holidays_cn.yaml"
+)
+
+_ONE_DAY = dt.timedelta(days=1)
+
+
+class LimitUnit(enum.StrEnum):
+    """Unit of a handling time limit."""
+
+    HOURS = "hours"
+    WORKING_DAYS = "working_days"
+    CALENDAR_DAYS = "calendar_days"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TimeLimit:
+    """A handling time limit such as "2 hours" or "3 working days"."""
+
+    amount: int
+    unit: LimitUnit
+
+    def __post_init__(self) -> None:
+        if self.amount < 0:
+            raise ValueError("a time limit cannot be negative")
+        object.__setattr__(self, "unit", LimitUnit(self.unit))
+
+    @property
+    def label(self) -> str:
+        """Chinese label, e.g. ``2小时`` or ``3个工作日``."""
+        match self.unit:
+            case LimitUnit.HOURS:
+                return f"{self.amount}小时"
+            case LimitUnit.WORKING_DAYS:
+                return f"{self.amount}个工作日"
+            case _:
+                return f"{self.amount}日"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"amount": self.amount, "unit": str(self.unit), "label": self.label}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Holiday:
+    name: str
+    first: dt.date
+    last: dt.date
+    workdays: tuple[dt.date, ...] = ()
+
+
+class WorkingCalendar:
+    """Answers whether a date is a working day and computes deadlines.
+
+    Dates outside the years the calendar covers fall back to the ordinary week (Monday to
+    Friday); :meth:`covers` tells whether a date is backed by published data.
+    """
+
+    def __init__(self, holidays: Iterable[Holiday] = (), years: Iterable[int] = ()) -> None:
+        self.holidays: tuple[Holiday, ...] = tuple(holidays)
+        self._rest: dict[dt.date, str] = {}
+        self._work: dict[dt.date, str] = {}
+        for holiday in self.holidays:
+            if holiday.last < holiday.first:
+                raise ValueError(f"holiday {holiday.name} ends before it starts")
+            day = holiday.first
+            while day <= holiday.last:
+                self._rest[day] = holiday.name
+                day += _ONE_DAY
+            for workday in holiday.workdays:
+                self._work[workday] = holiday.name
+        clash = set(self._rest) & set(self._work)
+        if clash:
+            raise ValueError(f"dates both holiday and make-up working day: {sorted(clash)}")
+        self.years: frozenset[int] = frozenset(years) or frozenset(
+            h.last.year for h in self.holidays
+        )
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> WorkingCalendar:
+        """Build from the structure of ``holidays_cn.yaml``."""
+        holidays: list[Holiday] = []
+        years = []
+        for year, entry in (data.get("years") or {}).items():
+            years.append(int(year))
+            for item in entry.get("holidays") or ():
+                holidays.append(
+                    Holiday(
+                        name=str(item["name"]),
+                        first=_as_date(item["from"]),
+                        last=_as_date(item.get("to", item["from"])),
+                        workdays=tuple(_as_date(d) for d in item.get("workdays") or ()),
+                    )
+                )
+        return cls(holidays, years)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> WorkingCalendar:
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_mapping(yaml.safe_load(fh) or {})
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> WorkingCalendar:
+        """The calendar shipped in ``knowledge_base/`` (loaded once per process)."""
+        return cls.from_yaml(DEFAULT_HOLIDAYS_PATH)
+
+    # -- queries ----------------------------------------------------------------------
+
+    def covers(self, day: dt.date) -> bool:
+        """True when ``day`` falls in a year whose official schedule is loaded."""
+        return day.year in self.years
+
+    def is_working_day(self, day: dt.date) -> bool:
+        if isinstance(day, dt.datetime):
+            day = _local(day).date()
+        if day in self._work:
+            return True
+        if day in self._rest:
+            return False
+        return day.weekday() < 5
+
+    def holiday_name(self, day: dt.date) -> str | None:
+        """Name of the holiday ``day`` belongs to (rest day or make-up working day)."""
+        return self._rest.get(day) or self._work.get(day)
+
+    def next_working_day(self, day: dt.date) -> dt.date:
+        """The first working day strictly after ``day``."""
+        day += _ONE_DAY
+        while not self.is_working_day(day):
+            day += _ONE_DAY
+        return day
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days in the half-open range ``[start, end)``."""
+        if end <= start:
+            return 0
+        count = 0
+        day = start
+        while day < end:
+            count += self.is_working_day(day)
+            day += _ONE_DAY
+        return count
+
+    # -- deadlines --------------------------------------------------------------------
+
+    def add_working_days(self, start: dt.datetime, days: int) -> dt.datetime:
+        """``start`` plus ``days`` working days, the clock running on working days only.
+
+        Naive datetimes are taken as China local time; aware ones are converted to China
+        local time for the day arithmetic and returned in their own time zone.
+        """
+        if days < 0:
+            raise ValueError("days must not be negative")
+        local = _local(start).replace(tzinfo=None)
+        day, clock = local.date(), local.time()
+        if not self.is_working_day(day):
+            day, clock = self.next_working_day(day), dt.time()
+        for _ in range(days):
+            day = self.next_working_day(day)
+        return _restore(dt.datetime.combine(day, clock), start)
+
+    def add_hours(
+        self, start: dt.datetime, hours: float, *, working_time_only: bool = False
+    ) -> dt.datetime:
+        """``start`` plus ``hours``.
+
+        By default hours are elapsed hours (urgent limits run around the clock). With
+        ``working_time_only`` the clock stops outside working days.
+        """
+        if hours < 0:
+            raise ValueError("hours must not be negative")
+        if not working_time_only:
+            return start + dt.timedelta(hours=hours)
+        local = _local(start).replace(tzinfo=None)
+        remaining = dt.timedelta(hours=hours)
+        if not self.is_working_day(local.date()):
+            local = dt.datetime.combine(self.next_working_day(local.date()), dt.time())
+        while True:
+            end_of_day = dt.datetime.combine(local.date() + _ONE_DAY, dt.time())
+            available = end_of_day - local
+            if remaining <= available:
+                return _restore(local + remaining, start)
+            remaining -= available
+            local = dt.datetime.combine(self.next_working_day(local.date()), dt.time())
+
+    def deadline(self, start: dt.datetime, limit: TimeLimit) -> dt.datetime:
+        """Deadline for a case reported at ``start`` with handling limit ``limit``."""
+        match limit.unit:
+            case LimitUnit.HOURS:
+                return self.add_hours(start, limit.amount)
+            case LimitUnit.WORKING_DAYS:
+                return self.add_working_days(start, limit.amount)
+            case LimitUnit.CALENDAR_DAYS:
+                return start + dt.timedelta(days=limit.amount)
+        raise ValueError(f"unknown unit {limit.unit!r}")  # pragma: no cover
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _local(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(CHINA_TZ) if moment.tzinfo else moment
+
+
+def _restore(local_naive: dt.datetime, original: dt.datetime) -> dt.datetime:
+    if original.tzinfo is None:
+        return local_naive
+    return local_naive.replace(tzinfo=CHINA_TZ).astimezone(original.tzinfo)
