@@ -368,7 +368,9 @@ def build(seed: int):
     tree_sorted = sorted(range(9), key=lambda k: street_weights[k])
     tree_for_part = {p: tree[t] for p, t in zip(street_parts_sorted, tree_sorted)}
 
-    unit_names = iter(UNIT_NAMES)
+    shuffled_names = list(UNIT_NAMES[:134])
+    rng.shuffle(shuffled_names)
+    unit_names = iter(shuffled_names)
     for s_idx, s_cells in enumerate(street_parts, start=1):
         s_code = f"{DISTRICT_CODE}{s_idx:03d}"
         s_name = STREET_NAMES[s_idx - 1] + "街道"
