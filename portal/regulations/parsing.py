@@ -21,6 +21,7 @@ import datetime
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "RegulationParseError",
     "clean_line",
     "normalize_heading",
+    "parse_date",
     "parse_history",
     "parse_regulation_file",
     "parse_regulation_text",
@@ -141,13 +143,30 @@ class ParsedRegulation:
         return max(dates) if dates else None
 
     def content_hash(self) -> str:
-        """A digest of the normative text; equal digests mean an unchanged version."""
+        """A digest of the normative text: equal digests mean the same version.
+
+        Only the articles' words count, not the layout: whitespace, full- or half-width
+        forms, quote styles, the title and the chapter headings are ignored, so the same
+        text copied from two sources (the law pack and a corpus file) is one version.
+        """
         payload = [
-            [a.number, a.suffix, list(a.chapter_path), a.paragraphs, a.items]
+            [
+                a.number,
+                a.suffix,
+                [_normalize_for_hash(p) for p in a.paragraphs if p],
+                [[_normalize_for_hash(i) for i in items] for items in a.items],
+            ]
             for a in self.articles
         ]
-        data = json.dumps([self.title, payload], ensure_ascii=False, separators=(",", ":"))
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+_HASH_FOLD = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "〈": "<", "〉": ">"})
+
+
+def _normalize_for_hash(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).translate(_HASH_FOLD))
 
 
 # --------------------------------------------------------------------------- lines
@@ -255,6 +274,15 @@ def _date_from_match(match: re.Match[str]) -> datetime.date | None:
         )
     except ValueError:
         return None
+
+
+def parse_date(text: str) -> datetime.date | None:
+    """The first date written in ``text`` (2019年3月24日, 二〇一九年三月二十四日), or None."""
+    for match in _DATE.finditer(text or ""):
+        date = _date_from_match(match)
+        if date is not None:
+            return date
+    return None
 
 
 def _event_kind(description: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from portal.regulations.parsing import (
     RegulationParseError,
+    parse_date,
     parse_history,
     parse_regulation_file,
     parse_regulation_text,
@@ -242,6 +243,12 @@ def test_content_hash_tracks_the_normative_text():
     assert first.content_hash() != changed.content_hash()
 
 
+def test_content_hash_ignores_layout_quotes_and_headings():
+    one = parse_regulation_text("# 某办法\n\n## 第一章 总则\n\n第一条 所称“井盖”（含箅子）。\n")
+    other = parse_regulation_text("某办法（2020年修订）\n第一条　所称\"井盖\"(含箅子)。\n")
+    assert one.content_hash() == other.content_hash()
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -323,6 +330,12 @@ def test_parse_history_from_a_manifest_string():
     )
     assert [e.kind for e in events] == ["promulgated", "revised", "effective"]
     assert events[2].description == "施行"
+
+
+def test_parse_date():
+    assert parse_date("自2014年1月1日起施行") == datetime.date(2014, 1, 1)
+    assert parse_date("二〇一九年三月二十四日") == datetime.date(2019, 3, 24)
+    assert parse_date("2月30日无年份") is None
 
 
 def test_parse_history_chinese_digit_dates_and_bad_dates():
