@@ -1,0 +1,49 @@
+"""Accounts: users with roles, login sessions, API keys, rate limits and the security policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.exceptions import ConfigurationError
+from pyramid.session import SignedCookieSessionFactory
+from pyramid.tweens import EXCVIEW
+
+from portal.accounts.interfaces import IApiKeyService, IUserService
+from portal.accounts.ratelimit import RateLimiter
+from portal.accounts.security import PortalSecurityPolicy, uses_api_keys
+from portal.accounts.services import api_key_service_factory, user_service_factory
+from portal.settings import as_bool
+
+UNSAFE_DEV_SECRET = "dev-only-secret-change-me"
+
+
+def _csrf_applies(request: Any) -> bool:
+    # Key-authenticated surfaces never read the session cookie, so they cannot be forged.
+    return not uses_api_keys(request)
+
+
+def includeme(config: Any) -> None:
+    settings = config.get_settings()
+    secret = settings.get("session.secret") or ""
+    if not secret or (secret == UNSAFE_DEV_SECRET and as_bool(settings.get("session.secure", False))):
+        raise ConfigurationError("session.secret is not set: export PORTAL_SESSION_SECRET")
+    config.set_session_factory(
+        SignedCookieSessionFactory(
+            secret,
+            cookie_name="portal_session",
+            httponly=True,
+            samesite="Lax",
+            secure=as_bool(settings.get("session.secure", False)),
+            timeout=8 * 3600,
+            reissue_time=600,
+        )
+    )
+    config.set_default_csrf_options(require_csrf=True, callback=_csrf_applies)
+    config.set_security_policy(PortalSecurityPolicy())
+    config.registry["portal.ratelimiter"] = RateLimiter()
+    config.register_service_factory(user_service_factory, IUserService)
+    config.register_service_factory(api_key_service_factory, IApiKeyService)
+    config.add_tween("portal.accounts.ratelimit.body_size_tween_factory", under=EXCVIEW)
+    config.add_tween("portal.accounts.ratelimit.api_guard_tween_factory", under="portal.accounts.ratelimit.body_size_tween_factory")
+    config.add_route("accounts.login", "/login")
+    config.add_route("accounts.logout", "/logout")

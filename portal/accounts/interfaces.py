@@ -1,0 +1,33 @@
+"""Account service contracts."""
+
+from __future__ import annotations
+
+from zope.interface import Interface
+
+
+class IUserService(Interface):
+    def get(user_id: int):
+        """The user with this id, or None."""
+
+    def by_username(username: str):
+        """The user with this username, or None."""
+
+    def create(username: str, password: str | None, roles, display_name: str = ""):
+        """Create a user; raises Conflict when the username is taken, InvalidInput for an unknown role."""
+
+    def authenticate(username: str, password: str):
+        """The active user whose password matches, else None (constant work either way)."""
+
+    def set_password(user, password: str) -> None:
+        """Store an argon2 hash of ``password``."""
+
+
+class IApiKeyService(Interface):
+    def create(user, name: str, rate_limit_per_minute: int | None = None):
+        """Create a key; returns (ApiKey, secret). The secret is never stored and shown only here."""
+
+    def verify(secret: str):
+        """The active ApiKey for this secret, or None."""
+
+    def revoke(key_id: int) -> None:
+        """Revoke a key; it stops working at once."""

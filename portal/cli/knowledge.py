@@ -1,0 +1,68 @@
+"""``portal load-kb``, ``portal reindex``, ``portal index``."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from portal.cli import PortalEnv, pass_env, progressbar
+
+
+@click.command("load-kb")
+@click.option("--only", multiple=True, help="Run only these loaders (by name).")
+@pass_env
+def load_kb(env: PortalEnv, only: tuple[str, ...]) -> None:
+    """Load knowledge_base/ (and the regulation sources it points to) into the database."""
+    from portal.knowledge import LoadContext, kb_loaders
+
+    loaders = [loader for loader in kb_loaders(env.registry) if not only or loader.name in only]
+    if not loaders:
+        click.echo("没有可运行的知识库加载器。")
+    for loader in loaders:
+        started = time.perf_counter()
+        with env.session(actor_name=f"load-kb:{loader.name}") as session:
+            # Bulk loads index once at the end instead of after every commit.
+            session.info["defer_search"] = True
+            summary = loader.load(LoadContext(session=session, settings=env.settings, registry=env.registry,
+                                              echo=click.echo))
+        click.echo(f"[{loader.name}] {summary or '完成'}（{time.perf_counter() - started:.1f} 秒）")
+    env.projection.catch_up()
+
+
+@click.command("reindex")
+@pass_env
+def reindex(env: PortalEnv) -> None:
+    """Rebuild the search index from the database alone."""
+    projection = env.projection
+    with env.registry["dbsession_factory"]() as session:
+        total = projection.count_documents(session)
+    started = time.perf_counter()
+    with progressbar(total, "重建索引") as bar:
+        written = projection.rebuild(progress=lambda n: bar.update(n - bar.pos))
+    click.echo(f"索引已重建：{written} 个文档，用时 {time.perf_counter() - started:.1f} 秒。")
+
+
+@click.command("index")
+@click.option("--repair", is_flag=True, help="Rebuild when unusable, otherwise catch up.")
+@pass_env
+def index_status(env: PortalEnv, repair: bool) -> None:
+    """Show the search index's health; with --repair, make it usable."""
+    projection = env.projection
+    health = projection.health()
+    if repair:
+        if not health.get("ok"):
+            click.echo("搜索索引缺失或损坏，正在从数据库重建……")
+            click.get_current_context().invoke(reindex)
+        else:
+            touched = projection.catch_up()
+            if touched:
+                click.echo(f"搜索索引已追上变更：{touched} 个文档。")
+        health = projection.health()
+    click.echo(f"搜索索引：{'可用' if health.get('ok') else '不可用'}，{health.get('documents', 0)} 个文档")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(load_kb)
+    group.add_command(reindex)
+    group.add_command(index_status)

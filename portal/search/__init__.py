@@ -1,0 +1,59 @@
+"""Search: one index over every public document type, kept as a projection of the database.
+
+Domains plug in with two directives:
+
+- ``config.add_search_provider(provider)``: an :class:`IDocumentProvider` for some doc types;
+- ``config.add_search_source(Model, keys_of)``: rows of ``Model`` affect the documents
+  ``keys_of(row)`` returns, so changing them logs a search change.
+
+The Whoosh service is process-wide (its searcher is reused across requests and threads) and is
+reached through ``request.find_service(ISearchService)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from portal.search.interfaces import IDocumentProvider, ISearchService
+from portal.search.projection import SearchProjection, add_search_source
+from portal.settings import as_bool
+
+
+def _add_search_provider(config: Any, provider: Any) -> None:
+    config.registry["portal.search.projection"].add_provider(provider)
+
+
+def _add_search_source(config: Any, model: type, keys_of: Any) -> None:
+    add_search_source(model, keys_of)
+
+
+def make_search_service(settings: dict[str, Any]) -> Any:
+    from portal.search.whoosh_index import WhooshSearchService
+
+    synonyms = Path(settings["portal.knowledge_base"]) / "synonyms.yaml" if settings.get("portal.knowledge_base") else None
+    return WhooshSearchService(settings["portal.index_dir"], synonyms_path=synonyms if synonyms and synonyms.exists() else None)
+
+
+def includeme(config: Any) -> None:
+    settings = config.get_settings()
+    service = make_search_service(settings)
+    config.registry.registerUtility(service, ISearchService)
+    config.register_service(service, ISearchService)
+    projection = SearchProjection(
+        service,
+        config.registry["dbsession_factory"],
+        settings["portal.index_dir"],
+        poll_seconds=float(settings.get("portal.search.poll_seconds", 2.0)),
+    )
+    config.registry["portal.search.projection"] = projection
+    config.add_directive("add_search_provider", _add_search_provider)
+    config.add_directive("add_search_source", _add_search_source)
+    if as_bool(settings.get("portal.search.warm_up", True)):
+        # jieba's dictionary takes about a second to load: pay it at start-up, not on the first query.
+        from portal.search.analysis import warm_up
+
+        warm_up()
+
+
+__all__ = ["IDocumentProvider", "ISearchService", "SearchProjection"]

@@ -1,0 +1,182 @@
+"""Chinese text analysis for the search index: jieba words, CJK bigrams, or both.
+
+Dictionary segmentation alone is brittle for recall: jieba cuts the same characters differently
+depending on their neighbours (窨井盖 / 检查井盖 / 井盖), so a query word can miss a document that
+contains it.  Overlapping CJK bigrams never miss, but they are imprecise and blind to word
+boundaries.  The ``combined`` mode indexes every bigram plus jieba's longer words, and queries with
+the bigrams *inside* each query word (never across a word boundary), plus the longer words
+themselves: bigrams give recall, whole words reward precise matches.
+
+The jieba dictionary takes about a second to load; :func:`warm_up` loads it (and the field's
+user dictionary) once at start-up so that no request pays for it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator
+
+from whoosh.analysis import Token, Tokenizer
+
+MODES = ("combined", "jieba", "bigram")
+DEFAULT_MODE = "combined"
+
+# CJK unified ideographs (+ extension A and compatibility ideographs), and ASCII words/numbers.
+_RUN_RE = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)|([0-9a-z]+(?:\.[0-9]+)?)")
+
+# Domain words jieba's general dictionary does not know or splits badly.  They only steer
+# segmentation (the bigrams are indexed anyway); the synonym file adds its own terms at warm-up.
+DOMAIN_WORDS = (
+    "窨井盖", "检查井", "井盖", "箱盖", "雨水箅子", "占道经营", "出店经营", "跨门营业", "设摊", "摊点",
+    "渣土", "渣土车", "建筑垃圾", "工程渣土", "撒漏", "遗撒", "违法建筑", "违法建设", "违章建筑",
+    "违建", "城管", "城管执法", "综合执法", "城市管理", "市容", "环境卫生", "市容环境卫生",
+    "户外广告", "牌匾标识", "招牌", "门头", "店招", "生活垃圾", "厨余垃圾", "湿垃圾", "干垃圾",
+    "可回收物", "有害垃圾", "垃圾分类", "噪声", "噪音", "广场舞", "排水管网", "雨水管网",
+    "污水管网", "排水许可", "供水", "停水", "物业", "业主大会", "共用部位", "共有部分",
+    "消防通道", "楼道", "绿地", "古树名木", "行道树", "查封", "扣押", "听证", "罚款决定书",
+    "行政处罚", "行政强制", "行政许可", "信息公开", "个人信息", "人脸识别", "非现场执法",
+)
+
+_lock = threading.Lock()
+_tokenizer = None  # jieba.Tokenizer, created by warm_up()
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width (NFKC) and lower case, so ６３ == 63 and Ａ == a."""
+    return unicodedata.normalize("NFKC", text or "").lower()
+
+
+def warm_up(extra_words: Iterable[str] = ()) -> None:
+    """Load the jieba dictionary and the domain words.  Idempotent; call it from the app factory."""
+    global _tokenizer
+    with _lock:
+        if _tokenizer is None:
+            import logging
+
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            tok = jieba.Tokenizer()
+            tok.initialize()
+            for word in DOMAIN_WORDS:
+                tok.add_word(word, freq=None)
+            _tokenizer = tok
+        for word in extra_words:
+            word = normalize(word).strip()
+            # add_word only steers segmentation of CJK words; skip anything else.
+            if len(word) >= 2 and all(_is_cjk(ch) for ch in word) and not _tokenizer.FREQ.get(word):
+                _tokenizer.add_word(word, freq=None)
+
+
+def _segmenter():
+    if _tokenizer is None:
+        warm_up()
+    return _tokenizer
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def runs(text: str) -> Iterator[tuple[str, bool]]:
+    """Split normalized text into (run, is_cjk) pieces; punctuation and spaces separate runs."""
+    for match in _RUN_RE.finditer(normalize(text)):
+        if match.group(1):
+            yield match.group(1), True
+        else:
+            yield match.group(2), False
+
+
+def bigrams(run: str) -> list[str]:
+    if len(run) < 2:
+        return [run] if run else []
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def jieba_words(run: str, search_mode: bool = True) -> list[str]:
+    """jieba segmentation of one CJK run; search mode adds the 2/3-grams jieba knows as words."""
+    seg = _segmenter()
+    if search_mode:
+        return [w for w, _s, _e in seg.tokenize(run, mode="search")]
+    return list(seg.cut(run, HMM=True))
+
+
+def cut_words(text: str) -> list[str]:
+    """Plain jieba words of a text (default mode) with non-CJK runs kept whole."""
+    out: list[str] = []
+    for run, cjk in runs(text):
+        out.extend(jieba_words(run, search_mode=False) if cjk else [run])
+    return out
+
+
+def index_terms(text: str, mode: str = DEFAULT_MODE) -> list[str]:
+    """The terms a document text is indexed under."""
+    out: list[str] = []
+    for run, cjk in runs(text):
+        if not cjk:
+            out.append(run)
+        elif mode == "bigram":
+            out.extend(bigrams(run))
+        elif mode == "jieba":
+            out.extend(jieba_words(run))
+        else:
+            out.extend(bigrams(run))
+            # Bigrams already cover jieba's two-character words.
+            out.extend(w for w in jieba_words(run) if len(w) > 2)
+    return out
+
+
+def word_terms(word: str, mode: str = DEFAULT_MODE) -> list[str]:
+    """Index terms that stand for one query word (a jieba word, a synonym, a phrase)."""
+    word = normalize(word)
+    out: list[str] = []
+    for run, cjk in runs(word):
+        if not cjk:
+            out.append(run)
+        elif mode == "bigram":
+            out.extend(bigrams(run))
+        elif mode == "jieba":
+            out.extend(jieba_words(run))
+        else:
+            out.extend(bigrams(run))
+            if len(run) > 2:
+                out.append(run)
+    return out
+
+
+class ChineseTokenizer(Tokenizer):
+    """Whoosh tokenizer emitting :func:`index_terms`.  Positions are counted, offsets are not kept
+    (snippets are highlighted by the service itself, on the stored text).
+
+    Only the mode is pickled with the index schema; the jieba dictionary is process-wide.
+    """
+
+    def __init__(self, mode: str = DEFAULT_MODE):
+        if mode not in MODES:
+            raise ValueError(f"unknown analysis mode {mode!r}; expected one of {MODES}")
+        self.mode = mode
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.mode == self.mode
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        terms = index_terms(value, self.mode) if tokenize else [normalize(value)]
+        for pos, term in enumerate(terms, start_pos):
+            token.text = term
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = term
+            if positions:
+                token.pos = pos
+            if chars:
+                token.startchar = token.endchar = start_char
+            yield token
+
+
+def chinese_analyzer(mode: str = DEFAULT_MODE) -> ChineseTokenizer:
+    return ChineseTokenizer(mode)

@@ -1,0 +1,247 @@
+"""Keeps the search index a projection of the database.
+
+Writes: a flush listener notes the documents whose source rows were inserted, changed or deleted
+(models declare themselves with ``config.add_search_source``) and appends them to the
+``search_changes`` log inside the same transaction. After the commit, the projection reads the log
+past its cursor, asks the document providers for the current documents and updates the index;
+documents whose rows are gone, or no longer public, are deleted from it. It never touches the
+index from inside a transaction that may still roll back.
+
+Each node keeps its own index replica and its own cursor (a file beside the index), so any number
+of nodes follow the same log. ``rebuild()`` recreates the index from the database alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.search.interfaces import IDocumentProvider, ISearchService, SearchDocument
+from portal.search.models import SearchChange
+
+log = logging.getLogger(__name__)
+
+KeysOf = Callable[[Any], Iterable[tuple[str, str]]]
+
+# Model class -> the document keys a changed row affects. Process-wide, like the mapped classes.
+_SOURCES: dict[type, KeysOf] = {}
+
+# On PostgreSQL, sequence values can commit out of order; re-reading this many changes behind the
+# cursor catches a late committer without replaying the whole log.
+LOOKBACK = 1000
+
+
+def add_search_source(model: type, keys_of: KeysOf) -> None:
+    _SOURCES[model] = keys_of
+
+
+def _keys_for(obj: Any) -> Iterable[tuple[str, str]]:
+    for cls in type(obj).__mro__:
+        keys_of = _SOURCES.get(cls)
+        if keys_of is not None:
+            return keys_of(obj)
+    return ()
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_changed_documents(session: Session, _context: Any) -> None:
+    if not _SOURCES:
+        return
+    keys: set[tuple[str, str]] = set()
+    for obj in chain(session.new, session.dirty, session.deleted):
+        keys.update(_keys_for(obj))
+    if keys:
+        session.info.setdefault("_search_keys", set()).update(keys)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _log_changed_documents(session: Session, _context: Any) -> None:
+    keys = session.info.pop("_search_keys", None)
+    if keys:
+        session.add_all(SearchChange(doc_type=doc_type, doc_id=str(doc_id)) for doc_type, doc_id in sorted(keys))
+        session.info["_search_dirty"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _catch_up_after_commit(session: Session) -> None:
+    if not session.info.pop("_search_dirty", False):
+        return
+    projection = session.info.get("projection")
+    request = session.info.get("request")
+    if projection is None and request is not None:
+        projection = request.registry.get("portal.search.projection")
+    if projection is not None and not session.info.get("defer_search", False):
+        projection.catch_up_quietly()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_rollback(session: Session) -> None:
+    session.info.pop("_search_dirty", None)
+    session.info.pop("_search_keys", None)
+
+
+class SearchProjection:
+    def __init__(self, service: Any, session_factory: sessionmaker[Session], index_dir: str | Path,
+                 poll_seconds: float = 2.0) -> None:
+        self.service = service
+        self.session_factory = session_factory
+        self.index_dir = Path(index_dir)
+        self.cursor_path = self.index_dir.with_name(self.index_dir.name + ".cursor")
+        self.lock_path = self.index_dir.with_name(self.index_dir.name + ".lock")
+        self.providers: dict[str, Any] = {}
+        self.poll_seconds = poll_seconds
+        self._thread_lock = threading.Lock()
+        self._applied_recently: set[int] = set()
+        self._last_poll = 0.0
+        self.rebuilding = threading.Event()
+
+    # -- providers -------------------------------------------------------------------------
+    def add_provider(self, provider: Any) -> None:
+        if not IDocumentProvider.providedBy(provider):
+            raise TypeError(f"{provider!r} does not provide IDocumentProvider")
+        for doc_type in provider.doc_types:
+            self.providers[doc_type] = provider
+
+    # -- cursor and locking ----------------------------------------------------------------
+    def read_cursor(self) -> int:
+        try:
+            return int(self.cursor_path.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _write_cursor(self, value: int) -> None:
+        self.cursor_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.cursor_path.with_suffix(".tmp")
+        tmp.write_text(str(value))
+        tmp.replace(self.cursor_path)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One index writer across threads and processes of this node."""
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock, open(self.lock_path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- catching up -----------------------------------------------------------------------
+    def pending(self, session: Session) -> int:
+        latest = session.scalar(select(func.max(SearchChange.id))) or 0
+        return max(0, latest - self.read_cursor())
+
+    def catch_up(self, session: Session | None = None) -> int:
+        """Apply logged changes past the cursor; returns the number of documents touched.
+
+        ``session`` lets a caller read uncommitted rows (tests, bulk loaders); by default a fresh
+        session sees what is committed.
+        """
+        if self.rebuilding.is_set():
+            return 0
+        with self._exclusive():
+            own = session is None
+            session = session or self.session_factory()
+            try:
+                return self._apply(session)
+            finally:
+                if own:
+                    session.close()
+
+    def _apply(self, session: Session) -> int:
+        cursor = self.read_cursor()
+        rows = session.execute(
+            select(SearchChange.id, SearchChange.doc_type, SearchChange.doc_id)
+            .where(SearchChange.id > cursor - LOOKBACK)
+            .order_by(SearchChange.id)
+        ).all()
+        fresh = [row for row in rows if row.id > cursor or row.id not in self._applied_recently]
+        if not fresh:
+            return 0
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for row in fresh:
+            wanted[row.doc_type].add(row.doc_id)
+        touched = 0
+        for doc_type, ids in wanted.items():
+            provider = self.providers.get(doc_type)
+            if provider is None:
+                log.warning("search change for unknown document type %s ignored", doc_type)
+                continue
+            documents = list(provider.documents(session, doc_type, sorted(ids)))
+            present = {doc.doc_id for doc in documents}
+            touched += self.service.index(documents)
+            gone = [f"{doc_type}:{doc_id}" for doc_id in ids - present]
+            if gone:
+                touched += self.service.delete(gone)
+        newest = max(row.id for row in fresh)
+        self._applied_recently.update(row.id for row in fresh)
+        self._applied_recently = {i for i in self._applied_recently if i > newest - LOOKBACK}
+        self._write_cursor(max(cursor, newest))
+        return touched
+
+    def catch_up_quietly(self, session: Session | None = None) -> None:
+        """Catch up, but never let an index problem fail the request whose data is committed."""
+        try:
+            self.catch_up(session)
+        except Exception:  # noqa: BLE001 - the log is durable; the next catch-up retries
+            log.exception("search index catch-up failed; it will be retried")
+
+    def maybe_poll(self) -> None:
+        """Follow changes committed by other processes or nodes, at most every poll_seconds."""
+        now = time.monotonic()
+        if now - self._last_poll < self.poll_seconds:
+            return
+        self._last_poll = now
+        self.catch_up_quietly()
+
+    # -- rebuilding ------------------------------------------------------------------------
+    def all_documents(self, session: Session) -> Iterator[SearchDocument]:
+        for doc_type, provider in self.providers.items():
+            yield from provider.documents(session, doc_type, None)
+
+    def count_documents(self, session: Session) -> int:
+        return sum(provider.count(session, doc_type) for doc_type, provider in self.providers.items())
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Recreate the index from the database alone; changes logged meanwhile are applied after."""
+        with self._exclusive():
+            self.rebuilding.set()
+            try:
+                with self.session_factory() as session:
+                    start = session.scalar(select(func.max(SearchChange.id))) or 0
+                    written = self.service.rebuild(self.all_documents(session), progress)
+                self._applied_recently.clear()
+                self._write_cursor(start)
+            finally:
+                self.rebuilding.clear()
+        self.catch_up()
+        return written
+
+    def rebuild_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self._rebuild_logged, name="search-rebuild", daemon=True)
+        thread.start()
+        return thread
+
+    def _rebuild_logged(self) -> None:
+        try:
+            count = self.rebuild()
+            log.info("search index rebuilt with %d documents", count)
+        except Exception:  # noqa: BLE001 - serving continues; health reports the index as not ready
+            log.exception("search index rebuild failed")
+
+    def health(self) -> dict[str, Any]:
+        status = dict(self.service.health())
+        status["rebuilding"] = self.rebuilding.is_set()
+        status["cursor"] = self.read_cursor()
+        return status

@@ -1,0 +1,345 @@
+"""Query understanding: citations, law names, places, stopwords and synonym expansion.
+
+A user query becomes a :class:`QueryPlan`: weighted *concepts* (each a query word or a synonym
+of one, with the index terms that stand for it), the places it names, and, when it reads as an
+exact citation (``行政处罚法第63条``), the law name and article number to pin.  Nothing here
+touches the index; law names are resolved against a :class:`LawCatalogue` the engine builds from
+the regulations it holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from portal.search import analysis
+from portal.search.numerals import NUMERAL_CHARS, chinese_to_int
+
+# Words that carry no subject matter in a question: interrogatives, particles, pronouns and
+# auxiliaries.  Content words (罚款, 违法, 没有, 期限 …) are never listed here.
+STOPWORDS = frozenset("""
+的 了 吗 呢 吧 啊 呀 嘛 哦 么 着 过 得 地 之 其 所 而 且 也 都 还 就 又 才 再 很 太 更 最 挺 蛮
+我 你 他 她 它 我们 你们 他们 她们 咱 咱们 自己 人家 大家 别人 有人 谁 谁家 啥 什么 哪 哪个 哪些 哪里
+哪儿 哪家 哪位 怎么 怎样 怎么样 怎么办 如何 为何 为什么 干嘛 多少 多久 多长 几 几个 几天 是否 是不是
+能否 可否 有没有 能不能 可不可以 会不会 要不要 算不算 请问 一下 一个 这个 那个 这种 那种 这样 那样
+这 那 此 该 是 有 在 和 与 及 或 或者 跟 同 被 把 给 让 对 向 从 到 于 以 为 由 按 按照 根据 关于 如果 假如
+要是 的话 但是 可是 不过 因为 所以 然后 应该 可以 能 会 要 想 需要 得 该不该 行不行 好不好 对不对 吗吗
+呗 咋 咋办 啦 嗯 唉 哈 嘿 喂 请 问 了解 知道 告诉 一些 有些 所有 每个 任何 当时 现在 已经 正在 马上 一直
+""".split())
+
+# Question suffixes that ask *whether* something is lawful: they mean the subject matter is
+# about prohibitions and their consequences, which the synonym file expresses as data.
+
+_CITATION_RE = re.compile(
+    rf"(?P<di>第)?\s*(?P<num>[0-9]+|[{NUMERAL_CHARS}]+)\s*条(?P<zhi>之[{NUMERAL_CHARS}]+)?(?![例款])"
+)
+_LAW_SUFFIXES = ("法", "条例", "规定", "办法", "细则", "规则", "决定", "法典", "纲要", "规范", "意见", "通知")
+_TITLE_NOISE_RE = re.compile(r"[《》〈〉<>\"'“”‘’「」『』\s\u3000]|[（(][^）)]*[）)]")
+_PRC = "中华人民共和国"
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One query word (or a synonym of one) and the index terms standing for it."""
+
+    word: str
+    weight: float
+    terms: tuple[str, ...]
+    synonym: bool = False
+
+
+@dataclass(frozen=True)
+class CitationRef:
+    law_text: str  # the law name as typed (may be empty: "第23条" alone)
+    number: int
+    label: str  # 第六十三条, 第十条之一
+    span: tuple[int, int]  # where law name + number sit in the normalized query
+
+
+@dataclass
+class QueryPlan:
+    text: str  # normalized query
+    concepts: list[Concept] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+    citation: CitationRef | None = None
+    highlight: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.concepts and self.citation is None
+
+    def weighted_terms(self) -> dict[str, float]:
+        """term -> weight, the largest weight when several concepts share a term."""
+        out: dict[str, float] = {}
+        for concept in self.concepts:
+            for term in concept.terms:
+                if out.get(term, 0.0) < concept.weight:
+                    out[term] = concept.weight
+        return out
+
+
+# --------------------------------------------------------------------------- synonyms
+
+
+class SynonymTable:
+    """Expansion of everyday / trade wording into the words legal texts use.
+
+    Loaded from ``knowledge_base/synonyms.yaml``::
+
+        expand:            # one way: a query word -> the words that texts use
+          窨井盖: [检查井, 井盖, 箱盖]
+        equivalent:        # both ways: any member expands to the others
+          - [噪声, 噪音]
+
+    Keys are matched as substrings of the normalized query (so 摆地摊 triggers 地摊), longest
+    first.
+    """
+
+    def __init__(self, expand: Mapping[str, Sequence[str]] | None = None,
+                 equivalent: Iterable[Sequence[str]] = ()):
+        table: dict[str, list[str]] = {}
+        for key, values in (expand or {}).items():
+            key = analysis.normalize(str(key)).strip()
+            if not key:
+                continue
+            bucket = table.setdefault(key, [])
+            for v in values or ():
+                v = analysis.normalize(str(v)).strip()
+                if v and v != key and v not in bucket:
+                    bucket.append(v)
+        for group in equivalent:
+            members = [analysis.normalize(str(m)).strip() for m in group or ()]
+            members = [m for m in members if m]
+            for m in members:
+                bucket = table.setdefault(m, [])
+                bucket.extend(o for o in members if o != m and o not in bucket)
+        self._table = table
+        self._keys = sorted(table, key=len, reverse=True)
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> SynonymTable:
+        if not path:
+            return cls()
+        path = Path(path)
+        if not path.exists():
+            return cls()
+        if path.suffix in (".tsv", ".txt"):
+            expand: dict[str, list[str]] = {}
+            for line in path.read_text(encoding="utf-8").splitlines():
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                key, _, rest = line.partition("\t")
+                expand.setdefault(key, []).extend(w for w in re.split(r"[\t,，/;；\s]+", rest) if w)
+            return cls(expand)
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return cls(data.get("expand") or {}, data.get("equivalent") or ())
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def words(self) -> set[str]:
+        out = set(self._table)
+        for values in self._table.values():
+            out.update(values)
+        return out
+
+    def expansions(self, text: str) -> list[tuple[str, list[str]]]:
+        """(matched key, its expansions) for every key found in ``text``; a key inside a longer
+        matched key is still used (摆地摊 -> 地摊 and 摆摊 rules may both apply)."""
+        found = []
+        for key in self._keys:
+            if key in text:
+                found.append((key, self._table[key]))
+        return found
+
+
+# --------------------------------------------------------------------------- citations
+
+
+def normalize_title(title: str) -> str:
+    """Law title for matching: no book-title marks, brackets, spaces or 中华人民共和国 prefix."""
+    t = _TITLE_NOISE_RE.sub("", analysis.normalize(title))
+    return t.removeprefix(_PRC) or t
+
+
+def find_citation(text: str) -> CitationRef | None:
+    """The article reference in a normalized query, with the text before it as the law name.
+
+    ``第`` is optional only when a law name precedes the number (``行政处罚法63条``); a bare
+    ``一条`` is not a citation.
+    """
+    best = None
+    for m in _CITATION_RE.finditer(text):
+        number = chinese_to_int(m.group("num"))
+        if not number or number > 2000:
+            continue
+        before = text[: m.start()].rstrip()
+        has_law_suffix = before.rstrip("》>\"”").endswith(_LAW_SUFFIXES)
+        if not m.group("di") and not has_law_suffix:
+            continue
+        label = f"第{_cn(number)}条" + (m.group("zhi") or "")
+        law_text = _law_text_before(before)
+        best = CitationRef(law_text, number, label, (m.start() - (len(before) - len(law_text))
+                                                    if law_text else m.start(), m.end()))
+        if law_text:
+            break
+    return best
+
+
+def _cn(number: int) -> str:
+    from portal.search.numerals import int_to_chinese
+
+    return int_to_chinese(number)
+
+
+def _law_text_before(before: str) -> str:
+    """The law name right before a 第X条: the last run of text (after spaces/punctuation)."""
+    before = before.rstrip("》>\"” \u3000")
+    m = re.search(r"[《<\"“]?([^\s,，。;；:：!！?？《<\"“]+)$", before)
+    return m.group(1) if m else ""
+
+
+@dataclass(frozen=True)
+class LawEntry:
+    regulation_id: int
+    title: str
+    short_title: str | None = None
+    in_force: bool = True
+    places: tuple[str, ...] = ()
+
+
+class LawCatalogue:
+    """Resolves law names as users type them against the indexed regulation titles.
+
+    Matching, best first: the normalized title or short title itself; a title that contains
+    the typed name (市容环境卫生管理条例); an abbreviation whose characters occur in the title in
+    order, starting with its first character and ending with its kind (道交法 -> 道路交通安全法,
+    个保法 -> 个人信息保护法).  Ties prefer in-force regulations, those of a place named in the
+    query, national ones, then shorter titles.
+    """
+
+    def __init__(self, entries: Iterable[LawEntry] = ()):
+        self.entries = list(entries)
+        self._norm: list[tuple[LawEntry, tuple[str, ...]]] = []
+        for e in self.entries:
+            names = {normalize_title(e.title)}
+            if e.short_title:
+                names.add(normalize_title(e.short_title))
+            self._norm.append((e, tuple(n for n in names if n)))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def resolve(self, law_text: str, places: Sequence[str] = ()) -> list[LawEntry]:
+        """Entries the typed name may mean, best first (empty when none is plausible)."""
+        name = normalize_title(law_text)
+        if len(name) < 2:
+            return []
+        # The typed text may carry leading words ("查一下行政处罚法"): try suffixes, longest first.
+        for start in range(0, len(name) - 1):
+            cand = name[start:]
+            found = self._match(cand, places)
+            if found:
+                return found
+        return []
+
+    def _match(self, cand: str, places: Sequence[str]) -> list[LawEntry]:
+        scored: list[tuple[tuple, LawEntry]] = []
+        for entry, names in self._norm:
+            best = 0.0
+            for n in names:
+                if cand == n:
+                    best = max(best, 3.0)
+                elif len(cand) >= 4 and cand in n:
+                    best = max(best, 2.0 + len(cand) / len(n) / 2)
+                elif _is_abbreviation(cand, n):
+                    best = max(best, 1.0 + len(cand) / len(n) / 2)
+            if best:
+                place_hit = any(p in entry.places for p in places)
+                key = (best, entry.in_force, place_hit, not entry.places, -len(entry.title))
+                scored.append((key, entry))
+        if not scored:
+            return []
+        scored.sort(key=lambda x: x[0], reverse=True)
+        top = scored[0][0][0]
+        return [e for k, e in scored if k[0] == top]
+
+
+def _is_abbreviation(abbr: str, title: str) -> bool:
+    if len(abbr) < 2 or len(abbr) >= len(title) or abbr[0] != title[0]:
+        return False
+    kind = next((s for s in sorted(_LAW_SUFFIXES, key=len, reverse=True) if title.endswith(s)), None)
+    if kind is None or not abbr.endswith(kind[-1]):
+        return False
+    it = iter(title)
+    return all(ch in it for ch in abbr)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+class QueryPlanner:
+    """Turns query text into a :class:`QueryPlan` for one analysis mode."""
+
+    SYNONYM_WEIGHT = 0.7
+
+    def __init__(self, synonyms: SynonymTable | None = None, mode: str = analysis.DEFAULT_MODE):
+        self.synonyms = synonyms or SynonymTable()
+        self.mode = mode
+
+    def plan(self, text: str, known_places: Iterable[str] = ()) -> QueryPlan:
+        norm = analysis.normalize(text)[:500]  # a query is never a whole document
+        plan = QueryPlan(text=norm)
+        plan.citation = find_citation(norm)
+        rest = norm
+        if plan.citation:
+            a, b = plan.citation.span
+            rest = norm[:a] + " " + norm[b:]
+        plan.places = [p for p in sorted(set(known_places), key=len, reverse=True) if p and p in norm]
+        # Drop places nested in a longer place that matched (上海 in 上海市浦东).
+        plan.places = [p for p in plan.places if not any(p != q and p in q for q in plan.places)]
+        for place in plan.places:
+            rest = rest.replace(place, " ")
+        seen: set[str] = set()
+        for word in self._words(rest):
+            if word in seen:
+                continue
+            seen.add(word)
+            terms = tuple(analysis.word_terms(word, self.mode))
+            if terms:
+                plan.concepts.append(Concept(word, 1.0, terms))
+        for key, expansions in self.synonyms.expansions(rest):
+            for exp in expansions:
+                if exp in seen:
+                    continue
+                seen.add(exp)
+                terms = tuple(analysis.word_terms(exp, self.mode))
+                if terms:
+                    plan.concepts.append(Concept(exp, self.SYNONYM_WEIGHT, terms, synonym=True))
+        highlight = {c.word for c in plan.concepts}
+        for c in plan.concepts:
+            highlight.update(t for t in c.terms if len(t) >= 2)
+        plan.highlight = sorted(highlight, key=len, reverse=True)
+        return plan
+
+    def _words(self, text: str) -> list[str]:
+        words: list[str] = []
+        for run, cjk in analysis.runs(text):
+            if not cjk:
+                if len(run) >= 2 or run.isdigit():
+                    words.append(run)
+                continue
+            if self.mode == "bigram":
+                # The pure bigram baseline queries every bigram of the text, as is.
+                words.append(run)
+                continue
+            for w in analysis.jieba_words(run, search_mode=False):
+                if w in STOPWORDS or len(w) < 2:
+                    continue
+                words.append(w)
+        return words

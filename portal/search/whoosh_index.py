@@ -1,0 +1,1004 @@
+"""The Whoosh implementation of :class:`~portal.search.interfaces.ISearchService`.
+
+Whoosh (``whoosh-reloaded``) stores the index: segments, postings, stored fields, the writer
+lock.  Ranking is done here, vectorised with numpy over postings read from Whoosh, because
+Whoosh's pure-Python matchers need 50–150 ms for a ten-word Chinese question over 30k articles
+(every bigram of common words matches thousands of documents), while facets and totals need the
+whole matching set anyway.  Per-segment data (stored fields, filter columns, field lengths, and
+decoded postings, lazily) is cached by segment id, so a refresh after a commit only reads the
+segments that are new.
+
+Layout of ``index_dir``::
+
+    CURRENT                 name of the live generation (replaced atomically by rebuild())
+    gen-<stamp>/            a Whoosh index + portal-search.json (schema version, analysis mode)
+
+Ranking: BM25 per field (title, regulation title, body, chapter), summed over the query's
+concepts (query words and their synonyms, synonyms weighted lower); a multiplicative prior for
+the places the query names and for texts in force; an exact citation pins its article first,
+followed by the articles it cites or that cite it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from whoosh import fields, index as whoosh_index, writing
+from whoosh.analysis import RegexTokenizer
+from whoosh.filedb.filestore import FileStorage
+from zope.interface import implementer
+
+from portal.search import analysis
+from portal.search.interfaces import (
+    ISearchService,
+    SearchDocument,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+)
+from portal.search.query import LawCatalogue, LawEntry, QueryPlan, QueryPlanner, SynonymTable
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+META_FILE = "portal-search.json"
+CURRENT_FILE = "CURRENT"
+FACETS = ("doc_type", "level", "status", "region", "authority")
+TEXT_FIELDS = ("title", "regt", "body", "chapter")
+IN_FORCE_STATUSES = frozenset({"现行有效", "有效", "in_force", "current"})
+_NO_DATE_FROM = 0
+_NO_DATE_TO = 99_999_999
+_MAX_PAGE_SIZE = 100
+_MAX_PAGE = 1000
+
+
+class SearchUnavailable(RuntimeError):
+    """The index cannot be used (missing, corrupt, or of an old schema): rebuild it."""
+
+
+class IndexMissing(SearchUnavailable):
+    pass
+
+
+class IndexCorrupt(SearchUnavailable):
+    pass
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Ranking knobs (defaults tuned on the dev set, see bench/RESULTS.md)."""
+
+    k1: float = 1.2
+    # field -> (boost, BM25 b)
+    fields: tuple[tuple[str, float, float], ...] = (
+        ("title", 2.0, 0.5),
+        ("regt", 0.6, 0.3),
+        ("body", 1.0, 0.75),
+        ("chapter", 0.3, 0.3),
+    )
+    place_boost: float = 1.0  # score x (1 + place_boost) for the places the query names
+    other_place_factor: float = 0.6  # local texts of another place when the query names one
+    not_in_force_factor: float = 0.7  # repealed / historical versions rank below current ones
+    whole_word_weight: float = 1.0  # weight of a multi-character query word next to its bigrams
+    common_term_ratio: float = 0.25  # terms in more than this share of documents are skipped
+    cross_refs: int = 5  # articles shown after a pinned citation
+
+
+# --------------------------------------------------------------------------- schema / documents
+
+_PRETOKENIZED = RegexTokenizer(r"[^ ]+")
+
+
+def _schema() -> fields.Schema:
+    text = dict(analyzer=_PRETOKENIZED, phrase=False)
+    return fields.Schema(
+        key=fields.ID(unique=True, stored=True),
+        doc_type=fields.ID(),
+        regulation=fields.ID(),
+        title=fields.TEXT(**text),
+        regt=fields.TEXT(**text),
+        body=fields.TEXT(**text),
+        chapter=fields.TEXT(**text),
+        places=fields.KEYWORD(),
+        data=fields.STORED(),
+    )
+
+
+_PLACE_PREFIX_RE = re.compile(r"^([\u4e00-\u9fff]{2,7}?)(?:省|市|自治区|特别行政区)")
+_APPROVER_RE = re.compile(r"[（(]([\u4e00-\u9fff]{2,7}?)(?:省|自治区)")
+_DISTRICT_RE = re.compile(r"^[\u4e00-\u9fff]{2,7}?市([\u4e00-\u9fff]{2,4}?)(?:新区|区|县)")
+_NOT_PLACES = frozenset({"城市", "城乡", "全国", "本市", "本省", "各省", "直辖市", "设区的市", "中华人民共和国"})
+_AUTONOMOUS = {"内蒙古": "内蒙古", "广西壮族": "广西", "西藏": "西藏", "宁夏回族": "宁夏", "新疆维吾尔": "新疆"}
+
+
+def places_of(doc: SearchDocument) -> list[str]:
+    """Place names a document belongs to: its region, the place of its issuing authority, the
+    place its title starts with, and the province that approved a city's regulation."""
+    found: list[str] = []
+
+    def add(name: str | None):
+        if not name:
+            return
+        name = _AUTONOMOUS.get(name, name)
+        if name not in _NOT_PLACES and name not in found and len(name) >= 2:
+            found.append(name)
+
+    if doc.region:
+        region = analysis.normalize(doc.region).strip()
+        m = _PLACE_PREFIX_RE.match(region)
+        add(m.group(1) if m else region)
+    for text in (doc.authority, doc.regulation_title or doc.title):
+        text = analysis.normalize(text or "").strip()
+        m = _PLACE_PREFIX_RE.match(text)
+        if m:
+            add(m.group(1))
+        d = _DISTRICT_RE.match(text)
+        if d:
+            add(d.group(1))
+    m = _APPROVER_RE.search(analysis.normalize(doc.authority or ""))
+    if m:
+        add(m.group(1))
+    return found
+
+
+def _strip_title(doc: SearchDocument) -> str:
+    """The title words of a document beyond its regulation title and article label: an article
+    titled 《城市道路管理条例》第二十三条 has none; its regulation title is indexed on its own."""
+    title = doc.title or ""
+    if doc.doc_type != "regulation" and doc.regulation_title:
+        for part in (doc.regulation_title, doc.regulation_short_title, doc.article_label):
+            if part:
+                title = title.replace(part, " ")
+    return title
+
+
+def _date_int(value: dt.date | None, default: int) -> int:
+    if value is None:
+        return default
+    return value.year * 10_000 + value.month * 100 + value.day
+
+
+def _doc_fields(doc: SearchDocument, mode: str) -> dict:
+    texts = {
+        "title": _strip_title(doc),
+        "regt": " ".join(t for t in (doc.regulation_title, doc.regulation_short_title) if t)
+        if doc.doc_type != "regulation" else "",
+        "body": doc.body or "",
+        "chapter": doc.chapter or "",
+    }
+    terms = {name: analysis.index_terms(value, mode) for name, value in texts.items()}
+    places = places_of(doc)
+    data = {
+        "key": doc.key,
+        "doc_type": doc.doc_type,
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "body": doc.body,
+        "url": doc.url,
+        "regulation_id": doc.regulation_id,
+        "regulation_title": doc.regulation_title,
+        "regulation_short_title": doc.regulation_short_title,
+        "article_number": doc.article_number,
+        "article_label": doc.article_label,
+        "chapter": doc.chapter,
+        "level": doc.level,
+        "status": doc.status,
+        "region": doc.region,
+        "authority": doc.authority,
+        "valid_from": _date_int(doc.valid_from, _NO_DATE_FROM),
+        "valid_to": _date_int(doc.valid_to, _NO_DATE_TO),
+        "extra": dict(doc.extra or {}),
+        "places": places,
+        "lengths": [len(terms[f]) for f in TEXT_FIELDS],
+    }
+    out = {name: " ".join(t.replace(" ", "") for t in value) for name, value in terms.items()}
+    out.update(
+        key=doc.key,
+        doc_type=doc.doc_type,
+        regulation="" if doc.regulation_id is None else str(doc.regulation_id),
+        places=" ".join(places),
+        data=data,
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- in-memory views
+
+
+class _SegmentData:
+    """What the ranker needs of one immutable Whoosh segment, read once."""
+
+    def __init__(self, reader, codes: _Codes):
+        self.reader = reader
+        self.count = reader.doc_count_all()
+        self.stored: list[dict] = [None] * self.count  # type: ignore[list-item]
+        for docnum in range(self.count):
+            self.stored[docnum] = reader.stored_fields(docnum).get("data") or {}
+        n = self.count
+        self.facets = {f: np.full(n, -1, dtype=np.int32) for f in FACETS}
+        self.regulation = np.full(n, -1, dtype=np.int64)
+        self.article = np.full(n, -1, dtype=np.int32)
+        self.valid_from = np.zeros(n, dtype=np.int32)
+        self.valid_to = np.zeros(n, dtype=np.int32)
+        self.in_force = np.zeros(n, dtype=bool)
+        self.has_places = np.zeros(n, dtype=bool)
+        self.lengths = np.zeros((len(TEXT_FIELDS), n), dtype=np.float32)
+        for i, d in enumerate(self.stored):
+            for f in FACETS:
+                value = d.get(f)
+                if value:
+                    self.facets[f][i] = codes.code(f, value)
+            if d.get("regulation_id") is not None:
+                self.regulation[i] = int(d["regulation_id"])
+            if d.get("article_number") is not None:
+                self.article[i] = int(d["article_number"])
+            self.valid_from[i] = d.get("valid_from", _NO_DATE_FROM)
+            self.valid_to[i] = d.get("valid_to", _NO_DATE_TO)
+            self.in_force[i] = not d.get("status") or d.get("status") in IN_FORCE_STATUSES
+            self.has_places[i] = bool(d.get("places"))
+            self.lengths[:, i] = d.get("lengths") or (0,) * len(TEXT_FIELDS)
+        self._postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()
+        self._cached_postings = 0
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (field, term)
+        hit = self._postings.get(key)
+        if hit is not None:
+            return hit
+        # Whoosh readers seek on shared file objects: one reader at a time per segment.
+        with self._lock:
+            hit = self._postings.get(key)
+            if hit is None:
+                hit = _read_postings(self.reader, field, term)
+                if self._cached_postings > 5_000_000:
+                    self._postings.clear()
+                    self._cached_postings = 0
+                self._postings[key] = hit
+                self._cached_postings += len(hit[0])
+        return hit
+
+
+_EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def _read_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        if (field, term) not in reader:
+            return _EMPTY
+        matcher = reader.postings(field, term)
+    except KeyError:
+        return _EMPTY
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_lastblock"):
+        # Whoosh 3 codec: read whole blocks instead of one posting at a time.
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.append(np.asarray(matcher._ids, dtype=np.int64))
+            weights.append(np.asarray(matcher._weights, dtype=np.float32))
+            if matcher._lastblock:
+                break
+            matcher._next_block()
+    else:  # other codecs: the public, slower interface
+        pairs = [(matcher.id(), matcher.weight())]
+        while matcher.next() is not None and matcher.is_active():
+            pairs.append((matcher.id(), matcher.weight()))
+        ids.append(np.array([p[0] for p in pairs], dtype=np.int64))
+        weights.append(np.array([p[1] for p in pairs], dtype=np.float32))
+    if not ids:
+        return _EMPTY
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+class _Codes:
+    """Append-only string <-> int codes per facet, shared by all segments of a service."""
+
+    def __init__(self):
+        self._codes: dict[str, dict[str, int]] = {f: {} for f in FACETS}
+        self._values: dict[str, list[str]] = {f: [] for f in FACETS}
+        self._lock = threading.Lock()
+
+    def code(self, facet: str, value: str) -> int:
+        table = self._codes[facet]
+        c = table.get(value)
+        if c is None:
+            with self._lock:
+                c = table.get(value)
+                if c is None:
+                    c = len(self._values[facet])
+                    self._values[facet].append(value)
+                    table[value] = c
+        return c
+
+    def lookup(self, facet: str, value: str) -> int | None:
+        return self._codes[facet].get(value)
+
+    def value(self, facet: str, code: int) -> str:
+        return self._values[facet][code]
+
+
+class _Snapshot:
+    """A consistent view of one index generation at one commit: the searcher and the arrays."""
+
+    def __init__(self, generation: str, ix, searcher, segments: list[tuple[_SegmentData, int]],
+                 ranking: Ranking):
+        self.generation = generation
+        self.ix = ix
+        self.searcher = searcher
+        self.segments = segments
+        self.opened = time.monotonic()
+        self.toc_generation = ix.latest_generation()
+        parts = [s for s, _ in segments]
+        cat = (lambda name: np.concatenate([getattr(s, name) for s in parts])) if parts else None
+        self.n = sum(s.count for s in parts)
+        if parts:
+            self.live = np.concatenate([_live_mask(s) for s in parts])
+            self.facets = {f: np.concatenate([s.facets[f] for s in parts]) for f in FACETS}
+            self.regulation = cat("regulation")
+            self.article = cat("article")
+            self.valid_from = cat("valid_from")
+            self.valid_to = cat("valid_to")
+            self.in_force = cat("in_force")
+            self.has_places = cat("has_places")
+            lengths = np.concatenate([s.lengths for s in parts], axis=1)
+            self.stored = [d for s in parts for d in s.stored]
+        else:
+            self.live = np.zeros(0, dtype=bool)
+            self.facets = {f: np.zeros(0, dtype=np.int32) for f in FACETS}
+            self.regulation = np.zeros(0, dtype=np.int64)
+            self.article = np.zeros(0, dtype=np.int32)
+            self.valid_from = self.valid_to = np.zeros(0, dtype=np.int32)
+            self.in_force = self.has_places = np.zeros(0, dtype=bool)
+            lengths = np.zeros((len(TEXT_FIELDS), 0), dtype=np.float32)
+            self.stored = []
+        self.doc_count = int(self.live.sum())
+        # BM25 length normalisation, precomputed per field: k1 * (1 - b + b * len / avglen).
+        self.norms: dict[str, np.ndarray] = {}
+        for i, name in enumerate(TEXT_FIELDS):
+            _boost, b = _field_conf(ranking, name)
+            live_lengths = lengths[i][self.live] if self.n else lengths[i]
+            avg = float(live_lengths.mean()) if live_lengths.size and live_lengths.mean() > 0 else 1.0
+            self.norms[name] = (ranking.k1 * (1 - b + b * lengths[i] / avg)).astype(np.float32)
+        self.places: set[str] = set()
+        entries: dict[int, LawEntry] = {}
+        for docnum, d in enumerate(self.stored):
+            if not self.live[docnum]:
+                continue
+            self.places.update(d.get("places") or ())
+            rid = d.get("regulation_id")
+            if rid is not None and d.get("regulation_title"):
+                prev = entries.get(rid)
+                if prev is None or (d.get("doc_type") == "regulation"):
+                    entries[rid] = LawEntry(int(rid), d["regulation_title"], d.get("regulation_short_title"),
+                                            not d.get("status") or d.get("status") in IN_FORCE_STATUSES,
+                                            tuple(d.get("places") or ()))
+        self.catalogue = LawCatalogue(entries.values())
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Global docnums and term frequencies of ``term`` in ``field`` over all segments."""
+        ids: list[np.ndarray] = []
+        tfs: list[np.ndarray] = []
+        for seg, offset in self.segments:
+            i, w = seg.postings(field, term)
+            if i.size:
+                ids.append(i + offset if offset else i)
+                tfs.append(w)
+        if not ids:
+            return _EMPTY
+        if len(ids) == 1:
+            return ids[0], tfs[0]
+        return np.concatenate(ids), np.concatenate(tfs)
+
+    def close(self):
+        try:
+            self.searcher.close()
+        except Exception:  # pragma: no cover - closing a broken searcher
+            log.debug("closing searcher failed", exc_info=True)
+
+
+def _live_mask(seg: _SegmentData) -> np.ndarray:
+    mask = np.ones(seg.count, dtype=bool)
+    if seg.reader.has_deletions():
+        deleted = [d for d in seg.reader.segment().deleted_docs() if d < seg.count]
+        mask[deleted] = False
+    return mask
+
+
+def _field_conf(ranking: Ranking, name: str) -> tuple[float, float]:
+    for fname, boost, b in ranking.fields:
+        if fname == name:
+            return boost, b
+    return 0.0, 0.75
+
+
+# --------------------------------------------------------------------------- snippets
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    folded = unicodedata.normalize("NFKC", ch).lower()
+    return folded if len(folded) == 1 else ch
+
+
+def _fold(text: str) -> str:
+    """Per-character normalization that keeps offsets (so matches map back to the original)."""
+    if text.isascii():
+        return text.lower()
+    return "".join(_fold_char(ch) for ch in text)
+
+
+def make_snippet(text: str, terms: Sequence[str], width: int = 120) -> str:
+    """An HTML-safe excerpt of ``text`` around the densest cluster of ``terms``, each occurrence
+    wrapped in <mark>.  Adjacent matches (the bigrams of one word) merge into one mark."""
+    text = text or ""
+    terms = [t for t in terms if t]
+    spans: list[tuple[int, int, str]] = []
+    if terms and text:
+        pattern = re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)))
+        folded = _fold(text)
+        for m in pattern.finditer(folded):
+            spans.append((m.start(), m.end(), m.group()))
+    if not spans:
+        cut = text[:width]
+        return html.escape(cut) + ("…" if len(text) > width else "")
+    # Window with the most distinct terms (longer terms count more).
+    best_start, best_score = 0, -1.0
+    for s, _e, _t in spans:
+        start = max(0, s - width // 5)
+        seen = {t for a, b, t in spans if a >= start and b <= start + width}
+        score = sum(len(t) for t in seen)
+        if score > best_score:
+            best_start, best_score = start, score
+    start = best_start
+    end = min(len(text), start + width)
+    if end - start < width:
+        start = max(0, end - width)
+    merged: list[list[int]] = []
+    for s, e, _t in spans:
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    out = ["…" if start > 0 else ""]
+    pos = start
+    for s, e in merged:
+        out.append(html.escape(text[pos:s]))
+        out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
+        pos = e
+    out.append(html.escape(text[pos:end]))
+    if end < len(text):
+        out.append("…")
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- the service
+
+
+@implementer(ISearchService)
+class WhooshSearchService:
+    """Full-text search over a Whoosh index directory.  Thread-safe; one instance per process.
+
+    ``search()`` never raises for odd input; it raises :class:`SearchUnavailable` when the
+    index is missing or corrupt (``health()`` then says so): the caller rebuilds.
+    """
+
+    def __init__(self, index_dir: str | os.PathLike, synonyms_path: str | os.PathLike | None = None, *,
+                 analysis_mode: str = analysis.DEFAULT_MODE, ranking: Ranking | None = None,
+                 refresh_interval: float = 1.0, writer_timeout: float = 120.0):
+        if analysis_mode not in analysis.MODES:
+            raise ValueError(f"unknown analysis mode {analysis_mode!r}")
+        self.index_dir = Path(index_dir)
+        self.synonyms_path = Path(synonyms_path) if synonyms_path else None
+        self.analysis_mode = analysis_mode
+        self.ranking = ranking or Ranking()
+        self.refresh_interval = refresh_interval
+        self.writer_timeout = writer_timeout
+        self.synonyms = SynonymTable.load(self.synonyms_path)
+        self.planner = QueryPlanner(self.synonyms, analysis_mode)
+        self._codes = _Codes()
+        self._segments: dict[str, _SegmentData] = {}
+        self._snapshot: _Snapshot | None = None
+        self._snapshot_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._stale = True
+        self._error: str | None = None
+        self._rebuilding = False
+        self._pending: list[tuple[str, object]] = []  # writes made while a rebuild runs
+        self._last_check = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def warm_up(self) -> None:
+        """Load the segmenter dictionary (plus synonym words) and open the index, so the first
+        request pays for neither.  Never raises: a missing index is reported by health()."""
+        analysis.warm_up(self.synonyms.words())
+        try:
+            snap = self._current()
+            # Touch the most common postings path once so numpy/whoosh code paths are loaded.
+            self._search(snap, SearchQuery(text="管理"))
+        except SearchUnavailable as exc:
+            log.warning("search index unavailable at start-up: %s", exc)
+
+    def close(self) -> None:
+        with self._snapshot_lock:
+            if self._snapshot is not None:
+                self._snapshot.close()
+            self._snapshot = None
+            self._segments.clear()
+            self._stale = True
+
+    # ------------------------------------------------------------------ generations
+
+    def _generation_name(self) -> str | None:
+        try:
+            name = (self.index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexCorrupt(f"cannot read {self.index_dir / CURRENT_FILE}: {exc}") from exc
+        if not name or "/" in name or name.startswith("."):
+            raise IndexCorrupt(f"bad generation name {name!r} in {self.index_dir / CURRENT_FILE}")
+        return name
+
+    def _open_generation(self, name: str):
+        path = self.index_dir / name
+        if not path.is_dir():
+            raise IndexMissing(f"index generation {path} is missing")
+        try:
+            meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"index metadata unreadable in {path}: {exc}") from exc
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise IndexCorrupt(f"index schema {meta.get('schema')} != {SCHEMA_VERSION}: rebuild")
+        if meta.get("analysis") != self.analysis_mode:
+            raise IndexCorrupt(f"index analysed as {meta.get('analysis')!r}, service wants "
+                               f"{self.analysis_mode!r}: rebuild")
+        try:
+            return whoosh_index.open_dir(str(path))
+        except Exception as exc:
+            raise IndexCorrupt(f"cannot open index {path}: {exc}") from exc
+
+    def _current(self) -> _Snapshot:
+        snap = self._snapshot
+        now = time.monotonic()
+        if snap is not None and not self._stale and now - self._last_check < self.refresh_interval:
+            return snap
+        with self._snapshot_lock:
+            snap = self._snapshot
+            now = time.monotonic()
+            if snap is not None and not self._stale and now - self._last_check < self.refresh_interval:
+                return snap
+            self._last_check = now
+            try:
+                name = self._generation_name()
+                if name is None:
+                    raise IndexMissing(f"no search index in {self.index_dir}")
+                if snap is not None and snap.generation == name and snap.ix.latest_generation() == snap.toc_generation:
+                    self._stale = False
+                    return snap
+                new = self._load(name, snap)
+            except SearchUnavailable as exc:
+                self._error = str(exc)
+                raise
+            except Exception as exc:
+                self._error = f"index unreadable: {exc!r}"
+                log.exception("search index unreadable")
+                raise IndexCorrupt(self._error) from exc
+            self._snapshot = new
+            self._stale = False
+            self._error = None
+            # The old searcher stays usable for requests still holding it; its files are
+            # released when it is garbage-collected.
+            return new
+
+    def _load(self, name: str, previous: _Snapshot | None) -> _Snapshot:
+        ix = previous.ix if previous is not None and previous.generation == name else self._open_generation(name)
+        searcher = ix.searcher()
+        segments: list[tuple[_SegmentData, int]] = []
+        keep: dict[str, _SegmentData] = {}
+        leaves = searcher.reader().leaf_readers() if searcher.doc_count_all() else []
+        for reader, offset in leaves:
+            segid = f"{name}/{reader.segment().segment_id()}"
+            seg = self._segments.get(segid)
+            if seg is None or seg.count != reader.doc_count_all():
+                seg = _SegmentData(reader, self._codes)
+            else:
+                seg.reader = reader  # same immutable files; deletions come from the new reader
+            keep[segid] = seg
+            segments.append((seg, offset))
+        self._segments = keep
+        return _Snapshot(name, ix, searcher, segments, self.ranking)
+
+    # ------------------------------------------------------------------ health
+
+    def health(self) -> dict[str, object]:
+        try:
+            snap = self._current()
+        except SearchUnavailable as exc:
+            return {"ok": False, "documents": 0, "error": str(exc), "index_dir": str(self.index_dir),
+                    "rebuilding": self._rebuilding}
+        except Exception as exc:  # health never raises
+            return {"ok": False, "documents": 0, "error": repr(exc), "index_dir": str(self.index_dir)}
+        return {
+            "ok": True,
+            "documents": snap.doc_count,
+            "generation": snap.generation,
+            "segments": len(snap.segments),
+            "analysis": self.analysis_mode,
+            "synonyms": len(self.synonyms),
+            "index_dir": str(self.index_dir),
+            "size_bytes": _dir_size(self.index_dir / snap.generation),
+            "rebuilding": self._rebuilding,
+        }
+
+    def document_count(self) -> int:
+        return self._current().doc_count
+
+    # ------------------------------------------------------------------ writing
+
+    def index(self, documents: Iterable[SearchDocument]) -> int:
+        docs = list(documents)
+        if not docs:
+            return 0
+        with self._write_lock:
+            if self._rebuilding:
+                self._pending.append(("index", docs))
+            ix = self._writable_index()
+            written = self._write(ix, docs, deletes=())
+        return written
+
+    def delete(self, keys: Iterable[str]) -> int:
+        keys = [k for k in keys if k]
+        if not keys:
+            return 0
+        with self._write_lock:
+            if self._rebuilding:
+                self._pending.append(("delete", keys))
+            ix = self._writable_index()
+            return self._write(ix, (), deletes=keys)
+
+    def _writable_index(self):
+        name = self._generation_name()
+        if name is None:
+            raise IndexMissing(f"no search index in {self.index_dir}: rebuild it first")
+        snap = self._snapshot
+        if snap is not None and snap.generation == name:
+            return snap.ix
+        return self._open_generation(name)
+
+    def _write(self, ix, docs: Sequence[SearchDocument], deletes: Sequence[str]) -> int:
+        prepared = [_doc_fields(d, self.analysis_mode) for d in docs]  # analyse outside the lock
+        writer = ix.writer(timeout=self.writer_timeout, delay=0.05)
+        count = 0
+        try:
+            for key in deletes:
+                count += writer.delete_by_term("key", key)
+            for fields_ in prepared:
+                writer.update_document(**fields_)
+                count += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        self._stale = True
+        return count
+
+    def rebuild(self, documents: Iterable[SearchDocument],
+                progress: Callable[[int], None] | None = None) -> int:
+        """Write a new generation beside the live one and switch CURRENT to it atomically.
+        Searches keep using the old generation until the switch."""
+        analysis.warm_up(self.synonyms.words())
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        path = self.index_dir / name
+        path.mkdir()
+        with self._write_lock:
+            self._rebuilding = True
+            self._pending = []
+        count = 0
+        try:
+            storage = FileStorage(str(path))
+            ix = storage.create_index(_schema())
+            writer = ix.writer(limitmb=256)
+            try:
+                seen: set[str] = set()
+                repeated: list[SearchDocument] = []  # a key given twice: the later one wins
+                for doc in documents:
+                    if doc.key in seen:
+                        repeated.append(doc)
+                        continue
+                    seen.add(doc.key)
+                    writer.add_document(**_doc_fields(doc, self.analysis_mode))
+                    count += 1
+                    if progress is not None and count % 500 == 0:
+                        progress(count)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit(optimize=True)
+            if repeated:
+                self._write(ix, repeated, ())
+            (path / META_FILE).write_text(json.dumps({
+                "schema": SCHEMA_VERSION, "analysis": self.analysis_mode, "documents": count,
+                "built": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            }), encoding="utf-8")
+            with self._write_lock:
+                pending, self._pending = self._pending, []
+                for op, payload in pending:  # writes that arrived while we were building
+                    if op == "index":
+                        self._write(ix, payload, ())
+                    else:
+                        self._write(ix, (), payload)
+                tmp = self.index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
+                tmp.write_text(name, encoding="utf-8")
+                os.replace(tmp, self.index_dir / CURRENT_FILE)
+                self._stale = True
+                self._rebuilding = False
+        except BaseException:
+            with self._write_lock:
+                self._rebuilding = False
+                self._pending = []
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        if progress is not None:
+            progress(count)
+        self._collect_old_generations(keep=name)
+        try:
+            self._current()
+        except SearchUnavailable:  # pragma: no cover - freshly built
+            log.exception("fresh index unreadable")
+        return count
+
+    def _collect_old_generations(self, keep: str) -> None:
+        """Remove generations older than the previous one (another process may still be
+        reading the previous one until its next refresh)."""
+        gens = sorted((p for p in self.index_dir.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        old = [p for p in gens if p.name != keep]
+        for p in old[:-1]:
+            shutil.rmtree(p, ignore_errors=True)
+
+    # ------------------------------------------------------------------ searching
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        snap = self._current()
+        try:
+            return self._search(snap, query)
+        except SearchUnavailable:
+            raise
+        except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
+            # Unreadable postings: the files changed or broke under us.
+            log.exception("search failed on index generation %s", snap.generation)
+            self._stale = True
+            self._error = f"search failed: {exc!r}"
+            raise IndexCorrupt(self._error) from exc
+
+    def _search(self, snap: _Snapshot, query: SearchQuery) -> SearchResults:
+        page = min(max(1, int(query.page or 1)), _MAX_PAGE)
+        size = min(max(1, int(query.page_size or 10)), _MAX_PAGE_SIZE)
+        text = query.text if isinstance(query.text, str) else str(query.text or "")
+        plan = self.planner.plan(text, snap.places)
+        empty = SearchResults(query=query, total=0, hits=[], facets={f: [] for f in FACETS})
+        if plan.empty or snap.n == 0:
+            return empty
+        allowed = self._filter_mask(snap, query)
+        if allowed is None:
+            return empty
+        score = self._score(snap, plan)
+        pinned, citation = self._pin(snap, plan, allowed)
+        matched = (score > 0) & allowed
+        if pinned:
+            matched[pinned] = True
+        total = int(matched.sum())
+        facets = self._facets(snap, matched)
+        # Ranking: pinned documents first (in order), then by score.
+        need = page * size
+        order: list[int] = list(pinned)
+        if len(order) < need:
+            candidates = np.flatnonzero(matched)
+            if pinned:
+                candidates = candidates[~np.isin(candidates, pinned)]
+            k = min(need - len(order), candidates.size)
+            if k:
+                cand_scores = score[candidates]
+                if k < candidates.size:
+                    part = np.argpartition(-cand_scores, k - 1)[:k]
+                    candidates, cand_scores = candidates[part], cand_scores[part]
+                # Stable tie-break on docnum keeps pagination deterministic.
+                idx = np.lexsort((candidates, -cand_scores))
+                order.extend(int(c) for c in candidates[idx])
+        page_docs = order[(page - 1) * size : page * size]
+        hits = [self._hit(snap, d, float(score[d]) if d not in pinned else float("inf"), plan)
+                for d in page_docs]
+        return SearchResults(query=query, total=total, hits=hits, facets=facets, citation=citation)
+
+    def _filter_mask(self, snap: _Snapshot, query: SearchQuery) -> np.ndarray | None:
+        mask = snap.live.copy()
+        if query.doc_types:
+            codes = [self._codes.lookup("doc_type", t) for t in query.doc_types]
+            codes = [c for c in codes if c is not None]
+            if not codes:
+                return None
+            mask &= np.isin(snap.facets["doc_type"], codes)
+        for facet in ("level", "status", "region", "authority"):
+            value = getattr(query, facet, None)
+            if value:
+                code = self._codes.lookup(facet, value)
+                if code is None:
+                    return None
+                mask &= snap.facets[facet] == code
+        if query.regulation_id is not None:
+            mask &= snap.regulation == int(query.regulation_id)
+        if query.in_force_on is not None:
+            day = _date_int(query.in_force_on, 0)
+            mask &= (snap.valid_from <= day) & (snap.valid_to >= day)
+        return mask
+
+    def _score(self, snap: _Snapshot, plan: QueryPlan) -> np.ndarray:
+        rk = self.ranking
+        score = np.zeros(snap.n, dtype=np.float32)
+        n_docs = max(1, snap.doc_count)
+        terms = plan.weighted_terms()
+        # Skip very common terms (的-like bigrams such as 应当, 规定): near-zero idf, big postings.
+        kept: list[tuple[str, float, dict[str, tuple[np.ndarray, np.ndarray]]]] = []
+        for term, weight in terms.items():
+            if len(term) > 2 and not term.isascii():
+                weight *= rk.whole_word_weight
+            postings = {f: snap.postings(f, term) for f, boost, _b in rk.fields if boost}
+            kept.append((term, weight, postings))
+        common = [t for t in kept if t[2]["body"][0].size > rk.common_term_ratio * n_docs]
+        if len(common) < len(kept):
+            kept = [t for t in kept if t not in common]
+        for _term, weight, postings in kept:
+            for fname, boost, _b in rk.fields:
+                ids, tf = postings.get(fname, _EMPTY)
+                if not ids.size:
+                    continue
+                df = ids.size
+                idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+                norm = snap.norms[fname][ids]
+                score[ids] += (weight * boost * idf) * tf * (rk.k1 + 1.0) / (tf + norm)
+        if plan.places and snap.n:
+            in_place = np.zeros(snap.n, dtype=bool)
+            for place in plan.places:
+                ids, _tf = snap.postings("places", place)
+                in_place[ids] = True
+            factor = np.where(in_place, 1.0 + rk.place_boost,
+                              np.where(snap.has_places, rk.other_place_factor, 1.0)).astype(np.float32)
+            score *= factor
+        if rk.not_in_force_factor != 1.0:
+            score *= np.where(snap.in_force, 1.0, rk.not_in_force_factor).astype(np.float32)
+        return score
+
+    def _pin(self, snap: _Snapshot, plan: QueryPlan, allowed: np.ndarray) -> tuple[list[int], dict | None]:
+        ref = plan.citation
+        if ref is None:
+            return [], None
+        candidates = snap.catalogue.resolve(ref.law_text, plan.places) if ref.law_text else []
+        citation: dict[str, object] = {"law": ref.law_text, "article_number": ref.number, "label": ref.label,
+                                       "regulation_id": None, "regulation_title": None, "key": None}
+        if not candidates:
+            return [], citation
+        for entry in candidates:
+            docs = np.flatnonzero((snap.regulation == entry.regulation_id) & snap.live
+                                  & (snap.article == ref.number))
+            if not docs.size:
+                continue
+            # 第十条之一 and 第十条 share the number: prefer the exact label.
+            exact = [int(d) for d in docs if snap.stored[d].get("article_label") == ref.label]
+            target = exact[0] if exact else int(docs[0])
+            citation.update(regulation_id=entry.regulation_id, regulation_title=entry.title,
+                            key=snap.stored[target].get("key"))
+            if not allowed[target]:
+                return [], citation
+            pinned = [target]
+            pinned.extend(d for d in self._cross_references(snap, target, entry.regulation_id)
+                          if allowed[d] and d not in pinned)
+            return pinned[: 1 + self.ranking.cross_refs], citation
+        citation.update(regulation_id=candidates[0].regulation_id, regulation_title=candidates[0].title)
+        return [], citation
+
+    _ARTICLE_REF_RE = re.compile(r"第([零〇一二两三四五六七八九十百千0-9]+)条")
+
+    def _cross_references(self, snap: _Snapshot, target: int, regulation_id: int) -> list[int]:
+        """Articles of the same regulation that ``target`` cites, then those citing it."""
+        from portal.search.numerals import chinese_to_int
+
+        same = np.flatnonzero((snap.regulation == regulation_id) & snap.live & (snap.article > 0))
+        by_number = {int(snap.article[d]): int(d) for d in same}
+        body = snap.stored[target].get("body") or ""
+        number = int(snap.article[target])
+        out: list[int] = []
+        for m in self._ARTICLE_REF_RE.finditer(body):
+            n = chinese_to_int(m.group(1))
+            if n and n != number and n in by_number and by_number[n] not in out:
+                out.append(by_number[n])
+        label = snap.stored[target].get("article_label") or ""
+        if label:
+            cites = re.compile(re.escape(label) + "(?!之)")
+            for d in same:
+                d = int(d)
+                if d != target and d not in out and cites.search(snap.stored[d].get("body") or ""):
+                    out.append(d)
+        return out
+
+    def _facets(self, snap: _Snapshot, matched: np.ndarray) -> dict[str, list[tuple[str, int]]]:
+        out: dict[str, list[tuple[str, int]]] = {}
+        for facet in FACETS:
+            codes = snap.facets[facet][matched]
+            codes = codes[codes >= 0]
+            if not codes.size:
+                out[facet] = []
+                continue
+            counts = np.bincount(codes)
+            nz = np.flatnonzero(counts)
+            pairs = [(self._codes.value(facet, int(c)), int(counts[c])) for c in nz]
+            pairs.sort(key=lambda p: (-p[1], p[0]))
+            out[facet] = pairs
+        return out
+
+    def _hit(self, snap: _Snapshot, docnum: int, score: float, plan: QueryPlan) -> SearchHit:
+        d = snap.stored[docnum]
+        return SearchHit(
+            doc_type=d.get("doc_type", ""),
+            doc_id=d.get("doc_id", ""),
+            title=d.get("title") or "",
+            url=d.get("url") or "",
+            score=score if math.isfinite(score) else 1e9,
+            snippet=make_snippet(d.get("body") or d.get("title") or "", plan.highlight),
+            regulation_id=d.get("regulation_id"),
+            regulation_title=d.get("regulation_title"),
+            article_number=d.get("article_number"),
+            article_label=d.get("article_label"),
+            level=d.get("level"),
+            status=d.get("status"),
+            region=d.get("region"),
+            extra=dict(d.get("extra") or {}),
+        )
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total
+
+
+def from_settings(settings: dict) -> WhooshSearchService:
+    """Build the service from Pyramid settings:
+
+    - ``search.index_dir`` (default ``var/search-index``)
+    - ``search.synonyms`` (default ``knowledge_base/synonyms.yaml``)
+    - ``search.analysis`` (``combined`` | ``jieba`` | ``bigram``; default combined)
+    - ``search.refresh_interval`` seconds between checks for commits by other processes (1.0)
+    """
+    return WhooshSearchService(
+        settings.get("search.index_dir", "var/search-index"),
+        settings.get("search.synonyms", "knowledge_base/synonyms.yaml"),
+        analysis_mode=settings.get("search.analysis", analysis.DEFAULT_MODE),
+        refresh_interval=float(settings.get("search.refresh_interval", 1.0)),
+    )

@@ -1,0 +1,76 @@
+"""Settings: the ini file first, then the environment for secrets, URLs and paths.
+
+Follows warehouse's ``maybe_set``: an environment variable, when present, wins over the ini value,
+so one ini serves every node of a deployment and secrets never sit in files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENT_OVERRIDES: dict[str, str] = {
+    "sqlalchemy.url": "DATABASE_URL",
+    "portal.var_dir": "PORTAL_VAR_DIR",
+    "session.secret": "PORTAL_SESSION_SECRET",
+    "portal.corpus_dir": "PORTAL_CORPUS_DIR",
+    "portal.knowledge_base": "PORTAL_KNOWLEDGE_BASE",
+    "portal.lawpack": "PORTAL_LAWPACK",
+}
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def maybe_set(
+    settings: MutableMapping[str, Any],
+    name: str,
+    envvar: str,
+    coercer: Callable[[str], Any] | None = None,
+) -> None:
+    """Set ``settings[name]`` from ``envvar`` when that variable exists."""
+    if envvar in os.environ:
+        value = os.environ[envvar]
+        settings[name] = coercer(value) if coercer is not None else value
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the libpq-style ``postgresql://`` URL operators paste, and drive it with psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def complete_settings(settings: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Apply environment overrides and derive the defaults every entry point relies on.
+
+    Shared by the WSGI app, the CLI and Alembic's env.py so they always agree on the database.
+    """
+    for name, envvar in ENVIRONMENT_OVERRIDES.items():
+        maybe_set(settings, name, envvar)
+    var_dir = Path(settings.get("portal.var_dir") or "var").resolve()
+    settings["portal.var_dir"] = str(var_dir)
+    if not settings.get("sqlalchemy.url"):
+        # The embedded default: a SQLite file beside the index, nothing to start.
+        settings["sqlalchemy.url"] = f"sqlite:///{var_dir / 'portal.sqlite'}"
+    settings["sqlalchemy.url"] = normalise_database_url(settings["sqlalchemy.url"])
+    settings.setdefault("portal.index_dir", str(var_dir / "index"))
+    settings["portal.max_body_bytes"] = int(settings.get("portal.max_body_bytes") or DEFAULT_MAX_BODY_BYTES)
+    settings["portal.lawpack"] = as_bool(settings.get("portal.lawpack", False))
+    return settings
+
+
+def ensure_var_dir(settings: MutableMapping[str, Any]) -> Path:
+    var_dir = Path(settings["portal.var_dir"])
+    for sub in ("", "index", "uploads", "generated"):
+        (var_dir / sub).mkdir(parents=True, exist_ok=True)
+    return var_dir

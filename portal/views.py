@@ -1,0 +1,36 @@
+"""Site-wide pages: home and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy import text
+
+
+
+@view_config(route_name="home", renderer="home.jinja2", request_method="GET")
+def home(request: Request) -> dict[str, Any]:
+    return {"sections": request.registry.get("portal.sections", [])}
+
+
+@view_config(route_name="healthz", request_method="GET")
+def healthz(request: Request) -> Response:
+    """Readiness for load balancers: database answering and migrated, search index usable."""
+    checks: dict[str, Any] = {}
+    try:
+        revision = request.dbsession.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        checks["database"] = {"ok": revision is not None, "revision": revision}
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+    projection = request.registry.get("portal.search.projection")
+    if projection is not None:
+        try:
+            checks["search_index"] = projection.health()
+        except Exception as exc:  # noqa: BLE001
+            checks["search_index"] = {"ok": False, "error": type(exc).__name__}
+    ok = all(check.get("ok") for check in checks.values())
+    return Response(json_body={"status": "ok" if ok else "unavailable", "checks": checks},
+                    status=200 if ok else 503, charset="utf-8")
