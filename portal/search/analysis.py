@@ -89,6 +89,28 @@ def runs(text: str) -> Iterator[tuple[str, bool]]:
             yield match.group(2), False
 
 
+def spans(text: str) -> Iterator[tuple[str, int, bool]]:
+    """Like :func:`runs`, with each run's offset in the *normalized* text."""
+    for match in _RUN_RE.finditer(text):
+        if match.group(1):
+            yield match.group(1), match.start(), True
+        else:
+            yield match.group(2), match.start(), False
+
+
+def word_spans(text: str) -> list[tuple[str, int, int]]:
+    """jieba words (default mode) of an already normalized text, with offsets; non-CJK runs whole."""
+    seg = _segmenter()
+    out: list[tuple[str, int, int]] = []
+    for run, offset, cjk in spans(text):
+        if not cjk:
+            out.append((run, offset, offset + len(run)))
+            continue
+        for word, start, end in seg.tokenize(run, mode="default"):
+            out.append((word, offset + start, offset + end))
+    return out
+
+
 def bigrams(run: str) -> list[str]:
     if len(run) < 2:
         return [run] if run else []

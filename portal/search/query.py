@@ -50,6 +50,17 @@ class Concept:
     synonym: bool = False
 
 
+@dataclass
+class ConceptGroup:
+    """A query word with its synonyms: a document gets credit for the group once, from its best
+    matching member, so a word with five synonyms does not outweigh a word with none."""
+
+    members: list[Concept] = field(default_factory=list)
+
+    def words(self) -> set[str]:
+        return {m.word for m in self.members}
+
+
 @dataclass(frozen=True)
 class CitationRef:
     law_text: str  # the law name as typed (may be empty: "第23条" alone)
@@ -61,23 +72,18 @@ class CitationRef:
 @dataclass
 class QueryPlan:
     text: str  # normalized query
-    concepts: list[Concept] = field(default_factory=list)
+    groups: list[ConceptGroup] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
     citation: CitationRef | None = None
     highlight: list[str] = field(default_factory=list)
 
     @property
-    def empty(self) -> bool:
-        return not self.concepts and self.citation is None
+    def concepts(self) -> list[Concept]:
+        return [m for g in self.groups for m in g.members]
 
-    def weighted_terms(self) -> dict[str, float]:
-        """term -> weight, the largest weight when several concepts share a term."""
-        out: dict[str, float] = {}
-        for concept in self.concepts:
-            for term in concept.terms:
-                if out.get(term, 0.0) < concept.weight:
-                    out[term] = concept.weight
-        return out
+    @property
+    def empty(self) -> bool:
+        return not self.groups and self.citation is None
 
 
 # --------------------------------------------------------------------------- synonyms
@@ -299,47 +305,87 @@ class QueryPlanner:
         rest = norm
         if plan.citation:
             a, b = plan.citation.span
-            rest = norm[:a] + " " + norm[b:]
-        plan.places = [p for p in sorted(set(known_places), key=len, reverse=True) if p and p in norm]
-        # Drop places nested in a longer place that matched (上海 in 上海市浦东).
-        plan.places = [p for p in plan.places if not any(p != q and p in q for q in plan.places)]
+            rest = norm[:a] + " " * (b - a) + norm[b:]
+        places = [p for p in sorted(set(known_places), key=len, reverse=True) if p and p in rest]
+        # Drop places nested in a longer place that matched (上海 in 上海浦东).
+        plan.places = [p for p in places if not any(p != q and p in q for q in places)]
         for place in plan.places:
-            rest = rest.replace(place, " ")
-        seen: set[str] = set()
-        for word in self._words(rest):
-            if word in seen:
-                continue
-            seen.add(word)
+            rest = rest.replace(place, " " * len(place))
+        # Groups: one per query word; synonym keys join the words they overlap.
+        groups: list[tuple[set[int], ConceptGroup]] = []
+        for word, start, end in self._words(rest):
             terms = tuple(analysis.word_terms(word, self.mode))
             if terms:
-                plan.concepts.append(Concept(word, 1.0, terms))
+                groups.append(({*range(start, end)}, ConceptGroup([Concept(word, 1.0, terms)])))
         for key, expansions in self.synonyms.expansions(rest):
+            pos = rest.find(key)
+            cover = {*range(pos, pos + len(key))}
+            members = []
             for exp in expansions:
-                if exp in seen:
-                    continue
-                seen.add(exp)
                 terms = tuple(analysis.word_terms(exp, self.mode))
                 if terms:
-                    plan.concepts.append(Concept(exp, self.SYNONYM_WEIGHT, terms, synonym=True))
-        highlight = {c.word for c in plan.concepts}
+                    members.append(Concept(exp, self.SYNONYM_WEIGHT, terms, synonym=True))
+            if not members:
+                continue
+            joined = [g for g in groups if g[0] & cover]
+            if not joined:
+                groups.append((cover, ConceptGroup(members)))
+                continue
+            target = joined[0]
+            for other in joined[1:]:  # the key spans several words: one group for all of them
+                target[0].update(other[0])
+                target[1].members.extend(other[1].members)
+                groups.remove(other)
+            target[0].update(cover)
+            target[1].members.extend(members)
+        for _cover, group in groups:
+            seen: dict[str, Concept] = {}
+            for m in group.members:  # the same word twice: keep its higher weight
+                if m.word not in seen or seen[m.word].weight < m.weight:
+                    seen[m.word] = m
+            group.members = list(seen.values())
+        plan.groups = [g for _c, g in groups]
+        highlight: set[str] = set()
         for c in plan.concepts:
+            highlight.add(c.word)
             highlight.update(t for t in c.terms if len(t) >= 2)
         plan.highlight = sorted(highlight, key=len, reverse=True)
         return plan
 
-    def _words(self, text: str) -> list[str]:
-        words: list[str] = []
-        for run, cjk in analysis.runs(text):
-            if not cjk:
-                if len(run) >= 2 or run.isdigit():
-                    words.append(run)
+    def _words(self, text: str) -> list[tuple[str, int, int]]:
+        if self.mode == "bigram":
+            # The pure bigram baseline queries every bigram of the text, as is.
+            return [(run, off, off + len(run)) for run, off, _cjk in analysis.spans(text)
+                    if len(run) >= 2 or run.isdigit()]
+        words: list[tuple[str, int, int]] = []
+        for word, start, end in analysis.word_spans(text):
+            word, start, end = _strip_stopwords(word, start, end)
+            if not word or word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
                 continue
-            if self.mode == "bigram":
-                # The pure bigram baseline queries every bigram of the text, as is.
-                words.append(run)
-                continue
-            for w in analysis.jieba_words(run, search_mode=False):
-                if w in STOPWORDS or len(w) < 2:
-                    continue
-                words.append(w)
+            words.append((word, start, end))
         return words
+
+
+_STOP_AFFIXES = sorted((w for w in STOPWORDS if len(w) >= 2), key=len, reverse=True)
+_STOP_SUFFIX_CHARS = "吗呢吧啊呀嘛了"
+
+
+def _strip_stopwords(word: str, start: int, end: int) -> tuple[str, int, int]:
+    """哪个部门 -> 部门, 违法吗 -> 违法: jieba sometimes glues a question word to a content word."""
+    if len(word) < 3 or word.isascii():
+        return word, start, end
+    changed = True
+    while changed and len(word) >= 3:
+        changed = False
+        for affix in _STOP_AFFIXES:
+            if len(word) - len(affix) < 2:
+                continue
+            if word.startswith(affix):
+                word, start, changed = word[len(affix):], start + len(affix), True
+                break
+            if word.endswith(affix):
+                word, end, changed = word[: -len(affix)], end - len(affix), True
+                break
+        if not changed and word[-1] in _STOP_SUFFIX_CHARS:
+            word, end, changed = word[:-1], end - 1, True
+    return word, start, end

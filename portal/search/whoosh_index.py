@@ -96,6 +96,7 @@ class Ranking:
     other_place_factor: float = 0.6  # local texts of another place when the query names one
     not_in_force_factor: float = 0.7  # repealed / historical versions rank below current ones
     whole_word_weight: float = 1.0  # weight of a multi-character query word next to its bigrams
+    group_sum_weight: float = 0.2  # credit for further members of a synonym group beyond the best
     common_term_ratio: float = 0.25  # terms in more than this share of documents are skipped
     cross_refs: int = 5  # articles shown after a pinned citation
 
@@ -285,6 +286,9 @@ def _read_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarra
         matcher = reader.postings(field, term)
     except KeyError:
         return _EMPTY
+    # Deletions are applied through the live mask, so unwrap the reader's deletion filter.
+    while not hasattr(matcher, "_read_ids") and hasattr(matcher, "child"):
+        matcher = matcher.child
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
     if hasattr(matcher, "_read_ids") and hasattr(matcher, "_lastblock"):
@@ -298,9 +302,10 @@ def _read_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarra
                 break
             matcher._next_block()
     else:  # other codecs: the public, slower interface
-        pairs = [(matcher.id(), matcher.weight())]
-        while matcher.next() is not None and matcher.is_active():
+        pairs = []
+        while matcher.is_active():
             pairs.append((matcher.id(), matcher.weight()))
+            matcher.next()
         ids.append(np.array([p[0] for p in pairs], dtype=np.int64))
         weights.append(np.array([p[1] for p in pairs], dtype=np.float32))
     if not ids:
@@ -856,28 +861,53 @@ class WhooshSearchService:
 
     def _score(self, snap: _Snapshot, plan: QueryPlan) -> np.ndarray:
         rk = self.ranking
-        score = np.zeros(snap.n, dtype=np.float32)
         n_docs = max(1, snap.doc_count)
-        terms = plan.weighted_terms()
-        # Skip very common terms (的-like bigrams such as 应当, 规定): near-zero idf, big postings.
-        kept: list[tuple[str, float, dict[str, tuple[np.ndarray, np.ndarray]]]] = []
-        for term, weight in terms.items():
-            if len(term) > 2 and not term.isascii():
-                weight *= rk.whole_word_weight
-            postings = {f: snap.postings(f, term) for f, boost, _b in rk.fields if boost}
-            kept.append((term, weight, postings))
-        common = [t for t in kept if t[2]["body"][0].size > rk.common_term_ratio * n_docs]
-        if len(common) < len(kept):
-            kept = [t for t in kept if t not in common]
-        for _term, weight, postings in kept:
-            for fname, boost, _b in rk.fields:
-                ids, tf = postings.get(fname, _EMPTY)
-                if not ids.size:
+        score = np.zeros(snap.n, dtype=np.float32)
+        all_terms = {t for c in plan.concepts for t in c.terms}
+        # Very common terms (bigrams such as 应当, 规定) have near-zero idf and huge postings:
+        # skip them, unless the query has nothing else.
+        limit = rk.common_term_ratio * n_docs
+        common = {t for t in all_terms if snap.postings("body", t)[0].size > limit}
+        if common == all_terms:
+            common = set()
+        contributions: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+        def contribution(term: str) -> list[tuple[np.ndarray, np.ndarray]]:
+            got = contributions.get(term)
+            if got is None:
+                got = []
+                for fname, boost, _b in rk.fields:
+                    if not boost:
+                        continue
+                    ids, tf = snap.postings(fname, term)
+                    if not ids.size:
+                        continue
+                    idf = math.log(1.0 + (n_docs - ids.size + 0.5) / (ids.size + 0.5))
+                    got.append((ids, (boost * idf * (rk.k1 + 1.0)) * tf / (tf + snap.norms[fname][ids])))
+                contributions[term] = got
+            return got
+
+        for group in plan.groups:
+            best = None
+            total = None
+            for member in group.members:
+                terms = [t for t in member.terms if t not in common]
+                if not terms:
                     continue
-                df = ids.size
-                idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-                norm = snap.norms[fname][ids]
-                score[ids] += (weight * boost * idf) * tf * (rk.k1 + 1.0) / (tf + norm)
+                m = np.zeros(snap.n, dtype=np.float32)
+                # A long word stands for several bigrams: share the word's weight among them.
+                share = member.weight / math.sqrt(len(terms))
+                for term in terms:
+                    w = share * (rk.whole_word_weight if len(term) > 2 and not term.isascii() else 1.0)
+                    for ids, contrib in contribution(term):
+                        m[ids] += w * contrib
+                if best is None:
+                    best, total = m, m.copy()
+                else:
+                    np.maximum(best, m, out=best)
+                    total += m
+            if best is not None:
+                score += best + rk.group_sum_weight * (total - best)
         if plan.places and snap.n:
             in_place = np.zeros(snap.n, dtype=bool)
             for place in plan.places:
