@@ -103,6 +103,7 @@ def configure(settings: dict[str, Any]) -> Configurator:
     config.include("portal.knowledge")
     config.include("portal.accounts")
     config.include("portal.search")
+    config.include("portal.pdf")
     config.add_tween("portal.logs.access_log_tween_factory")
 
     config.add_static_view("static", "portal:static", cache_max_age=3600)

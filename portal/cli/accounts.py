@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from portal.cli import PortalEnv, pass_env
@@ -31,7 +33,7 @@ def users_add(env: PortalEnv, username: str, roles: tuple[str, ...], display_nam
     from portal.accounts.services import DatabaseUserService
 
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\n")
     elif password is None:
         password = click.prompt("密码", hide_input=True, confirmation_prompt=True)
     try:
