@@ -1,0 +1,1 @@
+"""Cases (案件): the life cycle of reported problems, their public disclosure and ingestion."""
