@@ -23,6 +23,7 @@ __all__ = [
     "effective_status",
     "infer_level",
     "infer_region",
+    "authority_from_history",
     "normalize_status",
 ]
 
@@ -152,6 +153,29 @@ def infer_level(
         return Level.DEPARTMENTAL_RULE.value if "令" in number or not number else Level.NORMATIVE_DOCUMENT.value
     if title.startswith("国务院") or title.startswith("中华人民共和国") and title.endswith("条例"):
         return Level.ADMINISTRATIVE_REGULATION.value
-    if _PLACE.match(title + "人民政府") and title.endswith("条例"):
+    if _TITLE_PLACE.match(title) and title.endswith("条例"):
+        # Local governments make 办法/规定; 条例 are the people's congresses'.
         return Level.LOCAL_REGULATION.value
+    return None
+
+
+_TITLE_PLACE = re.compile(r"^[\u4e00-\u9fa5]{1,10}?(?:省|自治区|市|自治州|县)")
+_SESSION = re.compile(r"第[一二三四五六七八九十百零〇\d]+届")
+_BODY = re.compile(
+    r"^(?P<body>[\u4e00-\u9fa5（）()]*?(?:人民代表大会常务委员会|人民代表大会|人民政府|国务院))"
+)
+
+
+def authority_from_history(descriptions: list[str]) -> str | None:
+    """The body that adopted or promulgated a text, read from its history lines.
+
+    ``青石市第九届人民代表大会常务委员会第七次会议通过`` → 青石市人民代表大会常务委员会;
+    ``中华人民共和国国务院令第198号发布`` → 国务院.
+    """
+    for description in descriptions:
+        text = _SESSION.sub("", description.strip())
+        text = text.removeprefix("中华人民共和国")
+        match = _BODY.match(text)
+        if match and match.group("body"):
+            return match.group("body")
     return None

@@ -1,0 +1,242 @@
+"""Search documents of the regulations library: one per regulation, one per article.
+
+The index holds, for each regulation, the text in force today (or, for a law not yet
+effective, its newest text); older texts stay reachable through the pages' ``?at=``.
+Article documents are keyed by regulation and article number (``12-23``, ``12-23-1``), not
+by row, so a new version replaces the old text's documents and an article the new text
+drops is deleted from the index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
+from zope.interface import implementer
+
+from portal.regulations.models import Article, Regulation, RegulationVersion
+from portal.search.interfaces import IDocumentProvider, SearchDocument
+
+REGULATION = "regulation"
+ARTICLE = "article"
+_CHUNK = 500
+
+
+def article_doc_id(regulation_id: int, number: int, suffix: int) -> str:
+    return f"{regulation_id}-{number}-{suffix}" if suffix else f"{regulation_id}-{number}"
+
+
+def _parse_article_doc_id(doc_id: str) -> tuple[int, int, int] | None:
+    parts = doc_id.split("-")
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        return None
+    if len(numbers) == 2:
+        return numbers[0], numbers[1], 0
+    if len(numbers) == 3:
+        return numbers[0], numbers[1], numbers[2]
+    return None
+
+
+def regulation_path(regulation_id: int) -> str:
+    return f"/regulations/{regulation_id}"
+
+
+def article_path(regulation_id: int, number: int, suffix: int) -> str:
+    slug = f"{number}-{suffix}" if suffix else str(number)
+    return f"/regulations/{regulation_id}/articles/{slug}"
+
+
+def _chunks(values: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+@implementer(IDocumentProvider)
+class RegulationDocumentProvider:
+    """Builds the ``regulation`` and ``article`` documents from the database."""
+
+    doc_types = (REGULATION, ARTICLE)
+
+    def __init__(self, today: Any = dt.date.today) -> None:
+        self._today = today
+
+    # -- which text is indexed -----------------------------------------------------------
+    def _indexed_versions(self, session: Session, regulation_ids: Iterable[int] | None) -> dict[int, int]:
+        """regulation id → id of the version to index (in force today, else the newest)."""
+        stmt = select(RegulationVersion.id, RegulationVersion.regulation_id, RegulationVersion.valid_from,
+                      RegulationVersion.valid_to, RegulationVersion.version_no)
+        rows: list[Any] = []
+        if regulation_ids is None:
+            rows = list(session.execute(stmt))
+        else:
+            for chunk in _chunks(sorted(set(regulation_ids))):
+                rows.extend(session.execute(stmt.where(RegulationVersion.regulation_id.in_(chunk))))
+        today = self._today()
+        chosen: dict[int, tuple[tuple[int, Any, int], int]] = {}
+        for row in rows:
+            in_force = (row.valid_from is None or row.valid_from <= today) and (
+                row.valid_to is None or today < row.valid_to)
+            rank = (1 if in_force else 0, row.valid_from or dt.date.min, row.version_no)
+            best = chosen.get(row.regulation_id)
+            if best is None or rank > best[0]:
+                chosen[row.regulation_id] = (rank, row.id)
+        return {regulation_id: version_id for regulation_id, (_, version_id) in chosen.items()}
+
+    def _regulations(self, session: Session, ids: Iterable[int] | None) -> dict[int, Regulation]:
+        if ids is None:
+            return {r.id: r for r in session.scalars(select(Regulation))}
+        found: dict[int, Regulation] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            found.update((r.id, r) for r in session.scalars(select(Regulation).where(Regulation.id.in_(chunk))))
+        return found
+
+    # -- documents -------------------------------------------------------------------------
+    def documents(self, session: Session, doc_type: str, doc_ids: Iterable[str] | None = None) -> Iterator[SearchDocument]:
+        if doc_type == REGULATION:
+            yield from self._regulation_documents(session, doc_ids)
+        elif doc_type == ARTICLE:
+            yield from self._article_documents(session, doc_ids)
+
+    def count(self, session: Session, doc_type: str) -> int:
+        if doc_type == REGULATION:
+            return session.scalar(select(func.count(Regulation.id))) or 0
+        if doc_type == ARTICLE:
+            versions = list(self._indexed_versions(session, None).values())
+            total = 0
+            for chunk in _chunks(versions):
+                total += session.scalar(select(func.count(Article.id)).where(Article.version_id.in_(chunk))) or 0
+            return total
+        return 0
+
+    def _regulation_documents(self, session: Session, doc_ids: Iterable[str] | None) -> Iterator[SearchDocument]:
+        ids: list[int] | None = None
+        if doc_ids is not None:
+            ids = [int(doc_id) for doc_id in doc_ids if doc_id.isdigit()]
+        regulations = self._regulations(session, ids)
+        versions = self._indexed_versions(session, regulations.keys())
+        headings: dict[int, list[str]] = defaultdict(list)
+        version_ids = list(versions.values())
+        for chunk in _chunks(version_ids):
+            for version_id, path in session.execute(
+                select(Article.version_id, Article.chapter_path).where(Article.version_id.in_(chunk))
+                .order_by(Article.version_id, Article.position)
+            ):
+                for heading in path or []:
+                    if heading not in headings[version_id]:
+                        headings[version_id].append(heading)
+        for regulation in regulations.values():
+            version_id = versions.get(regulation.id)
+            body = " ".join(filter(None, [
+                regulation.short_title, regulation.document_number, regulation.issuing_authority,
+                " ".join(headings.get(version_id, [])) if version_id else "",
+            ]))
+            yield SearchDocument(
+                doc_type=REGULATION,
+                doc_id=str(regulation.id),
+                title=regulation.title,
+                body=body,
+                url=regulation_path(regulation.id),
+                regulation_id=regulation.id,
+                regulation_title=regulation.title,
+                regulation_short_title=regulation.short_title,
+                level=regulation.level,
+                status=regulation.status,
+                region=regulation.region,
+                authority=regulation.issuing_authority,
+                valid_from=regulation.effective_date,
+                valid_to=regulation.repealed_date,
+                extra=_extra(regulation),
+            )
+
+    def _article_documents(self, session: Session, doc_ids: Iterable[str] | None) -> Iterator[SearchDocument]:
+        wanted: dict[int, set[tuple[int, int]]] | None = None
+        if doc_ids is not None:
+            wanted = defaultdict(set)
+            for doc_id in doc_ids:
+                parsed = _parse_article_doc_id(doc_id)
+                if parsed is not None:
+                    wanted[parsed[0]].add((parsed[1], parsed[2]))
+            if not wanted:
+                return
+        regulations = self._regulations(session, None if wanted is None else wanted.keys())
+        versions = self._indexed_versions(session, regulations.keys())
+        by_version = {version_id: regulation_id for regulation_id, version_id in versions.items()}
+        for chunk in _chunks(list(by_version)):
+            stmt = select(Article).where(Article.version_id.in_(chunk)).order_by(Article.version_id, Article.position)
+            for article in session.scalars(stmt):
+                regulation = regulations[by_version[article.version_id]]
+                if wanted is not None and (article.number, article.suffix) not in wanted[regulation.id]:
+                    continue
+                yield article_document(regulation, article)
+
+
+def _extra(regulation: Regulation) -> dict[str, str]:
+    extra = {}
+    if regulation.document_number:
+        extra["document_number"] = regulation.document_number
+    if regulation.effective_date:
+        extra["effective_date"] = regulation.effective_date.isoformat()
+    return extra
+
+
+def article_document(regulation: Regulation, article: Article) -> SearchDocument:
+    return SearchDocument(
+        doc_type=ARTICLE,
+        doc_id=article_doc_id(regulation.id, article.number, article.suffix),
+        title=f"{regulation.title} {article.label}",
+        body=article.text,
+        url=article_path(regulation.id, article.number, article.suffix),
+        regulation_id=regulation.id,
+        regulation_title=regulation.title,
+        regulation_short_title=regulation.short_title,
+        article_number=article.number,
+        article_label=article.label,
+        chapter=" ".join(article.chapter_path) if article.chapter_path else None,
+        level=regulation.level,
+        status=regulation.status,
+        region=regulation.region,
+        authority=regulation.issuing_authority,
+        valid_from=regulation.effective_date,
+        valid_to=regulation.repealed_date,
+        extra={"suffix": str(article.suffix)} if article.suffix else {},
+    )
+
+
+# -- which documents a changed row affects (config.add_search_source) --------------------------
+
+
+def _article_keys_of_version(obj: Any, version_id: int | None, regulation_id: int | None) -> list[tuple[str, str]]:
+    session = object_session(obj)
+    if session is None or (version_id is None and regulation_id is None):
+        return []
+    column = Article.version_id if version_id is not None else Article.regulation_id
+    value = version_id if version_id is not None else regulation_id
+    # A plain connection query: the session is mid-flush and must not autoflush.
+    rows = session.connection().execute(
+        select(Article.regulation_id, Article.number, Article.suffix).where(column == value).distinct()
+    )
+    return [(ARTICLE, article_doc_id(r, n, s)) for r, n, s in rows]
+
+
+def keys_of_regulation(regulation: Regulation) -> list[tuple[str, str]]:
+    if regulation.id is None:
+        return []
+    return [(REGULATION, str(regulation.id)), *_article_keys_of_version(regulation, None, regulation.id)]
+
+
+def keys_of_version(version: RegulationVersion) -> list[tuple[str, str]]:
+    if version.regulation_id is None:
+        return []
+    return [(REGULATION, str(version.regulation_id)), *_article_keys_of_version(version, version.id, None)]
+
+
+def keys_of_article(article: Article) -> list[tuple[str, str]]:
+    if article.regulation_id is None:
+        return []
+    return [(ARTICLE, article_doc_id(article.regulation_id, article.number, article.suffix))]

@@ -1,0 +1,59 @@
+"""Contracts of the regulations library.
+
+Views, the CLI and other domains (the catalogue checks its legal basis here) use
+these interfaces through ``request.find_service(...)``; the SQL lives behind them.
+"""
+
+from __future__ import annotations
+
+from zope.interface import Interface
+
+
+class IRegulationService(Interface):
+    """Reading regulations, their versions and articles."""
+
+    def browse(level=None, status=None, region=None, authority=None, q=None, at=None,
+               page=1, page_size=50):
+        """A page of regulations matching the filters (``RegulationPage``), with facet counts.
+
+        ``region`` matches the region and everything below it (浙江省 finds 浙江省杭州市);
+        ``at`` keeps regulations in force on that date.
+        """
+
+    def get(regulation_id):
+        """The regulation; raises ``NotFound``."""
+
+    def by_title(title):
+        """The regulation with this full or short title (《》 optional), or None."""
+
+    def version_on(regulation, on=None):
+        """The version in force on ``on`` (default: today), else the latest one when ``on`` is
+        None; None when no text is known for that date."""
+
+    def article(regulation_id, number, suffix=0, on=None):
+        """``(regulation, version, article)`` of an article; raises ``NotFound``."""
+
+
+class IArticleLookup(Interface):
+    """Legal-basis checks for other domains: does this provision exist, and is it in force?"""
+
+    def lookup(title, article, on=None, paragraph=None):
+        """Look up ``title`` (full or short) and ``article`` (23, "23-1", "第二十三条之一") on a date.
+
+        Returns an ``ArticleLookupResult``: the regulation, version and article when found,
+        whether it is in force on ``on`` and, if not, why; never raises for a missing one.
+        """
+
+    def resolve(citation, on=None):
+        """The same for a citation string (《城市道路管理条例》第二十三条第一款) or ``Citation``."""
+
+
+class IRegulationImporter(Interface):
+    """Storing parsed texts and the law pack as regulations and versions."""
+
+    def import_text(parsed, metadata=None, source="file", source_ref=None):
+        """Store one parsed text: a new regulation, a new version of an existing one when its
+        text changed, or nothing when it is unchanged. Returns an ``ImportOutcome``."""
+
+    def import_lawpack_regulation(pack_regulation):
+        """Store one law of the national-law pack with all its versions."""

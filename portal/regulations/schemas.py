@@ -1,0 +1,147 @@
+"""Marshmallow schemas of the regulations API: query parameters in, documents out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from portal.regulations.metadata import LEVELS, STATUSES
+from portal.regulations.services import parse_article_ref
+from portal.validation import QuerySchema
+
+
+class RegulationListQuery(QuerySchema):
+    level = fields.String(validate=validate.OneOf(LEVELS), metadata={"description": "效力级别"})
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "时效性"})
+    region = fields.String(validate=validate.Length(min=1, max=50),
+                           metadata={"description": "地区（含下级，如 浙江省 包括 浙江省杭州市）"})
+    authority = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "制定机关"})
+    q = fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "标题包含"})
+    at = fields.Date(metadata={"description": "只列出该日有效的法规 (YYYY-MM-DD)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PointInTimeQuery(QuerySchema):
+    at = fields.Date(metadata={"description": "查看该日有效的文本 (YYYY-MM-DD)；缺省为今日"})
+
+
+class ArticleRefField(fields.Field):
+    """An article reference in a path or query: 23, 23-1, 第二十三条之一."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[int, int]:
+        try:
+            return parse_article_ref(value)
+        except (ValueError, TypeError):
+            raise ValidationError("条文编号无效，应如 23、23-1 或 第二十三条之一。") from None
+
+
+class LookupQuery(QuerySchema):
+    title = fields.String(validate=validate.Length(min=2, max=200), metadata={"description": "法规全称或简称"})
+    article = ArticleRefField(metadata={"description": "条文编号：23、23-1、第二十三条之一"})
+    paragraph = fields.Integer(validate=validate.Range(min=1, max=100), metadata={"description": "款"})
+    citation = fields.String(validate=validate.Length(min=4, max=300),
+                             metadata={"description": "整条引用，如 《城市道路管理条例》第二十三条第一款"})
+    at = fields.Date(metadata={"description": "查询日期 (YYYY-MM-DD)；缺省为今日"})
+
+
+# ----------------------------------------------------------------------------- output
+
+
+class HistoryEventSchema(Schema):
+    date = fields.String(allow_none=True)
+    kind = fields.String()
+    description = fields.String()
+
+
+class VersionSchema(Schema):
+    id = fields.Integer()
+    version_no = fields.Integer()
+    title = fields.String()
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    version_date = fields.Date(allow_none=True)
+    is_current = fields.Boolean()
+    source = fields.String()
+    history = fields.List(fields.Nested(HistoryEventSchema))
+
+
+class RegulationSummarySchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    short_title = fields.String(allow_none=True)
+    document_number = fields.String(allow_none=True)
+    level = fields.String(allow_none=True)
+    doc_type = fields.String(allow_none=True)
+    issuing_authority = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "公布的时效性"})
+    promulgation_date = fields.Date(allow_none=True)
+    effective_date = fields.Date(allow_none=True)
+    amended_date = fields.Date(allow_none=True)
+    repealed_date = fields.Date(allow_none=True)
+    url = fields.String()
+
+
+class ArticleSchema(Schema):
+    number = fields.Integer()
+    suffix = fields.Integer()
+    label = fields.String(metadata={"example": "第二十三条"})
+    chapter_path = fields.List(fields.String())
+    paragraphs = fields.List(fields.String(), metadata={"description": "款"})
+    items = fields.List(fields.List(fields.String()), metadata={"description": "各款之下的项"})
+    text = fields.String()
+    url = fields.String()
+
+
+class RegulationRefSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    url = fields.String()
+
+
+class RegulationDetailSchema(RegulationSummarySchema):
+    status_on = fields.String(metadata={"description": "在查询日期的时效性"})
+    in_force = fields.Boolean()
+    at = fields.Date()
+    version = fields.Nested(VersionSchema, allow_none=True, metadata={"description": "查询日期有效的文本版本"})
+    versions = fields.List(fields.Nested(VersionSchema))
+    articles = fields.List(fields.Nested(ArticleSchema))
+
+
+class ArticleDetailSchema(ArticleSchema):
+    regulation = fields.Nested(RegulationRefSchema)
+    version = fields.Nested(VersionSchema)
+    citation = fields.String(metadata={"example": "《城市道路管理条例》第二十三条"})
+    status_on = fields.String()
+    in_force = fields.Boolean()
+    at = fields.Date()
+
+
+class FacetValueSchema(Schema):
+    value = fields.String()
+    count = fields.Integer()
+
+
+class RegulationPageSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    items = fields.List(fields.Nested(RegulationSummarySchema))
+    facets = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(FacetValueSchema)))
+
+
+class LookupResultSchema(Schema):
+    found = fields.Boolean()
+    in_force = fields.Boolean()
+    reason = fields.String(allow_none=True, metadata={
+        "description": "regulation_not_found | no_text_for_date | article_not_found | repealed | not_yet_effective"})
+    status = fields.String(allow_none=True)
+    at = fields.Date()
+    citation = fields.String()
+    changed_on = fields.Date(allow_none=True, metadata={"description": "之后的文本改动或删去此条的日期"})
+    approximate = fields.Boolean()
+    regulation = fields.Nested(RegulationRefSchema, allow_none=True)
+    article = fields.Nested(ArticleSchema, allow_none=True)
+    paragraph_text = fields.String(allow_none=True)

@@ -1,0 +1,709 @@
+"""Services of the regulations library: reading, legal-basis look-ups and importing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+from zope.interface import implementer
+
+from portal.errors import InvalidInput, NotFound
+from portal.regulations.citations import NATIONAL_PREFIX, Citation, parse_citation, short_title
+from portal.regulations.interfaces import IArticleLookup, IRegulationImporter, IRegulationService
+from portal.regulations.lawpack import LawPackRegulation
+from portal.regulations.manifest import ManifestEntry
+from portal.regulations.metadata import (
+    LEVELS,
+    NATIONAL,
+    STATUSES,
+    Status,
+    authority_from_history,
+    infer_level,
+    infer_region,
+    normalize_status,
+)
+from portal.regulations.models import Article, Regulation, RegulationVersion
+from portal.regulations.numerals import parse_article_label, parse_chinese_number
+from portal.regulations.parsing import ParsedArticle, ParsedRegulation, parse_date
+
+__all__ = [
+    "ArticleLookupResult",
+    "ArticleLookupService",
+    "ImportMetadata",
+    "ImportOutcome",
+    "RegulationImporter",
+    "RegulationPage",
+    "RegulationService",
+    "build_metadata",
+    "parse_article_ref",
+]
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+# --------------------------------------------------------------------------- helpers
+
+_ARTICLE_REF = re.compile(r"^\s*(?P<number>\d+)\s*(?:[-_.]|之)\s*(?P<suffix>\d+)\s*$")
+
+
+def parse_article_ref(value: Any) -> tuple[int, int]:
+    """Read an article reference: 23, "23", "23-1", "23之1", "第二十三条之一", "二十三".
+
+    Raises ``ValueError`` when it is none of those.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not an article number: {value!r}")
+    if isinstance(value, int):
+        number, suffix = value, 0
+    else:
+        text = str(value or "").strip()
+        match = _ARTICLE_REF.match(text)
+        if match:
+            number, suffix = int(match.group("number")), int(match.group("suffix"))
+        elif text.startswith("第"):
+            number, suffix = parse_article_label(text)
+        else:
+            parts = re.split(r"之", text.removesuffix("条"), maxsplit=1)
+            number = parse_chinese_number(parts[0])
+            suffix = parse_chinese_number(parts[1]) if len(parts) > 1 else 0
+    if number < 1 or suffix < 0:
+        raise ValueError(f"not an article number: {value!r}")
+    return number, suffix
+
+
+def _title_key(title: str) -> str:
+    return re.sub(r"[\s\u3000《》〈〉]", "", title or "")
+
+
+@dataclass(frozen=True)
+class RegulationPage:
+    items: list[Regulation]
+    total: int
+    page: int
+    page_size: int
+    #: facet → [(value, count)], values in their natural order.
+    facets: dict[str, list[tuple[str, int]]]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+# ------------------------------------------------------------------------- reading
+
+
+@implementer(IRegulationService)
+class RegulationService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- filters ---------------------------------------------------------------------
+    @staticmethod
+    def _in_force_on(on: dt.date) -> Any:
+        return and_(
+            or_(Regulation.effective_date.is_(None), Regulation.effective_date <= on),
+            or_(
+                Regulation.repealed_date > on,
+                and_(Regulation.repealed_date.is_(None), Regulation.status != Status.REPEALED.value),
+            ),
+        )
+
+    def _conditions(self, *, level=None, status=None, region=None, authority=None, q=None, at=None,
+                    skip: str | None = None) -> list[Any]:
+        conditions: list[Any] = []
+        if level and skip != "level":
+            conditions.append(Regulation.level == level)
+        if status and skip != "status":
+            conditions.append(Regulation.status == status)
+        if region and skip != "region":
+            conditions.append(or_(Regulation.region == region, Regulation.region.startswith(region)))
+        if authority and skip != "authority":
+            conditions.append(Regulation.issuing_authority == authority)
+        if q:
+            like = f"%{q.strip()}%"
+            conditions.append(or_(Regulation.title.like(like), Regulation.short_title.like(like)))
+        if at:
+            conditions.append(self._in_force_on(at))
+        return conditions
+
+    def browse(self, level=None, status=None, region=None, authority=None, q=None, at=None,
+               page: int = 1, page_size: int = 50) -> RegulationPage:
+        filters = dict(level=level, status=status, region=region, authority=authority, q=q, at=at)
+        conditions = self._conditions(**filters)
+        total = self.session.scalar(select(func.count(Regulation.id)).where(*conditions)) or 0
+        level_order = {name: index for index, name in enumerate(LEVELS)}
+        rows = list(self.session.scalars(select(Regulation).where(*conditions)))
+        # Level by authority, then national before local, then newest first: small enough to
+        # order in Python, and the level order is not alphabetical in any collation.
+        rows.sort(key=lambda r: (
+            level_order.get(r.level or "", len(LEVELS)),
+            r.region != NATIONAL,
+            r.region or "",
+            -(r.amended_date or r.promulgation_date or dt.date.min).toordinal(),
+            r.title,
+        ))
+        start = (max(page, 1) - 1) * page_size
+        return RegulationPage(rows[start:start + page_size], total, page, page_size, self.facets(**filters))
+
+    def facets(self, **filters: Any) -> dict[str, list[tuple[str, int]]]:
+        """Counts per level, status and region; each facet ignores its own filter."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for name, column, order in (
+            ("level", Regulation.level, LEVELS),
+            ("status", Regulation.status, STATUSES),
+            ("region", Regulation.region, ()),
+        ):
+            conditions = self._conditions(**filters, skip=name)
+            rows = self.session.execute(
+                select(column, func.count(Regulation.id)).where(*conditions).group_by(column)
+            ).all()
+            counts = [(value, count) for value, count in rows if value]
+            rank = {value: index for index, value in enumerate(order)}
+            if name == "region":
+                counts.sort(key=lambda vc: (vc[0] != NATIONAL, -vc[1], vc[0]))
+            else:
+                counts.sort(key=lambda vc: (rank.get(vc[0], len(rank)), vc[0]))
+            out[name] = counts
+        return out
+
+    # -- single items ----------------------------------------------------------------
+    def get(self, regulation_id: int) -> Regulation:
+        regulation = self.session.get(Regulation, regulation_id)
+        if regulation is None:
+            raise NotFound(f"法规 {regulation_id} 不存在。")
+        return regulation
+
+    def by_title(self, title: str) -> Regulation | None:
+        key = _title_key(title)
+        if not key:
+            return None
+        candidates = {key, short_title(key)}
+        if not key.startswith(NATIONAL_PREFIX):
+            candidates.add(NATIONAL_PREFIX + key)
+        found = list(self.session.scalars(
+            select(Regulation).where(or_(Regulation.title.in_(candidates), Regulation.short_title.in_(candidates)))
+        ))
+        if not found:
+            return None
+        # An exact title beats a short-title match.
+        found.sort(key=lambda r: (r.title != key, r.title))
+        return found[0]
+
+    def version_on(self, regulation: Regulation, on: dt.date | None = None) -> RegulationVersion | None:
+        base = select(RegulationVersion).where(RegulationVersion.regulation_id == regulation.id)
+        when = on or today()
+        version = self.session.scalars(
+            base.where(
+                or_(RegulationVersion.valid_from.is_(None), RegulationVersion.valid_from <= when),
+                or_(RegulationVersion.valid_to.is_(None), RegulationVersion.valid_to > when),
+            ).order_by(RegulationVersion.valid_from.desc(), RegulationVersion.version_no.desc())
+        ).first()
+        if version is None and on is None:
+            # Nothing in force yet (a law not yet effective): show its newest text.
+            version = self.session.scalars(base.order_by(RegulationVersion.version_no.desc())).first()
+        return version
+
+    def earliest_version(self, regulation: Regulation) -> RegulationVersion | None:
+        return self.session.scalars(
+            select(RegulationVersion)
+            .where(RegulationVersion.regulation_id == regulation.id)
+            .order_by(RegulationVersion.valid_from, RegulationVersion.version_no)
+        ).first()
+
+    def versions(self, regulation: Regulation) -> list[RegulationVersion]:
+        return list(self.session.scalars(
+            select(RegulationVersion)
+            .where(RegulationVersion.regulation_id == regulation.id)
+            .order_by(RegulationVersion.valid_from, RegulationVersion.version_no)
+        ))
+
+    def articles(self, version: RegulationVersion) -> list[Article]:
+        return list(self.session.scalars(
+            select(Article).where(Article.version_id == version.id).order_by(Article.position)
+        ))
+
+    def article(self, regulation_id: int, number: int, suffix: int = 0,
+                on: dt.date | None = None) -> tuple[Regulation, RegulationVersion, Article]:
+        regulation = self.get(regulation_id)
+        version = self.version_on(regulation, on)
+        if version is None:
+            raise NotFound(f"《{regulation.title}》在 {on} 没有可用文本。")
+        found = self.session.scalars(
+            select(Article).where(Article.version_id == version.id, Article.number == number,
+                                  Article.suffix == suffix)
+        ).first()
+        if found is None:
+            from portal.regulations.numerals import article_label
+
+            raise NotFound(f"《{regulation.title}》没有{article_label(number, suffix)}。")
+        return regulation, version, found
+
+    def neighbours(self, article: Article) -> tuple[Article | None, Article | None]:
+        """The articles before and after ``article`` in its version."""
+        previous = self.session.scalars(
+            select(Article).where(Article.version_id == article.version_id, Article.position < article.position)
+            .order_by(Article.position.desc())
+        ).first()
+        following = self.session.scalars(
+            select(Article).where(Article.version_id == article.version_id, Article.position > article.position)
+            .order_by(Article.position)
+        ).first()
+        return previous, following
+
+
+def regulation_service_factory(context: Any, request: Any) -> RegulationService:
+    return RegulationService(request.dbsession)
+
+
+# ------------------------------------------------------------------ legal-basis check
+
+
+@dataclass(frozen=True)
+class ArticleLookupResult:
+    """The answer to "does 《title》 article n exist, and is it in force on this date?"."""
+
+    title: str
+    number: int
+    suffix: int
+    on: dt.date
+    regulation: Regulation | None = None
+    version: RegulationVersion | None = None
+    article: Article | None = None
+    #: The regulation's status on ``on``, or None when it is unknown to the portal.
+    status: str | None = None
+    in_force: bool = False
+    #: Why not in force: regulation_not_found | no_text_for_date | article_not_found |
+    #: repealed | not_yet_effective; None when in force.
+    reason: str | None = None
+    #: The date from which a later text changes or drops this article, if one does.
+    changed_on: dt.date | None = None
+    #: True when no text is known for ``on`` and the earliest known text stood in.
+    approximate: bool = False
+    paragraph: int | None = None
+
+    @property
+    def citation(self) -> Citation:
+        title = self.regulation.title if self.regulation else self.title
+        return Citation(title, self.number, self.suffix, self.paragraph)
+
+    def render(self) -> str:
+        return self.citation.render()
+
+    @property
+    def paragraph_text(self) -> str | None:
+        if self.article is None or not self.paragraph:
+            return None
+        paragraphs = self.article.paragraphs
+        return paragraphs[self.paragraph - 1] if self.paragraph <= len(paragraphs) else None
+
+
+@implementer(IArticleLookup)
+class ArticleLookupService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.regulations = RegulationService(session)
+
+    def lookup(self, title: str, article: Any, on: dt.date | None = None,
+               paragraph: int | None = None) -> ArticleLookupResult:
+        number, suffix = parse_article_ref(article)
+        when = on or today()
+        result = ArticleLookupResult(title=title, number=number, suffix=suffix, on=when, paragraph=paragraph)
+        regulation = self.regulations.by_title(title)
+        if regulation is None:
+            return replace(result, reason="regulation_not_found")
+        status = regulation.status_on(when)
+        result = replace(result, regulation=regulation, status=status)
+        version = self.regulations.version_on(regulation, when)
+        approximate = False
+        if version is None:
+            version = self.regulations.earliest_version(regulation)
+            approximate = version is not None and (version.valid_from or when) > when
+            if not approximate:
+                return replace(result, reason="no_text_for_date")
+        found = self.session.scalars(
+            select(Article).where(Article.version_id == version.id, Article.number == number,
+                                  Article.suffix == suffix)
+        ).first()
+        result = replace(result, version=version, article=found, approximate=approximate,
+                         changed_on=self._changed_on(regulation, version, found, number, suffix))
+        if found is None:
+            return replace(result, reason="article_not_found")
+        if paragraph and paragraph > len(found.paragraphs):
+            return replace(result, reason="article_not_found")
+        if status == Status.REPEALED.value:
+            return replace(result, reason="repealed")
+        if status == Status.NOT_YET_EFFECTIVE.value:
+            return replace(result, reason="not_yet_effective")
+        return replace(result, in_force=True)
+
+    def _changed_on(self, regulation: Regulation, version: RegulationVersion, article: Article | None,
+                    number: int, suffix: int) -> dt.date | None:
+        """The start of the first later version whose text of this article differs."""
+        later = self.session.scalars(
+            select(RegulationVersion)
+            .where(RegulationVersion.regulation_id == regulation.id,
+                   RegulationVersion.valid_from > (version.valid_from or dt.date.min))
+            .order_by(RegulationVersion.valid_from)
+        ).all()
+        for candidate in later:
+            other = self.session.scalars(
+                select(Article).where(Article.version_id == candidate.id, Article.number == number,
+                                      Article.suffix == suffix)
+            ).first()
+            if article is None or other is None or (other.paragraphs, other.items) != (
+                article.paragraphs, article.items
+            ):
+                return candidate.valid_from
+        return None
+
+    def resolve(self, citation: Citation | str, on: dt.date | None = None) -> ArticleLookupResult:
+        parsed = parse_citation(citation) if isinstance(citation, str) else citation
+        if parsed is None:
+            raise InvalidInput(f"无法识别的引用：{citation}", fields={"citation": ["格式如《城市道路管理条例》第二十三条"]})
+        return self.lookup(parsed.regulation_title, (parsed.article_number, parsed.article_suffix)
+                           if parsed.article_suffix else parsed.article_number, on, parsed.paragraph)
+
+
+def article_lookup_factory(context: Any, request: Any) -> ArticleLookupService:
+    return ArticleLookupService(request.dbsession)
+
+
+# ------------------------------------------------------------------------- importing
+
+
+@dataclass
+class ImportMetadata:
+    """What is known about a text besides its articles; None means "not given"."""
+
+    title: str | None = None
+    short_title: str | None = None
+    level: str | None = None
+    doc_type: str | None = None
+    issuing_authority: str | None = None
+    region: str | None = None
+    status: str | None = None
+    document_number: str | None = None
+    promulgation_date: dt.date | None = None
+    #: When the regulation first took effect.
+    effective_date: dt.date | None = None
+    #: The date of the amendment that produced this text.
+    version_date: dt.date | None = None
+    #: When this text took effect (defaults from the dates above).
+    valid_from: dt.date | None = None
+    repealed_date: dt.date | None = None
+    #: The manifest's article_count: a parse giving another count is refused.
+    expected_article_count: int | None = None
+
+    def merged(self, other: ImportMetadata) -> ImportMetadata:
+        """``other``'s given values over this one's."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in values:
+            value = getattr(other, name)
+            if value is not None:
+                values[name] = value
+        return ImportMetadata(**values)
+
+
+_SELF_EFFECTIVE = re.compile(r"自(?P<when>[^，。；]{4,24}?)起(?:施行|生效)")
+
+
+def _effective_from_articles(parsed: ParsedRegulation) -> dt.date | None:
+    """The 施行 date the closing articles state (本条例自1996年10月1日起施行)."""
+    for article in reversed(parsed.articles[-4:]):
+        for match in _SELF_EFFECTIVE.finditer(article.text):
+            when = match.group("when")
+            date = parse_date(when)
+            if date is not None:
+                return date
+            if "公布之日" in when or "发布之日" in when:
+                return parsed.promulgation_date
+    return None
+
+
+def _date_or_none(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def build_metadata(parsed: ParsedRegulation, manifest: ManifestEntry | None = None,
+                   options: ImportMetadata | None = None) -> ImportMetadata:
+    """Combine what the header lines, a manifest row and command options say (options win)."""
+    header = parsed.metadata
+    from_header = ImportMetadata(
+        title=parsed.title or None,
+        level=header.get("level"),
+        issuing_authority=header.get("issuing_authority") or authority_from_history(
+            [e.description for e in parsed.history if e.kind in ("adopted", "promulgated")]),
+        status=normalize_status(header.get("status")),
+        document_number=header.get("document_number"),
+        promulgation_date=_date_or_none(header.get("promulgation_date")) or parsed.promulgation_date,
+        effective_date=_date_or_none(header.get("effective_date")),
+        version_date=parsed.version_date,
+    )
+    metadata = from_header
+    if manifest is not None:
+        history = manifest.history
+        amendment = max((e.date for e in history if e.date and e.kind in ("amended", "revised")), default=None)
+        metadata = metadata.merged(ImportMetadata(
+            title=manifest.title,
+            level=manifest.level,
+            issuing_authority=manifest.issuing_authority,
+            version_date=manifest.date or amendment,
+            expected_article_count=manifest.article_count,
+        ))
+    if options is not None:
+        metadata = metadata.merged(options)
+    return metadata
+
+
+@dataclass
+class ImportOutcome:
+    #: created | new_version | unchanged | updated
+    action: str
+    regulation: Regulation
+    version: RegulationVersion
+    articles: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return {"created": "新建", "new_version": "新版本", "unchanged": "未变化", "updated": "已更新"}[self.action]
+
+
+class ImportRefused(InvalidInput):
+    """A text that parsed but must not be stored (wrong article count, no title)."""
+
+    code = "import_refused"
+
+
+def _article_row(article: ParsedArticle, regulation_id: int, position: int) -> Article:
+    return Article(
+        regulation_id=regulation_id,
+        number=article.number,
+        suffix=article.suffix,
+        label=article.label,
+        position=position,
+        chapter_path=list(article.chapter_path),
+        paragraphs=list(article.paragraphs),
+        items=[list(items) for items in article.items],
+        text=article.text,
+    )
+
+
+def _history_json(parsed: ParsedRegulation) -> list[dict[str, Any]]:
+    return [
+        {"date": e.date.isoformat() if e.date else None, "kind": e.kind, "description": e.description}
+        for e in parsed.history
+    ]
+
+
+@implementer(IRegulationImporter)
+class RegulationImporter:
+    """Stores parsed texts. Callers decide the transaction: one file, one savepoint or commit."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _find(self, title: str) -> Regulation | None:
+        return self.session.scalars(
+            select(Regulation).where(Regulation.title == title).options(selectinload(Regulation.versions))
+        ).first()
+
+    def import_text(self, parsed: ParsedRegulation, metadata: ImportMetadata | None = None,
+                    source: str = "file", source_ref: str | None = None) -> ImportOutcome:
+        metadata = metadata or build_metadata(parsed)
+        title = _title_key(metadata.title or parsed.title)
+        if not title:
+            raise ImportRefused(f"{parsed.source}：缺少法规标题（请在清单或 --title 中给出）。",
+                                fields={"title": ["必填"]})
+        if metadata.expected_article_count is not None and metadata.expected_article_count != len(parsed.articles):
+            raise ImportRefused(
+                f"{parsed.source}：解析出 {len(parsed.articles)} 条，清单记载 {metadata.expected_article_count} 条，未导入。",
+                fields={"article_count": [str(len(parsed.articles))]},
+            )
+        content_hash = parsed.content_hash()
+        article_effective = _effective_from_articles(parsed)
+        amended = bool(parsed.amendment_dates) or (
+            metadata.version_date is not None and metadata.promulgation_date is not None
+            and metadata.version_date > metadata.promulgation_date
+        )
+        version_date = metadata.version_date or parsed.version_date
+        stated = article_effective or parsed.effective_date
+        effective_date = metadata.effective_date or stated or metadata.promulgation_date
+        if metadata.valid_from:
+            valid_from = metadata.valid_from
+        elif amended:
+            # The amended text applies from the amendment, or from a later 施行 date it states
+            # (a revised law names its own start: 本法自2021年7月15日起施行).
+            candidates = [d for d in (version_date, parsed.effective_date, article_effective) if d]
+            valid_from = max(candidates) if candidates else effective_date
+            if metadata.effective_date is None and stated and version_date and stated >= version_date:
+                # That date belongs to the revision; the statute itself is older.
+                effective_date = metadata.promulgation_date or effective_date
+        else:
+            valid_from = effective_date or version_date
+
+        regulation = self._find(title)
+        action = "created"
+        if regulation is None:
+            regulation = Regulation(title=title, source=source, source_ref=source_ref)
+            self.session.add(regulation)
+        else:
+            action = "updated"
+        # The pack is the fallback: once a curated file (corpus, an operator's text) described
+        # the regulation, the pack only fills gaps, so loading both twice changes nothing.
+        fill_only = source == "lawpack" and action != "created" and regulation.source != "lawpack"
+        if source != "lawpack" and regulation.source != source:
+            regulation.source, regulation.source_ref = source, source_ref
+        self._apply_metadata(regulation, metadata, title, effective_date, parsed,
+                             is_new=action == "created", fill_only=fill_only)
+
+        existing = next((v for v in regulation.versions if v.content_hash == content_hash), None)
+        if existing is not None:
+            if not self.session.is_modified(regulation):
+                action = "unchanged"
+            self.session.flush()
+            return ImportOutcome(action, regulation, existing, len(parsed.articles), list(parsed.warnings))
+
+        if action == "updated":
+            action = "new_version"
+        self.session.flush()  # the regulation's id
+        version = RegulationVersion(
+            regulation_id=regulation.id,
+            version_no=max((v.version_no for v in regulation.versions), default=0) + 1,
+            title=parsed.title or title,
+            valid_from=valid_from,
+            version_date=version_date,
+            content_hash=content_hash,
+            history=_history_json(parsed),
+            header_lines=list(parsed.header_lines),
+            preamble=list(parsed.preamble),
+            appendix=list(parsed.appendix),
+            source=source,
+            source_ref=source_ref,
+        )
+        version.articles = [
+            _article_row(article, regulation.id, position)
+            for position, article in enumerate(parsed.articles, start=1)
+        ]
+        regulation.versions.append(version)
+        self._rechain(regulation)
+        self.session.flush()
+        return ImportOutcome(action, regulation, version, len(parsed.articles), list(parsed.warnings))
+
+    def _apply_metadata(self, regulation: Regulation, metadata: ImportMetadata, title: str,
+                        effective_date: dt.date | None, parsed: ParsedRegulation, *, is_new: bool,
+                        fill_only: bool = False) -> None:
+        def put(name: str, value: Any, *, only_if_empty: bool = False) -> None:
+            if value is None:
+                return
+            if (only_if_empty or fill_only) and getattr(regulation, name) is not None:
+                return
+            if getattr(regulation, name) != value:
+                setattr(regulation, name, value)
+
+        authority = metadata.issuing_authority
+        put("short_title", metadata.short_title or (short_title(title) if short_title(title) != title else None),
+            only_if_empty=metadata.short_title is None)
+        put("issuing_authority", authority)
+        put("level", metadata.level or infer_level(title, authority, metadata.document_number, metadata.doc_type),
+            only_if_empty=metadata.level is None)
+        put("region", metadata.region or infer_region(title, authority) or None,
+            only_if_empty=metadata.region is None)
+        put("doc_type", metadata.doc_type)
+        put("document_number", metadata.document_number)
+        if metadata.promulgation_date and (
+            regulation.promulgation_date is None or metadata.promulgation_date < regulation.promulgation_date
+        ):
+            put("promulgation_date", metadata.promulgation_date)
+        # The regulation took effect when its earliest text did; later texts do not move it.
+        if effective_date is not None and (regulation.effective_date is None or effective_date < regulation.effective_date):
+            put("effective_date", effective_date)
+        amended_on = max(parsed.amendment_dates, default=None)
+        if metadata.version_date and metadata.promulgation_date and metadata.version_date > metadata.promulgation_date:
+            amended_on = max(filter(None, (amended_on, metadata.version_date)))
+        if amended_on and (regulation.amended_date is None or amended_on > regulation.amended_date):
+            put("amended_date", amended_on)
+        put("repealed_date", metadata.repealed_date)
+        status = normalize_status(metadata.status) if metadata.status else None
+        if metadata.repealed_date and status is None:
+            status = Status.REPEALED.value
+        if status is not None:
+            put("status", status)
+        elif is_new:
+            regulation.status = Status.IN_FORCE.value
+
+    def _rechain(self, regulation: Regulation) -> None:
+        """Order versions by start; each ends where the next begins; the last is current."""
+        versions = sorted(regulation.versions, key=lambda v: (v.valid_from or dt.date.min, v.version_no))
+        for earlier, later in zip(versions, versions[1:]):
+            earlier.valid_to = later.valid_from
+            earlier.is_current = False
+        versions[-1].valid_to = None
+        versions[-1].is_current = True
+
+    # -- the national-law pack ---------------------------------------------------------
+    def import_lawpack_regulation(self, pack: LawPackRegulation) -> list[ImportOutcome]:
+        """Store every version of a pack law (oldest first); unchanged versions are skipped."""
+        outcomes: list[ImportOutcome] = []
+        first_effective = min((v.effective_date for v in pack.versions if v.effective_date), default=None)
+        first_published = min((v.publish_date for v in pack.versions if v.publish_date), default=None)
+        current = pack.current
+        for version in pack.versions:
+            parsed = ParsedRegulation(
+                title=pack.title,
+                header_lines=[],
+                history=[],
+                articles=version.articles,
+                source=f"lawpack:{version.law_id}",
+                format="lawpack",
+            )
+            if not parsed.articles:
+                continue
+            is_current = version is current
+            status = pack.status if is_current else None
+            metadata = ImportMetadata(
+                title=pack.title,
+                level=version.level if version.level in LEVELS else ("宪法" if version.doc_type == "宪法" else None),
+                doc_type=version.doc_type if version.doc_type not in (None, "法律") else None,
+                issuing_authority=version.issuing_authority,
+                region=NATIONAL,
+                status=status,
+                promulgation_date=first_published,
+                effective_date=first_effective,
+                version_date=version.version_date,
+                valid_from=version.in_force_from,
+            )
+            outcomes.append(self.import_text(parsed, metadata, source="lawpack", source_ref=version.law_id))
+        return outcomes
+
+
+def regulation_importer_factory(context: Any, request: Any) -> RegulationImporter:
+    return RegulationImporter(request.dbsession)
+
+
+def import_files(
+    importer: RegulationImporter,
+    items: Sequence[tuple[ParsedRegulation, ImportMetadata, str, str | None]],
+) -> list[ImportOutcome]:
+    """Import several parsed texts (each a savepoint: a refused one leaves nothing)."""
+    outcomes = []
+    for parsed, metadata, source, source_ref in items:
+        with importer.session.begin_nested():
+            outcomes.append(importer.import_text(parsed, metadata, source, source_ref))
+    return outcomes
+
+
+def article_keys(articles: Iterable[Article]) -> list[tuple[str, str]]:
+    return [("article", f"{a.regulation_id}-{a.slug}") for a in articles]

@@ -1,0 +1,208 @@
+"""The regulations library as readers and client systems meet it (HTML pages and JSON API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+import pytest
+
+from portal.regulations.parsing import parse_regulation_text
+from portal.regulations.services import ImportMetadata, RegulationImporter, build_metadata
+
+ROAD_V1 = """\
+# 青石市街巷管理条例
+
+2001年3月5日 青石市人民代表大会常务委员会通过
+
+<!-- INFO END -->
+
+## 第一章 总则
+
+第一条 为了管好街巷，制定本条例。
+
+## 第二章 井盖
+
+第二条 井盖的权属单位负责井盖的日常养护。
+
+井盖缺失的，权属单位应当在两小时内设置警示标志。
+
+第三条 有下列行为之一的，由城市管理部门责令改正：
+
+（一）擅自移动井盖；
+
+（二）损毁井盖。
+
+第四条 本条例自2001年5月1日起施行。
+"""
+
+ROAD_V2 = (ROAD_V1
+           .replace("两小时", "一小时")
+           .replace("通过\n", "通过\n\n2015年6月1日 青石市人民代表大会常务委员会修正\n")
+           .replace("第三条 有下列", "第二条之一 井盖上应当标明权属单位。\n\n第三条 有下列"))
+
+RULE = """\
+青石市占道经营管理办法
+【发布部门】青石市人民政府　【发文字号】青石市人民政府令第7号
+第一条　为了规范占道经营，制定本办法。
+第二条　本办法自2019年3月1日起施行。
+"""
+
+
+def _import(session, text, **options):
+    parsed = parse_regulation_text(text)
+    metadata = build_metadata(parsed, None, ImportMetadata(**options) if options else None)
+    return RegulationImporter(session).import_text(parsed, metadata).regulation
+
+
+@pytest.fixture
+def road(dbsession):
+    _import(dbsession, ROAD_V1)
+    regulation = _import(dbsession, ROAD_V2)
+    _import(dbsession, RULE, promulgation_date=dt.date(2019, 1, 20))
+    dbsession.flush()
+    return regulation
+
+
+# ------------------------------------------------------------------------------ HTML
+
+
+def test_browse_page_lists_and_filters_by_level_status_region(testapp, road):
+    page = testapp.get("/regulations")
+    assert "青石市街巷管理条例" in page.text and "青石市占道经营管理办法" in page.text
+    assert page.html.find("section", attrs={"aria-label": "分类统计"}) is not None
+    filtered = testapp.get("/regulations", params={"level": "地方政府规章"})
+    assert "青石市占道经营管理办法" in filtered.text and "青石市街巷管理条例" not in filtered.text
+    assert "青石市街巷管理条例" in testapp.get("/regulations", params={"region": "青石市", "status": "现行有效"}).text
+    assert "没有符合条件的法规" in testapp.get("/regulations", params={"at": "1990-01-01"}).text
+
+
+def test_browse_page_rejects_bad_filters_with_400(testapp):
+    response = testapp.get("/regulations", params={"level": "不存在的级别"}, status=400)
+    assert response.content_type == "text/html"
+
+
+def test_regulation_page_has_anchored_articles_and_toc(testapp, road):
+    page = testapp.get(f"/regulations/{road.id}")
+    html = page.html
+    article = html.find("article", id="art-2")
+    assert article is not None
+    assert "一小时" in article.text
+    assert html.find("article", id="art-2-1") is not None
+    link = article.find("a")
+    assert link["href"].endswith(f"/regulations/{road.id}/articles/2")
+    assert html.find("a", href="#art-1").text == "第一章 总则"
+    assert "文本版本" in page.text
+
+
+def test_regulation_page_at_a_past_date_shows_the_old_text(testapp, road):
+    page = testapp.get(f"/regulations/{road.id}", params={"at": "2010-01-01"})
+    assert "两小时" in page.html.find("article", id="art-2").text
+    assert page.html.find("article", id="art-2-1") is None
+    assert "2010-01-01 有效的文本" in page.text
+    assert "没有可用的文本" in testapp.get(f"/regulations/{road.id}", params={"at": "1990-01-01"}).text
+
+
+def test_article_permalink_page(testapp, road):
+    page = testapp.get(f"/regulations/{road.id}/articles/2")
+    assert "《青石市街巷管理条例》第二条" in page.text
+    assert "《青石市街巷管理条例》第二条第二款" in page.text
+    assert page.html.find("a", rel="next")["href"].endswith("/articles/2-1")
+    inserted = testapp.get(f"/regulations/{road.id}/articles/2-1")
+    assert "第二条之一" in inserted.text
+    by_label = testapp.get(f"/regulations/{road.id}/articles/{quote('第二条之一')}")
+    assert "井盖上应当标明权属单位" in by_label.text
+    old = testapp.get(f"/regulations/{road.id}/articles/2", params={"at": "2010-01-01"})
+    assert "两小时" in old.text
+
+
+@pytest.mark.parametrize("path", [
+    "/regulations/999999", "/regulations/99999999999999999999999", "/regulations/{id}/articles/99",
+    "/regulations/{id}/articles/abc", "/regulations/{id}/articles/0",
+])
+def test_missing_things_are_404_pages(testapp, road, path):
+    response = testapp.get(path.format(id=road.id), status=404)
+    assert "不存在" in response.text or "没有" in response.text
+
+
+def test_bad_date_is_400(testapp, road):
+    testapp.get(f"/regulations/{road.id}", params={"at": "2020-13-45"}, status=400)
+
+
+def test_home_page_links_the_library(testapp):
+    assert "/regulations" in testapp.get("/").text
+
+
+# ------------------------------------------------------------------------------ JSON
+
+
+def test_api_list_with_facets_and_pagination(testapp, road):
+    body = testapp.get("/api/v1/regulations", params={"page_size": 1}).json
+    assert body["total"] == 2 and body["page_size"] == 1 and len(body["items"]) == 1
+    assert {f["value"] for f in body["facets"]["level"]} == {"地方性法规", "地方政府规章"}
+    item = testapp.get("/api/v1/regulations", params={"q": "街巷"}).json["items"][0]
+    assert item["title"] == "青石市街巷管理条例"
+    assert item["url"] == f"http://example.com/regulations/{road.id}"
+    assert item["level"] == "地方性法规" and item["region"] == "青石市"
+    assert item["effective_date"] == "2001-05-01"
+
+
+def test_api_list_validation_errors_use_the_envelope(testapp):
+    response = testapp.get("/api/v1/regulations", params={"status": "nope", "page": "0"}, status=400)
+    error = response.json["error"]
+    assert error["code"] == "validation_failed"
+    assert set(error["fields"]) == {"status", "page"}
+
+
+def test_api_detail_and_point_in_time(testapp, road):
+    body = testapp.get(f"/api/v1/regulations/{road.id}").json
+    assert body["title"] == "青石市街巷管理条例"
+    assert body["in_force"] is True and body["status_on"] == "现行有效"
+    assert body["version"]["version_no"] == 2
+    assert [v["valid_from"] for v in body["versions"]] == ["2001-05-01", "2015-06-01"]
+    labels = [a["label"] for a in body["articles"]]
+    assert labels == ["第一条", "第二条", "第二条之一", "第三条", "第四条"]
+    third = body["articles"][3]
+    assert third["items"] == [["（一）擅自移动井盖；", "（二）损毁井盖。"]]
+    assert third["chapter_path"] == ["第二章 井盖"]
+    old = testapp.get(f"/api/v1/regulations/{road.id}", params={"at": "2010-01-01"}).json
+    assert old["version"]["version_no"] == 1 and len(old["articles"]) == 4
+    early = testapp.get(f"/api/v1/regulations/{road.id}", params={"at": "1999-01-01"}).json
+    assert early["version"] is None and early["status_on"] == "尚未生效" and early["in_force"] is False
+
+
+def test_api_article(testapp, road):
+    body = testapp.get(f"/api/v1/regulations/{road.id}/articles/2").json
+    assert body["label"] == "第二条" and body["number"] == 2 and body["suffix"] == 0
+    assert body["citation"] == "《青石市街巷管理条例》第二条"
+    assert body["regulation"] == {"id": road.id, "title": "青石市街巷管理条例",
+                                  "url": f"http://example.com/regulations/{road.id}"}
+    assert body["paragraphs"][1] == "井盖缺失的，权属单位应当在一小时内设置警示标志。"
+    assert body["url"] == f"http://example.com/regulations/{road.id}/articles/2"
+    inserted = testapp.get(f"/api/v1/regulations/{road.id}/articles/2-1").json
+    assert inserted["label"] == "第二条之一" and inserted["suffix"] == 1
+    missing = testapp.get(f"/api/v1/regulations/{road.id}/articles/2-1", params={"at": "2010-01-01"}, status=404)
+    assert missing.json["error"]["code"] == "not_found"
+    assert testapp.get("/api/v1/regulations/99999999999999999999/articles/1", status=404).json["error"]
+
+
+def test_api_lookup_for_legal_basis(testapp, road):
+    body = testapp.get("/api/v1/regulations/lookup",
+                       params={"citation": "《青石市街巷管理条例》第二条第二款", "at": "2010-01-01"}).json
+    assert body["found"] and body["in_force"]
+    assert body["paragraph_text"] == "井盖缺失的，权属单位应当在两小时内设置警示标志。"
+    assert body["changed_on"] == "2015-06-01"
+    by_parts = testapp.get("/api/v1/regulations/lookup", params={"title": "青石市街巷管理条例", "article": "2-1"}).json
+    assert by_parts["found"] and by_parts["citation"] == "《青石市街巷管理条例》第二条之一"
+    unknown = testapp.get("/api/v1/regulations/lookup", params={"title": "没有这部法规", "article": "1"}).json
+    assert unknown["found"] is False and unknown["reason"] == "regulation_not_found"
+    error = testapp.get("/api/v1/regulations/lookup", params={"title": "x"}, status=400).json["error"]
+    assert error["code"] == "validation_failed"
+    testapp.get("/api/v1/regulations/lookup", params={"title": "青石市街巷管理条例", "article": "abc"}, status=400)
+
+
+def test_openapi_documents_the_regulation_endpoints(testapp):
+    paths = testapp.get("/api/v1/openapi.json").json["paths"]
+    for path in ("/api/v1/regulations", "/api/v1/regulations/{id}", "/api/v1/regulations/{id}/articles/{n}",
+                 "/api/v1/regulations/lookup"):
+        assert "get" in paths[path]

@@ -1,0 +1,82 @@
+"""Search documents built from the database, and the change log feeding the index."""
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from portal.regulations.documents import RegulationDocumentProvider, keys_of_version
+from portal.regulations.models import RegulationVersion
+from portal.regulations.parsing import parse_regulation_text
+from portal.regulations.services import ImportMetadata, RegulationImporter, build_metadata
+from portal.search.interfaces import IDocumentProvider
+from portal.search.models import SearchChange
+
+from .texts import ROAD_V1, ROAD_V2
+
+
+def _import(session, text, **options):
+    parsed = parse_regulation_text(text)
+    return RegulationImporter(session).import_text(
+        parsed, build_metadata(parsed, None, ImportMetadata(**options) if options else None))
+
+
+def test_provider_contract():
+    assert IDocumentProvider.providedBy(RegulationDocumentProvider())
+
+
+def test_documents_of_a_regulation_and_its_articles(dbsession):
+    regulation = _import(dbsession, ROAD_V1).regulation
+    provider = RegulationDocumentProvider()
+    [doc] = provider.documents(dbsession, "regulation", None)
+    assert doc.doc_id == str(regulation.id)
+    assert doc.title == "青石市街巷管理条例"
+    assert doc.url == f"/regulations/{regulation.id}"
+    assert (doc.level, doc.status, doc.region) == ("地方性法规", "现行有效", "青石市")
+    assert "第二章 井盖" in doc.body
+    assert doc.valid_from == dt.date(2001, 5, 1) and doc.valid_to is None
+    articles = list(provider.documents(dbsession, "article", None))
+    assert [a.article_label for a in articles] == ["第一条", "第二条", "第三条", "第四条", "第五条"]
+    third = articles[2]
+    assert third.doc_id == f"{regulation.id}-3"
+    assert third.title == "青石市街巷管理条例 第三条"
+    assert third.url == f"/regulations/{regulation.id}/articles/3"
+    assert third.regulation_id == regulation.id and third.regulation_title == "青石市街巷管理条例"
+    assert third.article_number == 3 and third.chapter == "第二章 井盖"
+    assert "两小时" in third.body
+    assert provider.count(dbsession, "article") == 5
+    assert provider.count(dbsession, "regulation") == 1
+
+
+def test_the_text_in_force_today_is_indexed_and_ids_survive_new_versions(dbsession):
+    regulation = _import(dbsession, ROAD_V1).regulation
+    _import(dbsession, ROAD_V2)
+    provider = RegulationDocumentProvider()
+    ids = {d.doc_id: d for d in provider.documents(dbsession, "article", None)}
+    assert set(ids) == {f"{regulation.id}-{n}" for n in ("1", "2", "3", "3-1", "4", "5")}
+    assert ids[f"{regulation.id}-3-1"].article_label == "第三条之一"
+    assert ids[f"{regulation.id}-3-1"].url.endswith("/articles/3-1")
+    assert "一小时" in ids[f"{regulation.id}-3"].body
+    # On a day before the amendment, the older text is the one in force.
+    old = RegulationDocumentProvider(today=lambda: dt.date(2010, 1, 1))
+    assert "两小时" in next(old.documents(dbsession, "article", [f"{regulation.id}-3"])).body
+    assert list(old.documents(dbsession, "article", [f"{regulation.id}-3-1"])) == []
+
+
+def test_selected_and_unknown_ids(dbsession):
+    regulation = _import(dbsession, ROAD_V1).regulation
+    provider = RegulationDocumentProvider()
+    assert [d.doc_id for d in provider.documents(dbsession, "article", [f"{regulation.id}-2", "junk", "9-9-9-9"])] == [
+        f"{regulation.id}-2"]
+    assert list(provider.documents(dbsession, "article", ["999999-1"])) == []
+    assert list(provider.documents(dbsession, "regulation", ["999999", "x"])) == []
+
+
+def test_changes_are_logged_for_the_index(app, dbsession):
+    # The app factory registers the models as search sources (config.add_search_source).
+    regulation = _import(dbsession, ROAD_V1).regulation
+    dbsession.flush()
+    logged = {(c.doc_type, c.doc_id) for c in dbsession.scalars(select(SearchChange))}
+    assert ("regulation", str(regulation.id)) in logged
+    assert ("article", f"{regulation.id}-3") in logged
+    version = dbsession.scalars(select(RegulationVersion)).one()
+    assert ("article", f"{regulation.id}-5") in keys_of_version(version)
