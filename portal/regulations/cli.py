@@ -94,10 +94,22 @@ def import_regulations(env: Any, paths: tuple[Path, ...], lawpack: bool, lawpack
             click.echo(summary_files.describe())
             failed = len(summary_files.failed)
     if not no_index:
-        touched = env.projection.catch_up()
-        click.echo(f"搜索索引已更新：{touched} 个文档。")
+        _update_index(env)
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _update_index(env: Any) -> None:
+    """Bring the index up to date; an unusable index is rebuilt. Never fails the import."""
+    projection = env.projection
+    try:
+        if projection.health().get("ok"):
+            click.echo(f"搜索索引已更新：{projection.catch_up()} 个文档。")
+        else:
+            click.echo("搜索索引缺失或损坏，正在从数据库重建……")
+            click.echo(f"搜索索引已重建：{projection.rebuild()} 个文档。")
+    except Exception as exc:  # noqa: BLE001 - the data is committed; the index can be repaired later
+        click.echo(f"警告：搜索索引未能更新（{exc}）；请运行 portal index --repair。", err=True)
 
 
 def register(group: click.Group) -> None:

@@ -37,7 +37,7 @@ class ArticleRefField(fields.Field):
             raise ValidationError("条文编号无效，应如 23、23-1 或 第二十三条之一。") from None
 
 
-class LookupQuery(QuerySchema):
+class ArticleLookupQuery(QuerySchema):
     title = fields.String(validate=validate.Length(min=2, max=200), metadata={"description": "法规全称或简称"})
     article = ArticleRefField(metadata={"description": "条文编号：23、23-1、第二十三条之一"})
     paragraph = fields.Integer(validate=validate.Range(min=1, max=100), metadata={"description": "款"})
@@ -49,13 +49,13 @@ class LookupQuery(QuerySchema):
 # ----------------------------------------------------------------------------- output
 
 
-class HistoryEventSchema(Schema):
+class RegulationHistoryEventSchema(Schema):
     date = fields.String(allow_none=True)
     kind = fields.String()
     description = fields.String()
 
 
-class VersionSchema(Schema):
+class RegulationVersionSchema(Schema):
     id = fields.Integer()
     version_no = fields.Integer()
     title = fields.String()
@@ -64,7 +64,7 @@ class VersionSchema(Schema):
     version_date = fields.Date(allow_none=True)
     is_current = fields.Boolean()
     source = fields.String()
-    history = fields.List(fields.Nested(HistoryEventSchema))
+    history = fields.List(fields.Nested(RegulationHistoryEventSchema))
 
 
 class RegulationSummarySchema(Schema):
@@ -84,7 +84,7 @@ class RegulationSummarySchema(Schema):
     url = fields.String()
 
 
-class ArticleSchema(Schema):
+class RegulationArticleSchema(Schema):
     number = fields.Integer()
     suffix = fields.Integer()
     label = fields.String(metadata={"example": "第二十三条"})
@@ -95,7 +95,7 @@ class ArticleSchema(Schema):
     url = fields.String()
 
 
-class RegulationRefSchema(Schema):
+class RegulationLinkSchema(Schema):
     id = fields.Integer()
     title = fields.String()
     url = fields.String()
@@ -105,21 +105,21 @@ class RegulationDetailSchema(RegulationSummarySchema):
     status_on = fields.String(metadata={"description": "在查询日期的时效性"})
     in_force = fields.Boolean()
     at = fields.Date()
-    version = fields.Nested(VersionSchema, allow_none=True, metadata={"description": "查询日期有效的文本版本"})
-    versions = fields.List(fields.Nested(VersionSchema))
-    articles = fields.List(fields.Nested(ArticleSchema))
+    version = fields.Nested(RegulationVersionSchema, allow_none=True, metadata={"description": "查询日期有效的文本版本"})
+    versions = fields.List(fields.Nested(RegulationVersionSchema))
+    articles = fields.List(fields.Nested(RegulationArticleSchema))
 
 
-class ArticleDetailSchema(ArticleSchema):
-    regulation = fields.Nested(RegulationRefSchema)
-    version = fields.Nested(VersionSchema)
+class RegulationArticleDetailSchema(RegulationArticleSchema):
+    regulation = fields.Nested(RegulationLinkSchema)
+    version = fields.Nested(RegulationVersionSchema)
     citation = fields.String(metadata={"example": "《城市道路管理条例》第二十三条"})
     status_on = fields.String()
     in_force = fields.Boolean()
     at = fields.Date()
 
 
-class FacetValueSchema(Schema):
+class RegulationFacetCountSchema(Schema):
     value = fields.String()
     count = fields.Integer()
 
@@ -129,10 +129,10 @@ class RegulationPageSchema(Schema):
     page = fields.Integer()
     page_size = fields.Integer()
     items = fields.List(fields.Nested(RegulationSummarySchema))
-    facets = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(FacetValueSchema)))
+    facets = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(RegulationFacetCountSchema)))
 
 
-class LookupResultSchema(Schema):
+class ArticleLookupResultSchema(Schema):
     found = fields.Boolean()
     in_force = fields.Boolean()
     reason = fields.String(allow_none=True, metadata={
@@ -142,6 +142,6 @@ class LookupResultSchema(Schema):
     citation = fields.String()
     changed_on = fields.Date(allow_none=True, metadata={"description": "之后的文本改动或删去此条的日期"})
     approximate = fields.Boolean()
-    regulation = fields.Nested(RegulationRefSchema, allow_none=True)
-    article = fields.Nested(ArticleSchema, allow_none=True)
+    regulation = fields.Nested(RegulationLinkSchema, allow_none=True)
+    article = fields.Nested(RegulationArticleSchema, allow_none=True)
     paragraph_text = fields.String(allow_none=True)

@@ -15,9 +15,9 @@ from portal.regulations.interfaces import IArticleLookup, IRegulationService
 from portal.regulations.metadata import LEVELS, STATUSES
 from portal.regulations.models import Article, Regulation, RegulationVersion
 from portal.regulations.schemas import (
-    ArticleDetailSchema,
-    LookupQuery,
-    LookupResultSchema,
+    RegulationArticleDetailSchema,
+    ArticleLookupQuery,
+    ArticleLookupResultSchema,
     PointInTimeQuery,
     RegulationDetailSchema,
     RegulationListQuery,
@@ -241,13 +241,13 @@ def detail_api(request: Request) -> dict[str, Any]:
 @view_config(route_name="regulations.api.article", renderer="json", request_method="GET",
              permission=Permissions.PUBLIC_READ, schema=PointInTimeQuery,
              api_doc={"summary": "单条条文（某日有效的文本）与规范引用", "tags": ["regulations"],
-                      "response": ArticleDetailSchema})
+                      "response": RegulationArticleDetailSchema})
 def article_api(request: Request) -> dict[str, Any]:
     number, suffix = _article_ref(request)
     at = _point_in_time(request)
     when = at or today()
     regulation, version, article = _service(request).article(_regulation_id(request), number, suffix, at)
-    return ArticleDetailSchema().dump({
+    return RegulationArticleDetailSchema().dump({
         **_article(request, article, at),
         "regulation": {"id": regulation.id, "title": regulation.title, "url": regulation_url(request, regulation)},
         "version": _version(version),
@@ -259,9 +259,9 @@ def article_api(request: Request) -> dict[str, Any]:
 
 
 @view_config(route_name="regulations.api.lookup", renderer="json", request_method="GET",
-             permission=Permissions.PUBLIC_READ, schema=LookupQuery,
+             permission=Permissions.PUBLIC_READ, schema=ArticleLookupQuery,
              api_doc={"summary": "法律依据核验：某法规某条在某日是否有效", "tags": ["regulations"],
-                      "response": LookupResultSchema})
+                      "response": ArticleLookupResultSchema})
 def lookup_api(request: Request) -> dict[str, Any]:
     from portal.errors import InvalidInput
 
@@ -277,7 +277,7 @@ def lookup_api(request: Request) -> dict[str, Any]:
         raise InvalidInput("请给出 citation，或同时给出 title 与 article。",
                            fields={"citation": ["citation 或 title+article 必填其一"]})
     regulation = result.regulation
-    return LookupResultSchema().dump({
+    return ArticleLookupResultSchema().dump({
         "found": result.article is not None,
         "in_force": result.in_force,
         "reason": result.reason,

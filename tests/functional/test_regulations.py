@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from urllib.parse import quote
 
 import pytest
@@ -68,13 +69,13 @@ def road(dbsession):
 
 
 def test_browse_page_lists_and_filters_by_level_status_region(testapp, road):
-    page = testapp.get("/regulations")
+    page = testapp.get("/regulations", params={"q": "青石市"})
     assert "青石市街巷管理条例" in page.text and "青石市占道经营管理办法" in page.text
     assert page.html.find("section", attrs={"aria-label": "分类统计"}) is not None
-    filtered = testapp.get("/regulations", params={"level": "地方政府规章"})
+    filtered = testapp.get("/regulations", params={"q": "青石市", "level": "地方政府规章"})
     assert "青石市占道经营管理办法" in filtered.text and "青石市街巷管理条例" not in filtered.text
     assert "青石市街巷管理条例" in testapp.get("/regulations", params={"region": "青石市", "status": "现行有效"}).text
-    assert "没有符合条件的法规" in testapp.get("/regulations", params={"at": "1990-01-01"}).text
+    assert "没有符合条件的法规" in testapp.get("/regulations", params={"q": "青石市", "at": "1990-01-01"}).text
 
 
 def test_browse_page_rejects_bad_filters_with_400(testapp):
@@ -137,7 +138,7 @@ def test_home_page_links_the_library(testapp):
 
 
 def test_api_list_with_facets_and_pagination(testapp, road):
-    body = testapp.get("/api/v1/regulations", params={"page_size": 1}).json
+    body = testapp.get("/api/v1/regulations", params={"q": "青石市", "page_size": 1}).json
     assert body["total"] == 2 and body["page_size"] == 1 and len(body["items"]) == 1
     assert {f["value"] for f in body["facets"]["level"]} == {"地方性法规", "地方政府规章"}
     item = testapp.get("/api/v1/regulations", params={"q": "街巷"}).json["items"][0]
@@ -206,3 +207,82 @@ def test_openapi_documents_the_regulation_endpoints(testapp):
     for path in ("/api/v1/regulations", "/api/v1/regulations/{id}", "/api/v1/regulations/{id}/articles/{n}",
                  "/api/v1/regulations/lookup"):
         assert "get" in paths[path]
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli(tmp_path, database_url, app_settings, engine):
+    """Runs ``portal import-regulations`` against the test database; removes what it stored."""
+    from click.testing import CliRunner
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from portal.cli import main
+    from portal.regulations.models import Regulation
+
+    ini = tmp_path / "cli.ini"
+    ini.write_text(
+        "[app:main]\nuse = egg:city-duty-portal\n"
+        f"sqlalchemy.url = {database_url}\nportal.var_dir = {tmp_path / 'var'}\n"
+        f"portal.knowledge_base = {app_settings['portal.knowledge_base']}\n"
+        "portal.corpus_dir =\nportal.lawpack = false\nportal.search.warm_up = false\n"
+        "portal.search.heal_on_start = false\nsession.secret = cli-test\n",
+        encoding="utf-8",
+    )
+    marker = uuid.uuid4().hex[:8]
+
+    def run(*args):
+        return CliRunner().invoke(main, ["--config", str(ini), "import-regulations", *args], catch_exceptions=False)
+
+    run.marker = marker
+    yield run
+    # The CLI commits for real: take its regulations out again so other tests see a clean library.
+    with Session(engine) as session:
+        session.execute(delete(Regulation).where(Regulation.title.like(f"%{marker}%")))
+        session.commit()
+
+
+def _write(folder, name, text):
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_cli_imports_a_folder_reports_progress_and_a_bad_file(cli, tmp_path, testapp):
+    folder = tmp_path / "texts"
+    title = f"青石市{cli.marker}街巷管理条例"
+    _write(folder, "road.md", ROAD_V1.replace("青石市街巷管理条例", title))
+    _write(folder, "broken.md", "# 坏文件{}\n\n第二条 乙。\n\n第一条 甲。\n".format(cli.marker))
+    result = cli(str(folder), "--source", "corpus")
+    assert result.exit_code == 1, result.output
+    assert f"✓ road.md → 新建《{title}》4 条" in result.output
+    assert f"✗ {folder / 'broken.md'}:5:" in result.output
+    assert "新建 1" in result.output and "失败 1" in result.output
+    # Committed: a fresh request finds it.
+    assert title in testapp.get("/api/v1/regulations", params={"q": cli.marker}).text
+
+    _write(folder, "road.md", ROAD_V2.replace("青石市街巷管理条例", title))
+    again = cli(str(folder / "road.md"))
+    assert again.exit_code == 0, again.output
+    assert "新版本" in again.output and "第 2 版" in again.output
+
+
+def test_cli_options_give_metadata(cli, tmp_path, testapp):
+    path = tmp_path / "rule.txt"
+    path.write_text(RULE.replace("青石市占道经营管理办法", f"青石市{cli.marker}办法"), encoding="utf-8")
+    result = cli(str(path), "--level", "规范性文件", "--region", "云岭省青石市", "--status", "已废止",
+                 "--repealed-date", "2021-01-01", "--short-title", f"占道{cli.marker}")
+    assert result.exit_code == 0, result.output
+    item = testapp.get("/api/v1/regulations", params={"q": cli.marker}).json["items"][0]
+    assert (item["level"], item["region"], item["status"], item["repealed_date"], item["short_title"]) == (
+        "规范性文件", "云岭省青石市", "已废止", "2021-01-01", f"占道{cli.marker}")
+
+
+def test_cli_usage_errors(cli, tmp_path):
+    assert cli().exit_code == 2
+    _write(tmp_path, "a.md", ROAD_V1)
+    _write(tmp_path, "b.md", ROAD_V1)
+    result = cli(str(tmp_path), "--title", "x")
+    assert result.exit_code == 2 and "--title" in result.output
+    assert cli(str(tmp_path / "a.md"), "--effective-date", "yesterday").exit_code == 2
