@@ -132,6 +132,16 @@ def parse_markdown_articles(text: str) -> list[tuple[int, str, str | None, str]]
     return [(n, label, chap, "\n".join(p for p in paras if p)) for n, label, chap, paras in articles]
 
 
+def _articles_of(path: Path) -> list[tuple[int, str, str | None, str]]:
+    """Articles of one corpus file, with the regulations domain's parser when it is there."""
+    try:
+        from portal.regulations.parsing import parse_regulation_file
+    except ImportError:
+        return parse_markdown_articles(path.read_text(encoding="utf-8"))
+    parsed = parse_regulation_file(path)
+    return [(a.number, a.label, " ".join(a.chapter_path) or None, a.text) for a in parsed.articles]
+
+
 def load_corpus(corpus_dir: Path = DEFAULT_CORPUS, first_id: int = 1) -> tuple[list[SearchDocument], dict[str, int]]:
     """Documents of every corpus file, and the mapping file name -> regulation id."""
     docs: list[SearchDocument] = []
@@ -143,8 +153,7 @@ def load_corpus(corpus_dir: Path = DEFAULT_CORPUS, first_id: int = 1) -> tuple[l
                   region_of(row["issuing_authority"], row["level"]), "现行有效", _date(row["date"]), None,
                   row["file"])
         mapping[row["file"]] = rid
-        text = (corpus_dir / row["file"]).read_text(encoding="utf-8")
-        articles = parse_markdown_articles(text)
+        articles = _articles_of(corpus_dir / row["file"])
         docs.append(_regulation_doc(law, row.get("version_history_in_source") or ""))
         docs.extend(_article_doc(law, n, label, chap, body) for n, label, chap, body in articles)
     return docs, mapping
@@ -159,8 +168,27 @@ def lawpack_path() -> Path | None:
 
 
 def load_lawpack(skip_titles: set[str] = frozenset(), first_id: int = 1000) -> list[SearchDocument]:
-    """Articles of the national law pack, except laws whose title is in ``skip_titles``
-    (the same law already comes from the corpus: the portal keeps one regulation per title)."""
+    """Articles of the national law pack (the current text of each law, as the portal indexes
+    it), except laws whose title is in ``skip_titles`` (the same law already comes from the
+    corpus: the portal keeps one regulation per title)."""
+    try:
+        from portal.regulations.lawpack import read_lawpack
+    except ImportError:
+        return _load_lawpack_sqlite(skip_titles, first_id)
+    docs: list[SearchDocument] = []
+    for rid, reg in enumerate(read_lawpack(), first_id):
+        if reg.title in skip_titles or reg.title.removeprefix("中华人民共和国") in skip_titles:
+            continue
+        v = reg.current
+        law = Law(rid, reg.title, v.level, v.issuing_authority, None, reg.status, v.in_force_from,
+                  None, f"lawpack:{v.law_id}")
+        docs.append(_regulation_doc(law, ""))
+        docs.extend(_article_doc(law, a.number, a.label, " ".join(a.chapter_path) or None, a.text)
+                    for a in v.articles)
+    return docs
+
+
+def _load_lawpack_sqlite(skip_titles: set[str], first_id: int) -> list[SearchDocument]:
     path = lawpack_path()
     if path is None:
         return []

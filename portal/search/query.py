@@ -22,11 +22,12 @@ from portal.search.numerals import NUMERAL_CHARS, chinese_to_int
 STOPWORDS = frozenset("""
 的 了 吗 呢 吧 啊 呀 嘛 哦 么 着 过 得 地 之 其 所 而 且 也 都 还 就 又 才 再 很 太 更 最 挺 蛮
 我 你 他 她 它 我们 你们 他们 她们 咱 咱们 自己 人家 大家 别人 有人 谁 谁家 啥 什么 哪 哪个 哪些 哪里
-哪儿 哪家 哪位 怎么 怎样 怎么样 怎么办 如何 为何 为什么 干嘛 多少 多久 多长 几 几个 几天 是否 是不是
+哪儿 哪家 哪位 怎么 怎样 怎么样 怎么办 如何 为何 为什么 干嘛 多少 多少钱 多久 多长 几 几个 几天 是否 是不是
 能否 可否 有没有 能不能 可不可以 会不会 要不要 算不算 请问 一下 一个 这个 那个 这种 那种 这样 那样
 这 那 此 该 是 有 在 和 与 及 或 或者 跟 同 被 把 给 让 对 向 从 到 于 以 为 由 按 按照 根据 关于 如果 假如
 要是 的话 但是 可是 不过 因为 所以 然后 应该 可以 能 会 要 想 需要 得 该不该 行不行 好不好 对不对 吗吗
 呗 咋 咋办 啦 嗯 唉 哈 嘿 喂 请 问 了解 知道 告诉 一些 有些 所有 每个 任何 当时 现在 已经 正在 马上 一直
+才 才能 就能 才会 都说 说 来 去 来定 搞 弄 干 做 办 还在 老是 总是 经常 一般 到底 究竟 真的 其实 比如
 """.split())
 
 # Question suffixes that ask *whether* something is lawful: they mean the subject matter is
@@ -317,11 +318,14 @@ class QueryPlanner:
             terms = tuple(analysis.word_terms(word, self.mode))
             if terms:
                 groups.append(({*range(start, end)}, ConceptGroup([Concept(word, 1.0, terms)])))
+        typed = {g.members[0].word for _c, g in groups}
         for key, expansions in self.synonyms.expansions(rest):
             pos = rest.find(key)
             cover = {*range(pos, pos + len(key))}
             members = []
             for exp in expansions:
+                if exp in typed:  # the user typed it: it already has a group of its own
+                    continue
                 terms = tuple(analysis.word_terms(exp, self.mode))
                 if terms:
                     members.append(Concept(exp, self.SYNONYM_WEIGHT, terms, synonym=True))
@@ -359,11 +363,29 @@ class QueryPlanner:
                     if len(run) >= 2 or run.isdigit()]
         words: list[tuple[str, int, int]] = []
         for word, start, end in analysis.word_spans(text):
-            word, start, end = _strip_stopwords(word, start, end)
-            if not word or word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
-                continue
-            words.append((word, start, end))
+            for piece, a, b in _split_on_stopwords(word, start, end):
+                piece, a, b = _strip_stopwords(piece, a, b)
+                if not piece or piece in STOPWORDS or (len(piece) < 2 and not piece.isdigit()):
+                    continue
+                words.append((piece, a, b))
         return words
+
+
+_INNER_STOPWORDS = sorted((w for w in STOPWORDS if len(w) >= 2), key=len, reverse=True)
+
+
+def _split_on_stopwords(word: str, start: int, end: int) -> list[tuple[str, int, int]]:
+    """罚多少钱 -> 罚, 钱; 谁负责 stays whole (谁 is one character): a question word jieba glued
+    inside a longer word cuts it, so no term straddles it."""
+    if len(word) < 3 or word.isascii():
+        return [(word, start, end)]
+    for stop in _INNER_STOPWORDS:
+        i = word.find(stop)
+        if i > 0 and i + len(stop) < len(word):
+            left = _split_on_stopwords(word[:i], start, start + i)
+            right = _split_on_stopwords(word[i + len(stop):], start + i + len(stop), end)
+            return left + right
+    return [(word, start, end)]
 
 
 _STOP_AFFIXES = sorted((w for w in STOPWORDS if len(w) >= 2), key=len, reverse=True)

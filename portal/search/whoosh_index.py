@@ -61,15 +61,21 @@ META_FILE = "portal-search.json"
 CURRENT_FILE = "CURRENT"
 FACETS = ("doc_type", "level", "status", "region", "authority")
 TEXT_FIELDS = ("title", "regt", "body", "chapter")
-IN_FORCE_STATUSES = frozenset({"现行有效", "有效", "in_force", "current"})
+# Statuses whose text is not the one in force: ranked below current texts (not filtered out).
+NOT_IN_FORCE_STATUSES = frozenset({"已废止", "废止", "失效", "已失效", "历史版本", "尚未生效", "repealed",
+                                   "expired", "historical", "not_yet_effective"})
 _NO_DATE_FROM = 0
 _NO_DATE_TO = 99_999_999
 _MAX_PAGE_SIZE = 100
 _MAX_PAGE = 1000
 
 
-class SearchUnavailable(RuntimeError):
-    """The index cannot be used (missing, corrupt, or of an old schema): rebuild it."""
+try:  # the contract's exception (portal.search.interfaces), so callers need not import this module
+    from portal.search.interfaces import SearchUnavailable
+except ImportError:  # pragma: no cover - an interfaces module without it
+
+    class SearchUnavailable(RuntimeError):  # type: ignore[no-redef]
+        """The index cannot be used (missing, corrupt, or of an old schema): rebuild it."""
 
 
 class IndexMissing(SearchUnavailable):
@@ -88,17 +94,23 @@ class Ranking:
     # field -> (boost, BM25 b)
     fields: tuple[tuple[str, float, float], ...] = (
         ("title", 2.0, 0.5),
-        ("regt", 0.6, 0.3),
+        ("regt", 0.3, 0.3),
         ("body", 1.0, 0.75),
         ("chapter", 0.3, 0.3),
     )
-    place_boost: float = 1.0  # score x (1 + place_boost) for the places the query names
+    place_boost: float = 2.0  # score x (1 + place_boost) for the places the query names
     other_place_factor: float = 0.6  # local texts of another place when the query names one
-    not_in_force_factor: float = 0.7  # repealed / historical versions rank below current ones
+    not_in_force_factor: float = 0.85  # repealed / historical versions rank below current ones
     whole_word_weight: float = 1.0  # weight of a multi-character query word next to its bigrams
     group_sum_weight: float = 0.2  # credit for further members of a synonym group beyond the best
+    coordination: float = 1.0  # exponent of the share of query words a document matches
+    term_share: float = 0.5  # a word's weight is split over its n terms as 1 / n ** term_share
     common_term_ratio: float = 0.25  # terms in more than this share of documents are skipped
-    cross_refs: int = 5  # articles shown after a pinned citation
+    cross_refs: int = 9  # related articles shown after a pinned citation
+    reference_boost: float = 0.2  # share of a top match's score given to articles it cites / is cited by
+    reference_top: int = 10  # how many top matches pass score along their references
+    coherence: float = 0.0  # boost for the regulations holding most of the top matches' score
+    coherence_top: int = 100
 
 
 # --------------------------------------------------------------------------- schema / documents
@@ -251,9 +263,21 @@ class _SegmentData:
                 self.article[i] = int(d["article_number"])
             self.valid_from[i] = d.get("valid_from", _NO_DATE_FROM)
             self.valid_to[i] = d.get("valid_to", _NO_DATE_TO)
-            self.in_force[i] = not d.get("status") or d.get("status") in IN_FORCE_STATUSES
+            self.in_force[i] = d.get("status") not in NOT_IN_FORCE_STATUSES
             self.has_places[i] = bool(d.get("places"))
             self.lengths[:, i] = d.get("lengths") or (0,) * len(TEXT_FIELDS)
+        # References between articles of the same text: (docnum, cited article number).
+        src: list[int] = []
+        num: list[int] = []
+        for i, d in enumerate(self.stored):
+            if d.get("article_number") is None or d.get("regulation_id") is None:
+                continue
+            for n in internal_references(d.get("body") or ""):
+                if n != d["article_number"]:
+                    src.append(i)
+                    num.append(n)
+        self.ref_src = np.array(src, dtype=np.int64)
+        self.ref_num = np.array(num, dtype=np.int64)
         self._postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
         self._cached_postings = 0
@@ -393,9 +417,26 @@ class _Snapshot:
                 prev = entries.get(rid)
                 if prev is None or (d.get("doc_type") == "regulation"):
                     entries[rid] = LawEntry(int(rid), d["regulation_title"], d.get("regulation_short_title"),
-                                            not d.get("status") or d.get("status") in IN_FORCE_STATUSES,
+                                            d.get("status") not in NOT_IN_FORCE_STATUSES,
                                             tuple(d.get("places") or ()))
         self.catalogue = LawCatalogue(entries.values())
+        # Reference edges as global docnums: src cites dst (same regulation).
+        self.ref_src = np.zeros(0, dtype=np.int64)
+        self.ref_dst = np.zeros(0, dtype=np.int64)
+        if parts:
+            srcs = np.concatenate([s.ref_src + off for s, off in segments])
+            nums = np.concatenate([s.ref_num for s, _off in segments])
+            articles = np.flatnonzero(self.live & (self.article >= 0) & (self.regulation >= 0))
+            keys = self.regulation[articles] * 100_000 + self.article[articles]
+            order = np.argsort(keys, kind="stable")
+            keys, articles = keys[order], articles[order]
+            wanted = self.regulation[srcs] * 100_000 + nums
+            pos = np.searchsorted(keys, wanted)
+            pos = np.minimum(pos, max(0, keys.size - 1))
+            ok = (keys.size > 0) & (keys[pos] == wanted) & self.live[srcs] if keys.size else np.zeros(0, bool)
+            if keys.size:
+                self.ref_src = srcs[ok]
+                self.ref_dst = articles[pos[ok]]
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Global docnums and term frequencies of ``term`` in ``field`` over all segments."""
@@ -417,6 +458,24 @@ class _Snapshot:
             self.searcher.close()
         except Exception:  # pragma: no cover - closing a broken searcher
             log.debug("closing searcher failed", exc_info=True)
+
+
+_REF_RE = re.compile(r"(》|本法|本条例|本规定|本办法|本细则)?第([零〇一二两三四五六七八九十百千]+|[0-9]+)条(?!之)")
+
+
+def internal_references(text: str) -> list[int]:
+    """Article numbers a text cites within its own regulation: 第二十四条, 本条例第二十四条,
+    but not 《城市道路管理条例》第二十四条 (another text)."""
+    from portal.search.numerals import chinese_to_int
+
+    out: list[int] = []
+    for m in _REF_RE.finditer(text):
+        if m.group(1) == "》":
+            continue
+        n = chinese_to_int(m.group(2))
+        if n and n not in out:
+            out.append(n)
+    return out
 
 
 def _live_mask(seg: _SegmentData) -> np.ndarray:
@@ -827,10 +886,13 @@ class WhooshSearchService:
             if k:
                 cand_scores = score[candidates]
                 if k < candidates.size:
-                    part = np.argpartition(-cand_scores, k - 1)[:k]
-                    candidates, cand_scores = candidates[part], cand_scores[part]
+                    # Keep every document tied with the k-th so that the docnum tie-break below
+                    # decides, the same way for every page.
+                    kth = -np.partition(-cand_scores, k - 1)[k - 1]
+                    keep = cand_scores >= kth
+                    candidates, cand_scores = candidates[keep], cand_scores[keep]
                 # Stable tie-break on docnum keeps pagination deterministic.
-                idx = np.lexsort((candidates, -cand_scores))
+                idx = np.lexsort((candidates, -cand_scores))[:k]
                 order.extend(int(c) for c in candidates[idx])
         page_docs = order[(page - 1) * size : page * size]
         hits = [self._hit(snap, d, float(score[d]) if d not in pinned else float("inf"), plan)
@@ -866,7 +928,9 @@ class WhooshSearchService:
         all_terms = {t for c in plan.concepts for t in c.terms}
         # Very common terms (bigrams such as 应当, 规定) have near-zero idf and huge postings:
         # skip them, unless the query has nothing else.
-        limit = rk.common_term_ratio * n_docs
+        # The skip only pays off on big postings; in a small index every present term would count
+        # as "common" and real matches would be dropped.
+        limit = max(rk.common_term_ratio * n_docs, 1000)
         common = {t for t in all_terms if snap.postings("body", t)[0].size > limit}
         if common == all_terms:
             common = set()
@@ -880,13 +944,18 @@ class WhooshSearchService:
                     if not boost:
                         continue
                     ids, tf = snap.postings(fname, term)
-                    if not ids.size:
+                    # Postings still list deleted documents; n_docs counts live ones only, so the
+                    # document frequency must too (else idf turns negative after deletions).
+                    df = int(np.count_nonzero(snap.live[ids])) if ids.size else 0
+                    if not df:
                         continue
-                    idf = math.log(1.0 + (n_docs - ids.size + 0.5) / (ids.size + 0.5))
+                    idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
                     got.append((ids, (boost * idf * (rk.k1 + 1.0)) * tf / (tf + snap.norms[fname][ids])))
                 contributions[term] = got
             return got
 
+        matched_groups = np.zeros(snap.n, dtype=np.float32)
+        n_groups = 0
         for group in plan.groups:
             best = None
             total = None
@@ -896,7 +965,7 @@ class WhooshSearchService:
                     continue
                 m = np.zeros(snap.n, dtype=np.float32)
                 # A long word stands for several bigrams: share the word's weight among them.
-                share = member.weight / math.sqrt(len(terms))
+                share = member.weight / len(terms) ** rk.term_share
                 for term in terms:
                     w = share * (rk.whole_word_weight if len(term) > 2 and not term.isascii() else 1.0)
                     for ids, contrib in contribution(term):
@@ -908,6 +977,16 @@ class WhooshSearchService:
                     total += m
             if best is not None:
                 score += best + rk.group_sum_weight * (total - best)
+                if rk.coordination:
+                    matched_groups += best > 0
+                    n_groups += 1
+        if rk.coordination and n_groups > 1:
+            # Documents that answer more of the query's words rank higher (Lucene's coord).
+            score *= (matched_groups / n_groups) ** rk.coordination
+        if rk.reference_boost and snap.ref_src.size and score.size:
+            score = self._propagate(snap, score)
+        if rk.coherence and score.size:
+            score = self._coherence(snap, score)
         if plan.places and snap.n:
             in_place = np.zeros(snap.n, dtype=bool)
             for place in plan.places:
@@ -919,6 +998,41 @@ class WhooshSearchService:
         if rk.not_in_force_factor != 1.0:
             score *= np.where(snap.in_force, 1.0, rk.not_in_force_factor).astype(np.float32)
         return score
+
+    def _coherence(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
+        """Articles of the regulations that gather most of the top matches rank higher: answers to
+        one question cluster in the texts about its subject (the cluster hypothesis)."""
+        rk = self.ranking
+        k = min(rk.coherence_top, score.size)
+        top = np.argpartition(-score, k - 1)[:k]
+        top = top[(score[top] > 0) & (snap.regulation[top] >= 0)]
+        if top.size < 2:
+            return score
+        regs, inverse = np.unique(snap.regulation[top], return_inverse=True)
+        mass = np.bincount(inverse, weights=score[top].astype(np.float64))
+        strength = (mass / mass.max()).astype(np.float32)
+        pos = np.clip(np.searchsorted(regs, snap.regulation), 0, regs.size - 1)
+        member = regs[pos] == snap.regulation
+        return score * np.where(member, 1.0 + rk.coherence * strength[pos], 1.0).astype(np.float32)
+
+    def _propagate(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
+        """Articles cited by (or citing) the best matches share some of their score: a penalty
+        article and the duty it enforces, a rule and its definition, answer the same question."""
+        rk = self.ranking
+        k = min(rk.reference_top, score.size)
+        top = np.argpartition(-score, k - 1)[:k]
+        top = top[score[top] > 0]
+        if not top.size:
+            return score
+        in_top = np.zeros(score.size, dtype=bool)
+        in_top[top] = True
+        bonus = np.zeros_like(score)
+        fwd = in_top[snap.ref_src]
+        np.maximum.at(bonus, snap.ref_dst[fwd], score[snap.ref_src[fwd]])
+        back = in_top[snap.ref_dst]
+        np.maximum.at(bonus, snap.ref_src[back], score[snap.ref_dst[back]])
+        # Only documents that match the query themselves move up; references alone add none.
+        return score + rk.reference_boost * bonus * (score > 0)
 
     def _pin(self, snap: _Snapshot, plan: QueryPlan, allowed: np.ndarray) -> tuple[list[int], dict | None]:
         ref = plan.citation
@@ -944,9 +1058,42 @@ class WhooshSearchService:
             pinned = [target]
             pinned.extend(d for d in self._cross_references(snap, target, entry.regulation_id)
                           if allowed[d] and d not in pinned)
+            pinned = pinned[: 1 + self.ranking.cross_refs]
+            if len(pinned) < 1 + self.ranking.cross_refs:
+                similar = self._similar(snap, target, entry.regulation_id, allowed)
+                pinned.extend(d for d in similar if d not in pinned)
             return pinned[: 1 + self.ranking.cross_refs], citation
         citation.update(regulation_id=candidates[0].regulation_id, regulation_title=candidates[0].title)
         return [], citation
+
+    def _similar(self, snap: _Snapshot, target: int, regulation_id: int, allowed: np.ndarray,
+                 limit: int = 10) -> list[int]:
+        """Articles of the same regulation whose wording is closest to ``target``'s (a penalty
+        article repeats the duties it punishes)."""
+        body = snap.stored[target].get("body") or ""
+        counts: dict[str, int] = {}
+        for term in analysis.index_terms(body, self.analysis_mode):
+            if len(term) >= 2:
+                counts[term] = counts.get(term, 0) + 1
+        n_docs = max(1, snap.doc_count)
+        weighted = []
+        for term, tf in counts.items():
+            ids, _tf = snap.postings("body", term)
+            if ids.size and ids.size < self.ranking.common_term_ratio * n_docs:
+                idf = math.log(1.0 + (n_docs - ids.size + 0.5) / (ids.size + 0.5))
+                weighted.append((math.sqrt(tf) * idf, term, idf))
+        weighted.sort(reverse=True)
+        same = (snap.regulation == regulation_id) & allowed
+        same[target] = False
+        score = np.zeros(snap.n, dtype=np.float32)
+        k1 = self.ranking.k1
+        for _w, term, idf in weighted[:30]:
+            ids, tf = snap.postings("body", term)
+            score[ids] += idf * tf * (k1 + 1.0) / (tf + snap.norms["body"][ids])
+        score[~same] = 0
+        cand = np.flatnonzero(score > 0)
+        cand = cand[np.argsort(-score[cand], kind="stable")][:limit]
+        return [int(d) for d in cand]
 
     _ARTICLE_REF_RE = re.compile(r"第([零〇一二两三四五六七八九十百千0-9]+)条")
 

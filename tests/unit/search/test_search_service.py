@@ -1,0 +1,307 @@
+"""The Whoosh search service on synthetic regulations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+
+from portal.search.interfaces import ISearchService, SearchQuery
+from portal.search.whoosh_index import SearchUnavailable, WhooshSearchService, make_snippet, places_of
+
+from .conftest import BJ, ROAD, SH, TRAFFIC, article, corpus
+
+
+def keys(results) -> list[str]:
+    return [f"{h.doc_type}:{h.doc_id}" for h in results.hits]
+
+
+def test_provides_the_interface(service):
+    assert ISearchService.providedBy(service)
+
+
+def test_short_word_finds_longer_compound_via_bigrams(service):
+    # 井盖 is inside 窨井盖 (Shanghai) and stands alone (Beijing).
+    found = keys(service.search(SearchQuery(text="井盖")))
+    assert "article:2-5" in found
+    assert "article:3-31" in found
+
+
+def test_compound_finds_texts_using_other_words_via_synonyms(service):
+    found = keys(service.search(SearchQuery(text="窨井盖")))
+    # 检查井 (national road regulation) only matches through the synonym file.
+    assert "article:1-23" in found
+    assert "article:2-5" in found
+
+
+def test_colloquial_word_expands_to_legal_wording(service):
+    found = keys(service.search(SearchQuery(text="摆摊")))
+    assert {"article:1-27", "article:2-25", "article:3-25"} <= set(found)
+
+
+def test_question_words_do_not_dominate(service):
+    results = service.search(SearchQuery(text="请问井盖丢了怎么办呢？是不是要找谁"))
+    assert results.hits
+    assert {keys(results)[0]} <= {"article:3-31", "article:2-5", "article:1-23"}
+
+
+def test_place_in_query_prefers_that_region(service):
+    results = service.search(SearchQuery(text="上海 摆摊 罚多少"))
+    assert keys(results)[0] == "article:2-25"
+    results = service.search(SearchQuery(text="北京 摆摊 罚多少"))
+    assert keys(results)[0] == "article:3-25"
+
+
+def test_filters(service):
+    only_sh = service.search(SearchQuery(text="设摊", region="上海"))
+    assert keys(only_sh) == ["article:2-25"]
+    assert all(h.level == "法律" for h in service.search(SearchQuery(text="道路", level="法律")).hits)
+    assert service.search(SearchQuery(text="道路", level="不存在的级别")).total == 0
+    regs = service.search(SearchQuery(text="示范", doc_types=("regulation",)))
+    assert regs.hits and all(h.doc_type == "regulation" for h in regs.hits)
+    one = service.search(SearchQuery(text="设摊", regulation_id=3))
+    assert keys(one) == ["article:3-25"]
+    by_authority = service.search(SearchQuery(text="设摊", authority="国务院"))
+    assert keys(by_authority) == ["article:1-27"]
+    repealed = service.search(SearchQuery(text="噪声", status="已废止"))
+    assert set(keys(repealed)) == {"article:5-3", "regulation:5"}
+
+
+def test_in_force_on_date(service):
+    old = service.search(SearchQuery(text="噪声", doc_types=("article",), in_force_on=dt.date(2005, 6, 1)))
+    assert keys(old) == ["article:5-3"]
+    assert service.search(SearchQuery(text="噪声", in_force_on=dt.date(2015, 6, 1))).total == 0
+    # Beijing's text only starts in 2020.
+    before = keys(service.search(SearchQuery(text="设摊", in_force_on=dt.date(2019, 6, 1))))
+    assert "article:3-25" not in before and "article:2-25" in before
+
+
+def test_facets_count_the_filtered_result_set(service):
+    results = service.search(SearchQuery(text="设摊"))
+    facets = dict(results.facets["region"])
+    assert facets == {"上海": 1, "北京": 1}
+    assert dict(results.facets["doc_type"]) == {"article": results.total}
+    assert sum(n for _v, n in results.facets["level"]) == results.total
+    filtered = service.search(SearchQuery(text="设摊", level="地方性法规"))
+    assert dict(filtered.facets["level"]) == {"地方性法规": 2}
+    assert set(results.facets) == {"doc_type", "level", "status", "region", "authority"}
+
+
+def test_pagination(service):
+    first = service.search(SearchQuery(text="养护记录", page=1, page_size=10))
+    second = service.search(SearchQuery(text="养护记录", page=2, page_size=10))
+    assert first.total >= 30 and first.total == second.total
+    assert first.pages == -(-first.total // 10)
+    assert len(first.hits) == 10 and len(second.hits) == 10
+    assert not set(keys(first)) & set(keys(second))
+    beyond = service.search(SearchQuery(text="养护记录", page=99, page_size=10))
+    assert beyond.hits == [] and beyond.total == first.total
+    # Out-of-range page sizes are clamped, never an error.
+    assert len(service.search(SearchQuery(text="养护记录", page=0, page_size=-5)).hits) == 1
+    assert len(service.search(SearchQuery(text="养护记录", page_size=10_000)).hits) == min(100, first.total)
+
+
+def test_snippets_are_escaped_and_highlighted(service):
+    hit = service.search(SearchQuery(text="窨井盖")).hits[0]
+    assert "<mark>" in hit.snippet
+    text = make_snippet("提示<b>窨井盖</b>丢失 & 破损", ["窨井盖", "井盖"])
+    assert text == "提示&lt;b&gt;<mark>窨井盖</mark>&lt;/b&gt;丢失 &amp; 破损"
+    # Bigrams of one word merge into one mark.
+    assert make_snippet("强制拆除", ["强制", "制拆", "拆除"]) == "<mark>强制拆除</mark>"
+    # Full-width input matches half-width query terms without shifting the marks.
+    assert make_snippet("第６３条规定", ["63"]) == "第<mark>６３</mark>条规定"
+    long = make_snippet("甲" * 300 + "井盖" + "乙" * 300, ["井盖"], width=40)
+    assert "<mark>井盖</mark>" in long and long.startswith("…") and long.endswith("…")
+    assert make_snippet("没有匹配的文字", ["井盖"]) == "没有匹配的文字"
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("示范城市道路管理条例 第二十三条", "article:1-23"),
+    ("示范城市道路管理条例第23条", "article:1-23"),
+    ("《示范城市道路管理条例》第二十七条", "article:1-27"),
+    ("示范道路交通安全法第90条", "article:4-90"),  # short title: 中华人民共和国 dropped
+    ("中华人民共和国示范道路交通安全法 第五条", "article:4-5"),
+    ("示范道交法第五条", "article:4-5"),  # abbreviation
+    ("示范道路交通安全法90条", "article:4-90"),  # 第 left out after a law name
+    ("上海市示范市容管理条例 第25条", "article:2-25"),
+])
+def test_exact_citations_come_first(service, query, expected):
+    results = service.search(SearchQuery(text=query))
+    assert keys(results)[0] == expected
+    assert results.citation and results.citation["key"] == expected
+
+
+def test_citation_brings_the_articles_it_is_linked_with(service):
+    results = service.search(SearchQuery(text=f"{ROAD}第27条"))
+    assert keys(results)[:2] == ["article:1-27", "article:1-42"]  # 第四十二条 punishes 第二十七条
+
+
+def test_citation_of_unknown_article_does_not_break(service):
+    results = service.search(SearchQuery(text=f"{ROAD}第999条"))
+    assert results.citation["regulation_id"] == 1 and results.citation["key"] is None
+
+
+def test_citation_respects_filters(service):
+    results = service.search(SearchQuery(text=f"{ROAD}第23条", level="法律"))
+    assert "article:1-23" not in keys(results)
+
+
+@pytest.mark.parametrize("text", [
+    '"井盖', "井盖)", "AND OR NOT", "*?:~^", "井盖 AND (摆摊 OR", "？？？！！！", "。，、；：",
+    "井" * 5000, "第条", "第零条", "第99999999999条", "\x00\x01", "<script>alert(1)</script>", "   ",
+    "", "条例第一百零五条之一", "道路" * 400, "🙂🙂", "title:井盖", "井盖~2", "[a TO z]",
+])
+def test_odd_input_never_raises(service, text):
+    results = service.search(SearchQuery(text=text))
+    assert results.total >= 0
+    for hit in results.hits:
+        assert "<script>" not in hit.snippet
+
+
+def test_empty_query_returns_nothing(service):
+    results = service.search(SearchQuery(text=""))
+    assert results.total == 0 and results.hits == []
+
+
+def test_index_update_and_delete(fresh_service):
+    svc = fresh_service
+    assert svc.search(SearchQuery(text="共享单车")).total == 0
+    svc.index([article(2, SH, 40, "第四十条", "共享单车应当有序停放。", region="上海", level="地方性法规")])
+    assert keys(svc.search(SearchQuery(text="共享单车"))) == ["article:2-40"]
+    # Same key: replaced, not duplicated.
+    svc.index([article(2, SH, 40, "第四十条", "共享单车应当停放在指定区域。", region="上海", level="地方性法规")])
+    results = svc.search(SearchQuery(text="共享单车"))
+    assert keys(results) == ["article:2-40"] and "指定区域" in results.hits[0].snippet
+    assert svc.delete(["article:2-40"]) == 1
+    assert svc.search(SearchQuery(text="共享单车")).total == 0
+    assert svc.health()["documents"] == len(corpus())
+
+
+def test_missing_index_is_reported_not_fatal(tmp_path: Path):
+    svc = WhooshSearchService(tmp_path / "nowhere")
+    svc.warm_up()  # never raises
+    health = svc.health()
+    assert health["ok"] is False and "no search index" in health["error"]
+    with pytest.raises(SearchUnavailable):
+        svc.search(SearchQuery(text="井盖"))
+    with pytest.raises(SearchUnavailable):
+        svc.index([article(1, ROAD, 1, "第一条", "道路")])
+    svc.rebuild(corpus())
+    assert svc.health()["ok"] is True
+    assert svc.search(SearchQuery(text="井盖")).total > 0
+
+
+def _corrupt(index_dir: Path) -> None:
+    gen = (index_dir / "CURRENT").read_text().strip()
+    for f in (index_dir / gen).iterdir():
+        if f.suffix in (".toc", ".seg", ".trm", ".pst") or f.name.startswith("_MAIN"):
+            f.write_bytes(b"\x00garbage" * 10)
+
+
+def test_corrupt_index_is_detected_and_rebuilt(fresh_service):
+    svc = fresh_service
+    index_dir = svc.index_dir
+    svc.close()
+    _corrupt(index_dir)
+    broken = WhooshSearchService(index_dir, refresh_interval=0)
+    health = broken.health()
+    assert health["ok"] is False
+    with pytest.raises(SearchUnavailable):
+        broken.search(SearchQuery(text="井盖"))
+    assert broken.rebuild(corpus()) == len(corpus())
+    assert broken.health()["ok"] is True
+    assert broken.search(SearchQuery(text="井盖")).total > 0
+
+
+def test_garbage_current_pointer_is_detected(fresh_service):
+    (fresh_service.index_dir / "CURRENT").write_text("../../etc")
+    fresh_service.close()
+    assert fresh_service.health()["ok"] is False
+
+
+def test_index_of_other_analysis_mode_asks_for_rebuild(built_index: Path):
+    other = WhooshSearchService(built_index, analysis_mode="bigram")
+    assert other.health()["ok"] is False
+    assert "rebuild" in other.health()["error"]
+
+
+def test_rebuild_swaps_generations_and_keeps_searching(fresh_service):
+    svc = fresh_service
+    before = svc.health()["generation"]
+    docs = corpus() + [article(9, "示范新条例", 1, "第一条", "新增的垃圾分类条文。", level="地方性法规")]
+    seen: list[int] = []
+    assert svc.rebuild(docs, progress=seen.append) == len(docs)
+    assert seen and seen[-1] == len(docs)
+    after = svc.health()
+    assert after["generation"] != before and after["documents"] == len(docs)
+    assert keys(svc.search(SearchQuery(text="垃圾分类"))) == ["article:9-1"]
+    gens = sorted(p.name for p in svc.index_dir.glob("gen-*"))
+    assert len(gens) <= 2  # the previous generation is kept for other readers, older ones go
+
+
+def test_failed_rebuild_leaves_the_live_index_alone(fresh_service):
+    svc = fresh_service
+
+    def broken_documents():
+        yield from corpus()[:3]
+        raise RuntimeError("database went away")
+
+    before = svc.health()["generation"]
+    with pytest.raises(RuntimeError):
+        svc.rebuild(broken_documents())
+    assert svc.health()["generation"] == before
+    assert svc.search(SearchQuery(text="井盖")).total > 0
+
+
+def test_other_process_commits_are_picked_up(fresh_service, synonyms_file):
+    reader = WhooshSearchService(fresh_service.index_dir, synonyms_file, refresh_interval=0)
+    assert reader.search(SearchQuery(text="共享单车")).total == 0
+    fresh_service.index([article(2, SH, 41, "第四十一条", "共享单车的停放。", region="上海")])
+    assert reader.search(SearchQuery(text="共享单车")).total == 1
+    reader.close()
+
+
+def test_concurrent_searches_and_writes(fresh_service):
+    svc = fresh_service
+    errors: list[BaseException] = []
+
+    def searcher():
+        try:
+            for _ in range(30):
+                svc.search(SearchQuery(text="道路 井盖 设摊"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def writer():
+        try:
+            for n in range(200, 210):
+                svc.index([article(1, ROAD, n, f"第{n}条", f"并发写入的道路条文{n}。")])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searcher) for _ in range(4)] + [threading.Thread(target=writer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert svc.search(SearchQuery(text="并发写入")).total == 10
+
+
+def test_places_of_documents():
+    doc = article(7, "杭州市示范垃圾条例", 1, "第一条", "正文",
+                  authority="杭州市人民代表大会常务委员会（浙江省人民代表大会常务委员会批准）", level="地方性法规")
+    assert places_of(doc) == ["杭州", "浙江"]
+    assert places_of(article(8, TRAFFIC, 1, "第一条", "正文", authority="全国人民代表大会常务委员会")) == []
+    assert "浦东" in places_of(article(9, "上海市浦东新区示范规定", 1, "第一条", "正文"))
+    assert places_of(article(10, BJ, 1, "第一条", "正文", region="北京市")) == ["北京"]
+
+
+def test_health_reports_size_and_counts(service):
+    health = service.health()
+    assert health["ok"] is True
+    assert health["documents"] == len(corpus())
+    assert health["size_bytes"] > 0
+    assert health["analysis"] == "combined"
