@@ -58,7 +58,7 @@ def import_regulations(env: Any, paths: tuple[Path, ...], lawpack: bool, lawpack
     from portal.cli import progressbar
     from portal.regulations.importing import collect_paths, import_lawpack, import_paths
     from portal.regulations.lawpack import LawPackError
-    from portal.regulations.services import ImportMetadata
+    from portal.regulations.services import ImportMetadata, apply_repeals
 
     if not paths and not lawpack:
         raise click.UsageError("请给出要导入的文件或目录，或使用 --lawpack。")
@@ -93,6 +93,8 @@ def import_regulations(env: Any, paths: tuple[Path, ...], lawpack: bool, lawpack
                                              source=source, progress=report)
             click.echo(summary_files.describe())
             failed = len(summary_files.failed)
+        for repeal in apply_repeals(session):
+            click.echo(f"《{repeal.repealed.title}》自 {repeal.on} 起废止（《{repeal.by.title}》）")
     if not no_index:
         _update_index(env)
     if failed:

@@ -19,7 +19,13 @@ from portal.errors import PortalError
 from portal.regulations.lawpack import LawPackError, find_lawpack_db, read_lawpack
 from portal.regulations.manifest import MANIFEST_NAME, ManifestEntry, ManifestError, read_manifest
 from portal.regulations.parsing import RegulationParseError, parse_regulation_file
-from portal.regulations.services import ImportMetadata, ImportOutcome, RegulationImporter, build_metadata
+from portal.regulations.services import (
+    ImportMetadata,
+    ImportOutcome,
+    RegulationImporter,
+    apply_repeals,
+    build_metadata,
+)
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".text")
 
@@ -217,4 +223,7 @@ def load_regulation_sources(ctx: Any) -> str:
         for failure in summary.failed:
             ctx.echo(f"  {failure.describe()}")
         notes.append(f"{label}：{summary.describe()}")
+    repeals = apply_repeals(ctx.session)
+    if repeals:
+        notes.append(f"据新法“同时废止”条款确定废止日期 {len(repeals)} 部")
     return "；".join(notes) if notes else "未配置法规来源"

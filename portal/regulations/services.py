@@ -33,6 +33,7 @@ from portal.regulations.parsing import ParsedArticle, ParsedRegulation, parse_da
 
 __all__ = [
     "ArticleLookupResult",
+    "apply_repeals",
     "ArticleLookupService",
     "ImportMetadata",
     "ImportOutcome",
@@ -687,6 +688,58 @@ class RegulationImporter:
             )
             outcomes.append(self.import_text(parsed, metadata, source="lawpack", source_ref=version.law_id))
         return outcomes
+
+
+_REPEAL_SENTENCE = re.compile(r"[^。；]*同时废止")
+_QUOTED_TITLE = re.compile(r"《(?P<title>[^《》]{2,80})》")
+
+
+@dataclass(frozen=True)
+class Repeal:
+    repealed: Regulation
+    by: Regulation
+    on: dt.date
+
+
+def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
+    """Date the repeals that closing articles announce.
+
+    A new law often ends "本法自2026年8月15日起施行。《甲法》、《乙法》同时废止。": the
+    statutes named there stop being in force on that date. Their ``repealed_date`` is set
+    (when unknown) so that the status on any date, and point-in-time look-ups, are right.
+    """
+    when = on or today()
+    rows = session.execute(
+        select(Article, Regulation)
+        .join(RegulationVersion, Article.version_id == RegulationVersion.id)
+        .join(Regulation, Article.regulation_id == Regulation.id)
+        .where(RegulationVersion.is_current.is_(True), Article.text.like("%同时废止%"))
+    ).all()
+    reader = RegulationService(session)
+    repeals: list[Repeal] = []
+    for article, regulation in rows:
+        text = article.text
+        start = _SELF_EFFECTIVE.search(text)
+        if start is None:
+            continue
+        date = parse_date(start.group("when"))
+        if date is None and ("公布之日" in start.group("when") or "发布之日" in start.group("when")):
+            date = regulation.promulgation_date
+        if date is None:
+            continue
+        for sentence in _REPEAL_SENTENCE.finditer(text[start.end():]):
+            # Only the outermost titles: 《关于修改〈甲〉的决定》 names the decision, not 甲.
+            for match in _QUOTED_TITLE.finditer(sentence.group(0)):
+                target = reader.by_title(match.group("title"))
+                if target is None or target.id == regulation.id or target.repealed_date is not None:
+                    continue
+                target.repealed_date = date
+                if date <= when:
+                    target.status = Status.REPEALED.value
+                repeals.append(Repeal(target, regulation, date))
+    if repeals:
+        session.flush()
+    return repeals
 
 
 def regulation_importer_factory(context: Any, request: Any) -> RegulationImporter:

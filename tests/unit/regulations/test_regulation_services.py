@@ -210,3 +210,22 @@ def test_short_title_of_national_laws(dbsession):
     assert regulation.effective_date == dt.date(2020, 1, 1)
     assert RegulationService(dbsession).by_title("示例法").id == regulation.id
     assert ArticleLookupService(dbsession).lookup("示例法", 1).in_force
+
+
+def test_repeal_clauses_date_the_repealed_statutes(dbsession):
+    from portal.regulations.services import apply_repeals
+
+    old = _import(dbsession, ROAD_V1).regulation
+    code = ("青石市街巷与井盖综合条例\n第一条　为了统一街巷管理，制定本条例。\n"
+            "第二条　本条例自2020年1月1日起施行。《青石市街巷管理条例》同时废止。\n")
+    new = _import(dbsession, code, promulgation_date=dt.date(2019, 6, 1)).regulation
+    [repeal] = apply_repeals(dbsession, on=dt.date(2024, 1, 1))
+    assert (repeal.repealed.id, repeal.by.id, repeal.on) == (old.id, new.id, dt.date(2020, 1, 1))
+    assert old.repealed_date == dt.date(2020, 1, 1) and old.status == "已废止"
+    assert old.status_on(dt.date(2019, 12, 31)) == "现行有效"
+    lookup = ArticleLookupService(dbsession)
+    assert lookup.lookup(TITLE, 3, dt.date(2019, 1, 1)).in_force
+    assert lookup.lookup(TITLE, 3, dt.date(2021, 1, 1)).reason == "repealed"
+    # Idempotent: a known repeal date is kept.
+    assert apply_repeals(dbsession) == []
+    assert RegulationService(dbsession).browse(q="青石市街巷", at=dt.date(2021, 1, 1)).total == 1
