@@ -57,18 +57,23 @@ def short_title(title: str) -> str | None:
     return stripped if stripped != title else None
 
 
-def region_of(authority: str | None, level: str | None) -> str | None:
-    if not authority or level in ("法律", "行政法规", "宪法", "部门规章"):
-        return None
-    m = _PLACE_RE.match(authority)
-    return m.group(1) if m else None
+def region_of(authority: str | None, level: str | None, title: str = "") -> str | None:
+    """The region as the regulations domain records it (全国, 上海市, 浙江省杭州市 …)."""
+    try:
+        from portal.regulations.metadata import infer_region
+    except ImportError:
+        if not authority or level in ("法律", "行政法规", "宪法", "部门规章"):
+            return None
+        m = _PLACE_RE.match(authority)
+        return m.group(1) if m else None
+    return infer_region(title, authority) or None
 
 
 def _article_doc(law: Law, number: int, label: str, chapter: str | None, text: str) -> SearchDocument:
     return SearchDocument(
         doc_type="article",
         doc_id=f"{law.regulation_id}-{number}" + (f"-{chinese_to_int(label.split('之', 1)[1])}" if "之" in label else ""),
-        title=f"《{law.title}》{label}",
+        title=f"{law.title} {label}",  # as portal.regulations.documents builds it
         body=text,
         url=f"/regulations/{law.regulation_id}/articles/{number}",
         regulation_id=law.regulation_id,
@@ -84,6 +89,16 @@ def _article_doc(law: Law, number: int, label: str, chapter: str | None, text: s
         valid_from=law.valid_from,
         valid_to=law.valid_to,
     )
+
+
+def _summary(law: Law, chapters) -> str:
+    """The regulation document's body as portal.regulations.documents builds it: short title,
+    issuing authority and the chapter headings."""
+    headings: list[str] = []
+    for chapter in chapters:
+        if chapter and chapter not in headings:
+            headings.append(chapter)
+    return " ".join(filter(None, [short_title(law.title), law.authority, " ".join(headings)]))
 
 
 def _regulation_doc(law: Law, summary: str) -> SearchDocument:
@@ -150,11 +165,11 @@ def load_corpus(corpus_dir: Path = DEFAULT_CORPUS, first_id: int = 1) -> tuple[l
         rows = list(csv.DictReader(fh, delimiter="\t"))
     for rid, row in enumerate(rows, first_id):
         law = Law(rid, row["title"], row["level"], row["issuing_authority"],
-                  region_of(row["issuing_authority"], row["level"]), "现行有效", _date(row["date"]), None,
+                  region_of(row["issuing_authority"], row["level"], row["title"]), "现行有效", _date(row["date"]), None,
                   row["file"])
         mapping[row["file"]] = rid
         articles = _articles_of(corpus_dir / row["file"])
-        docs.append(_regulation_doc(law, row.get("version_history_in_source") or ""))
+        docs.append(_regulation_doc(law, _summary(law, (a[2] for a in articles))))
         docs.extend(_article_doc(law, n, label, chap, body) for n, label, chap, body in articles)
     return docs, mapping
 
@@ -180,9 +195,10 @@ def load_lawpack(skip_titles: set[str] = frozenset(), first_id: int = 1000) -> l
         if reg.title in skip_titles or reg.title.removeprefix("中华人民共和国") in skip_titles:
             continue
         v = reg.current
-        law = Law(rid, reg.title, v.level, v.issuing_authority, None, reg.status, v.in_force_from,
+        law = Law(rid, reg.title, v.level, v.issuing_authority, region_of(v.issuing_authority, v.level, reg.title),
+                  reg.status, v.in_force_from,
                   None, f"lawpack:{v.law_id}")
-        docs.append(_regulation_doc(law, ""))
+        docs.append(_regulation_doc(law, _summary(law, (" ".join(a.chapter_path) for a in v.articles))))
         docs.extend(_article_doc(law, a.number, a.label, " ".join(a.chapter_path) or None, a.text)
                     for a in v.articles)
     return docs

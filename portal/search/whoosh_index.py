@@ -282,6 +282,19 @@ class _SegmentData:
         self._lock = threading.Lock()
         self._cached_postings = 0
 
+    def doc_frequency(self, field: str, term: str) -> int:
+        """How many documents of this segment hold the term (deleted ones included); cheap: read
+        from the term index, the postings are not decoded."""
+        key = (field, term)
+        hit = self._postings.get(key)
+        if hit is not None:
+            return int(hit[0].size)
+        with self._lock:
+            try:
+                return int(self.reader.doc_frequency(field, term))
+            except KeyError:
+                return 0
+
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         key = (field, term)
         hit = self._postings.get(key)
@@ -318,10 +331,17 @@ def _read_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarra
     if hasattr(matcher, "_read_ids") and hasattr(matcher, "_lastblock"):
         # Whoosh 3 codec: read whole blocks instead of one posting at a time.
         while matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.append(np.asarray(matcher._ids, dtype=np.int64))
-            weights.append(np.asarray(matcher._weights, dtype=np.float32))
+            matcher._read_data()
+            raw_ids, raw_weights = matcher._data[0], matcher._data[1]
+            count = matcher._blocklength
+            # Block ids are deltas from 0 (whoosh decodes them with a Python generator).
+            ids.append(np.cumsum(np.asarray(raw_ids, dtype=np.int64)))
+            if raw_weights is None:
+                weights.append(np.ones(count, dtype=np.float32))
+            elif isinstance(raw_weights, float):
+                weights.append(np.full(count, raw_weights, dtype=np.float32))
+            else:
+                weights.append(np.asarray(raw_weights, dtype=np.float32))
             if matcher._lastblock:
                 break
             matcher._next_block()
@@ -438,6 +458,9 @@ class _Snapshot:
                 self.ref_src = srcs[ok]
                 self.ref_dst = articles[pos[ok]]
 
+    def doc_frequency(self, field: str, term: str) -> int:
+        return sum(seg.doc_frequency(field, term) for seg, _off in self.segments)
+
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Global docnums and term frequencies of ``term`` in ``field`` over all segments."""
         ids: list[np.ndarray] = []
@@ -509,14 +532,19 @@ def _fold(text: str) -> str:
     return "".join(_fold_char(ch) for ch in text)
 
 
-def make_snippet(text: str, terms: Sequence[str], width: int = 120) -> str:
+def highlight_pattern(terms: Sequence[str]) -> re.Pattern | None:
+    terms = sorted({t for t in terms if t}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(t) for t in terms)) if terms else None
+
+
+def make_snippet(text: str, terms: Sequence[str], width: int = 120, pattern: re.Pattern | None = None) -> str:
     """An HTML-safe excerpt of ``text`` around the densest cluster of ``terms``, each occurrence
     wrapped in <mark>.  Adjacent matches (the bigrams of one word) merge into one mark."""
     text = text or ""
-    terms = [t for t in terms if t]
+    if pattern is None:
+        pattern = highlight_pattern(terms)
     spans: list[tuple[int, int, str]] = []
-    if terms and text:
-        pattern = re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)))
+    if pattern is not None and text:
         folded = _fold(text)
         for m in pattern.finditer(folded):
             spans.append((m.start(), m.end(), m.group()))
@@ -593,14 +621,23 @@ class WhooshSearchService:
 
     # ------------------------------------------------------------------ lifecycle
 
+    WARM_UP_QUERIES = (
+        "城市管理部门负责 违法行为 责令改正 处罚款",
+        "上海 北京 单位和个人 应当 不得 禁止",
+        "人民政府 有关部门 规定 管理条例第一条",
+        "中华人民共和国行政处罚法第一条",
+    )
+
     def warm_up(self) -> None:
         """Load the segmenter dictionary (plus synonym words) and open the index, so the first
         request pays for neither.  Never raises: a missing index is reported by health()."""
         analysis.warm_up(self.synonyms.words())
         try:
             snap = self._current()
-            # Touch the most common postings path once so numpy/whoosh code paths are loaded.
-            self._search(snap, SearchQuery(text="管理"))
+            # Exercise every code path once (planning, places, synonyms, citations, snippets) and
+            # read the postings of the field's most frequent words, so the first user pays for none.
+            for text in self.WARM_UP_QUERIES:
+                self._search(snap, SearchQuery(text=text))
         except SearchUnavailable as exc:
             log.warning("search index unavailable at start-up: %s", exc)
 
@@ -895,7 +932,8 @@ class WhooshSearchService:
                 idx = np.lexsort((candidates, -cand_scores))[:k]
                 order.extend(int(c) for c in candidates[idx])
         page_docs = order[(page - 1) * size : page * size]
-        hits = [self._hit(snap, d, float(score[d]) if d not in pinned else float("inf"), plan)
+        pattern = highlight_pattern(plan.highlight)
+        hits = [self._hit(snap, d, float(score[d]) if d not in pinned else float("inf"), pattern)
                 for d in page_docs]
         return SearchResults(query=query, total=total, hits=hits, facets=facets, citation=citation)
 
@@ -931,7 +969,7 @@ class WhooshSearchService:
         # The skip only pays off on big postings; in a small index every present term would count
         # as "common" and real matches would be dropped.
         limit = max(rk.common_term_ratio * n_docs, 1000)
-        common = {t for t in all_terms if snap.postings("body", t)[0].size > limit}
+        common = {t for t in all_terms if snap.doc_frequency("body", t) > limit}
         if common == all_terms:
             common = set()
         contributions: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -1078,16 +1116,16 @@ class WhooshSearchService:
         n_docs = max(1, snap.doc_count)
         weighted = []
         for term, tf in counts.items():
-            ids, _tf = snap.postings("body", term)
-            if ids.size and ids.size < self.ranking.common_term_ratio * n_docs:
-                idf = math.log(1.0 + (n_docs - ids.size + 0.5) / (ids.size + 0.5))
+            df = snap.doc_frequency("body", term)
+            if df and df < self.ranking.common_term_ratio * n_docs:
+                idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
                 weighted.append((math.sqrt(tf) * idf, term, idf))
         weighted.sort(reverse=True)
         same = (snap.regulation == regulation_id) & allowed
         same[target] = False
         score = np.zeros(snap.n, dtype=np.float32)
         k1 = self.ranking.k1
-        for _w, term, idf in weighted[:30]:
+        for _w, term, idf in weighted[:20]:
             ids, tf = snap.postings("body", term)
             score[ids] += idf * tf * (k1 + 1.0) / (tf + snap.norms["body"][ids])
         score[~same] = 0
@@ -1134,7 +1172,7 @@ class WhooshSearchService:
             out[facet] = pairs
         return out
 
-    def _hit(self, snap: _Snapshot, docnum: int, score: float, plan: QueryPlan) -> SearchHit:
+    def _hit(self, snap: _Snapshot, docnum: int, score: float, pattern: re.Pattern | None) -> SearchHit:
         d = snap.stored[docnum]
         return SearchHit(
             doc_type=d.get("doc_type", ""),
@@ -1142,7 +1180,7 @@ class WhooshSearchService:
             title=d.get("title") or "",
             url=d.get("url") or "",
             score=score if math.isfinite(score) else 1e9,
-            snippet=make_snippet(d.get("body") or d.get("title") or "", plan.highlight),
+            snippet=make_snippet(d.get("body") or d.get("title") or "", (), pattern=pattern),
             regulation_id=d.get("regulation_id"),
             regulation_title=d.get("regulation_title"),
             article_number=d.get("article_number"),
