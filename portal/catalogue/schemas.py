@@ -1,0 +1,380 @@
+"""Marshmallow schemas of the catalogue API: query parameters and bodies in, documents out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from portal.catalogue.models import AGENCY_KIND_VALUES, LEVEL_VALUES, ROLE_VALUES, SOURCE_VALUES
+from portal.validation import BodySchema, QuerySchema
+
+SCHEMES = ("gbt30428", "gb47678")
+KINDS = ("component", "event")
+_CODE = validate.Length(min=1, max=40)
+
+
+# ----------------------------------------------------------------------------- input
+
+
+class ItemTypeQuery(QuerySchema):
+    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "component（部件）| event（事件）"})
+    scheme = fields.String(validate=validate.OneOf(SCHEMES),
+                           metadata={"description": "gbt30428（四位码）| gb47678（GB/T 47678.5-2026 五位码）"})
+    major_code = fields.String(validate=validate.Regexp(r"^\d{2}$"), metadata={"description": "大类代码"})
+    q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "名称、别名或编码"})
+
+
+class CompletionQuery(QuerySchema):
+    q = fields.String(required=True, validate=validate.Length(min=1, max=50),
+                      metadata={"description": "输入的名称片段，如 窨井"})
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    scheme = fields.String(validate=validate.OneOf(SCHEMES))
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+
+
+class AgencyQuery(QuerySchema):
+    kind = fields.String(validate=validate.OneOf(AGENCY_KIND_VALUES))
+
+
+class AreaQuery(QuerySchema):
+    max_level = fields.String(load_default="grid", validate=validate.OneOf(LEVEL_VALUES),
+                              metadata={"description": "树的最深层级"})
+
+
+class LocateQuery(QuerySchema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90), allow_nan=False,
+                       metadata={"description": "纬度 (WGS 84)"})
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180), allow_nan=False,
+                       metadata={"description": "经度 (WGS 84)"})
+
+
+class ResponsibilityQuery(QuerySchema):
+    item_type = fields.String(required=True, validate=_CODE,
+                              metadata={"description": "部件/事件编码（0101、01001）、键（gb47678:event:06001）或名称"})
+    scheme = fields.String(validate=validate.OneOf(SCHEMES))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"), metadata={"description": "区域编码（任一层级）"})
+    lat = fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False)
+    lon = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
+    at = fields.Date(metadata={"description": "查询日期 (YYYY-MM-DD)，缺省为今日"})
+    urgency = fields.String(load_default="normal", validate=validate.OneOf(("normal", "urgent")),
+                            metadata={"description": "按一般或紧急时限计算截止时间"})
+    reported_at = fields.AwareDateTime(default_timezone=None,
+                                       metadata={"description": "案件上报时间（ISO 8601，含时区），缺省为现在"})
+
+    @validates_schema
+    def _place(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        has_point = "lat" in data or "lon" in data
+        if "area" not in data and not has_point:
+            raise ValidationError("请给出 area，或 lat 与 lon。", "area")
+        if has_point and ("lat" not in data or "lon" not in data):
+            raise ValidationError("lat 与 lon 须同时给出。", "lat" if "lat" not in data else "lon")
+        if "area" in data and has_point:
+            raise ValidationError("area 与 lat/lon 只能二选一。", "area")
+
+
+class DutyListQuery(QuerySchema):
+    item_type = fields.String(validate=_CODE)
+    area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"))
+    agency = fields.String(validate=validate.Length(min=1, max=32))
+    state = fields.String(validate=validate.OneOf(("draft", "pending", "published", "withdrawn", "superseded")))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class _DutyFields(BodySchema):
+    item_type = fields.String(validate=_CODE, metadata={"description": "部件/事件编码或键"})
+    scheme = fields.String(validate=validate.OneOf(SCHEMES))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"), metadata={"description": "适用区域（含下级）"})
+    role = fields.String(validate=validate.OneOf(ROLE_VALUES),
+                         metadata={"description": "owner 权属 | maintainer 养护 | supervisor 主管 | enforcer 执法"})
+    agency = fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "责任单位编码"})
+    citations = fields.List(fields.String(validate=validate.Length(min=4, max=300)),
+                            validate=validate.Length(max=20),
+                            metadata={"description": "法律依据，如 《城市道路管理条例》第二十三条"})
+    note = fields.String(validate=validate.Length(max=2000))
+    urgent_hours = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=24 * 30))
+    normal_working_days = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=365))
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    source_kind = fields.String(validate=validate.OneOf(SOURCE_VALUES))
+    source_id = fields.String(allow_none=True, validate=validate.Length(max=64))
+    source_ref = fields.String(validate=validate.Length(max=200))
+    basis_reviewed_on = fields.Date(allow_none=True)
+    force = fields.Boolean(load_default=False, metadata={"description": "与已发布条目冲突时仍保存/发布"})
+    comment = fields.String(validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        start, end = data.get("valid_from"), data.get("valid_to")
+        if start and end and end < start:
+            raise ValidationError("失效日期不能早于生效日期。", "valid_to")
+
+
+class DutyCreateSchema(_DutyFields):
+    item_type = fields.String(required=True, validate=_CODE)
+    area = fields.String(required=True, validate=validate.Regexp(r"^\d{6,20}$"))
+    role = fields.String(required=True, validate=validate.OneOf(ROLE_VALUES))
+    agency = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    submit = fields.Boolean(load_default=False, metadata={"description": "创建后立即提交审核"})
+
+
+class DutyPatchSchema(_DutyFields):
+    pass
+
+
+class TransitionSchema(BodySchema):
+    transition = fields.String(required=True,
+                               validate=validate.OneOf(("submit", "publish", "reject", "withdraw", "redraft")))
+    comment = fields.String(validate=validate.Length(max=2000))
+    force = fields.Boolean(load_default=False)
+
+
+class CheckQuery(QuerySchema):
+    at = fields.Date()
+
+
+class CoverageQuery(QuerySchema):
+    at = fields.Date()
+    scheme = fields.String(load_default="gbt30428", validate=validate.OneOf(SCHEMES))
+    kind = fields.String(load_default="component", validate=validate.OneOf(KINDS))
+
+
+# ----------------------------------------------------------------------------- output
+
+
+class ItemTypeSchema(Schema):
+    scheme = fields.String()
+    kind = fields.String()
+    code = fields.String()
+    key = fields.String()
+    name = fields.String()
+    major_code = fields.String()
+    major_name = fields.String()
+    aliases = fields.List(fields.String())
+    urgent_hours = fields.Integer(allow_none=True)
+    normal_working_days = fields.Integer(allow_none=True)
+    provenance = fields.String()
+    related_code = fields.String()
+    url = fields.String()
+
+
+class ItemTypeListSchema(Schema):
+    total = fields.Integer()
+    items = fields.List(fields.Nested(ItemTypeSchema))
+
+
+class CompletionItemSchema(Schema):
+    key = fields.String()
+    code = fields.String()
+    name = fields.String()
+    scheme = fields.String()
+    kind = fields.String()
+    major_name = fields.String()
+    aliases = fields.List(fields.String())
+
+
+class CompletionSchema(Schema):
+    items = fields.List(fields.Nested(CompletionItemSchema))
+
+
+class AgencySchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    short_name = fields.String()
+    kind = fields.String()
+    parent = fields.String(allow_none=True)
+    area = fields.String(allow_none=True)
+    supervision_phone = fields.String()
+    phone_is_demo = fields.Boolean()
+    units = fields.List(fields.String())
+    note = fields.String()
+
+
+class AgencyListSchema(Schema):
+    total = fields.Integer()
+    items = fields.List(fields.Nested(AgencySchema))
+
+
+class AreaNodeSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    children = fields.List(fields.Nested(lambda: AreaNodeSchema()))
+
+
+class AreaTreeSchema(Schema):
+    items = fields.List(fields.Nested(AreaNodeSchema))
+
+
+class AreaRefSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+
+
+class LocateResultSchema(Schema):
+    lat = fields.Float()
+    lon = fields.Float()
+    grid = fields.Nested(AreaRefSchema)
+    ancestors = fields.List(fields.Nested(AreaRefSchema))
+
+
+class LegalBasisSchema(Schema):
+    citation = fields.String()
+    regulation_title = fields.String()
+    regulation_id = fields.Integer(allow_none=True)
+    article_number = fields.Integer(allow_none=True)
+    article_label = fields.String(allow_none=True)
+    paragraph = fields.Integer(allow_none=True)
+    text = fields.String(allow_none=True)
+    in_force = fields.Boolean()
+    status = fields.String(metadata={"description": "in_force | unresolved | missing | repealed | not_yet_effective"})
+    status_label = fields.String()
+    changed_on = fields.Date(allow_none=True)
+    url = fields.String(allow_none=True)
+
+
+class TimeLimitSchema(Schema):
+    amount = fields.Integer()
+    unit = fields.String()
+    label = fields.String()
+
+
+class TimeLimitsSchema(Schema):
+    urgent = fields.Nested(TimeLimitSchema, allow_none=True)
+    normal = fields.Nested(TimeLimitSchema, allow_none=True)
+    applied = fields.String()
+
+
+class SourceSchema(Schema):
+    kind = fields.String(metadata={"description": "regulation | ruling | agreement"})
+    label = fields.String()
+    id = fields.String(allow_none=True)
+    ref = fields.String(allow_none=True)
+
+
+class AgencyRefSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    short_name = fields.String()
+    kind = fields.String()
+    supervision_phone = fields.String()
+    phone_is_demo = fields.Boolean()
+
+
+class RoleAnswerSchema(Schema):
+    role = fields.String()
+    role_label = fields.String()
+    agency = fields.Nested(AgencyRefSchema)
+    duty_id = fields.Integer()
+    scope = fields.Nested(AreaRefSchema)
+    legal_basis = fields.List(fields.Nested(LegalBasisSchema))
+    time_limit = fields.Nested(TimeLimitsSchema)
+    deadline = fields.DateTime(allow_none=True)
+    source = fields.Nested(SourceSchema)
+    note = fields.String(allow_none=True)
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+
+
+class ConflictDutySchema(Schema):
+    duty_id = fields.Integer()
+    agency = fields.Nested(AgencyRefSchema)
+    scope = fields.Nested(AreaRefSchema)
+    source = fields.Nested(SourceSchema)
+    citations = fields.List(fields.String())
+    conflict_forced = fields.Boolean()
+
+
+class ConflictSchema(Schema):
+    role = fields.String()
+    role_label = fields.String()
+    duties = fields.List(fields.Nested(ConflictDutySchema))
+
+
+class ItemRefSchema(Schema):
+    scheme = fields.String()
+    kind = fields.String()
+    code = fields.String()
+    name = fields.String()
+    major_code = fields.String()
+    major_name = fields.String()
+
+
+class PlaceSchema(AreaRefSchema):
+    ancestors = fields.List(fields.Nested(AreaRefSchema))
+
+
+class ResponsibilitySchema(Schema):
+    item_type = fields.Nested(ItemRefSchema)
+    answered_as = fields.Dict(allow_none=True, metadata={"description": "经分类对照表换算时的实际类型"})
+    area = fields.Nested(PlaceSchema)
+    located = fields.Dict(allow_none=True)
+    at = fields.Date()
+    reported_at = fields.DateTime()
+    urgency = fields.String()
+    roles = fields.List(fields.Nested(RoleAnswerSchema))
+    missing_roles = fields.List(fields.String())
+    conflicts = fields.List(fields.Nested(ConflictSchema))
+
+
+class DutySchema(Schema):
+    id = fields.Integer()
+    lineage_id = fields.Integer(allow_none=True)
+    revision_of = fields.Integer(allow_none=True)
+    item_type = fields.Nested(ItemRefSchema)
+    area = fields.Nested(AreaRefSchema)
+    role = fields.String()
+    agency = fields.Nested(AgencyRefSchema)
+    citations = fields.List(fields.String())
+    note = fields.String()
+    urgent_hours = fields.Integer(allow_none=True)
+    normal_working_days = fields.Integer(allow_none=True)
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    source_kind = fields.String()
+    source_id = fields.String(allow_none=True)
+    source_ref = fields.String()
+    basis_reviewed_on = fields.Date(allow_none=True)
+    state = fields.String()
+    published_at = fields.DateTime(allow_none=True)
+    conflict_forced = fields.Boolean()
+    conflict_note = fields.String()
+    collisions = fields.List(fields.Integer())
+    url = fields.String()
+
+
+class DutyListSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    items = fields.List(fields.Nested(DutySchema))
+
+
+class StaleFindingSchema(Schema):
+    duty_id = fields.Integer()
+    item = fields.String()
+    area = fields.String()
+    role = fields.String()
+    agency = fields.String()
+    citation = fields.String()
+    problem = fields.String()
+    detail = fields.String()
+    stale = fields.Boolean()
+
+
+class StaleReportSchema(Schema):
+    at = fields.Date()
+    stale = fields.Integer()
+    findings = fields.List(fields.Nested(StaleFindingSchema))
+
+
+class CoverageSchema(Schema):
+    at = fields.Date()
+    scheme = fields.String()
+    kind = fields.String()
+    gaps = fields.Integer()
+    streets = fields.List(fields.Nested(AreaRefSchema))
+    missing = fields.List(fields.Dict())

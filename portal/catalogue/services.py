@@ -1,0 +1,735 @@
+"""Catalogue services: reading, the dispatch look-up, editing with review, integrity reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+from zope.interface import implementer
+
+from portal.audit import AuditEntry, diff
+from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
+from portal.catalogue.interfaces import (
+    ICatalogueReports,
+    ICatalogueService,
+    IDutyService,
+    IResponsibilityService,
+)
+from portal.catalogue.legal import (
+    IN_FORCE,
+    MISSING,
+    NOT_YET_EFFECTIVE,
+    REPEALED,
+    UNRESOLVED,
+    LegalBasisCache,
+    LegalBasisResolver,
+    article_lookup_for,
+)
+from portal.catalogue.models import Agency, Area, Duty, ItemType, Power
+from portal.catalogue.resolution import (
+    LEVEL_DEPTH,
+    ROLE_LABELS,
+    ROLES,
+    SOURCE_LABELS,
+    Candidate,
+    collisions,
+    select_roles,
+)
+from portal.catalogue.snapshot import AreaInfo, CatalogueSnapshot, ItemInfo, SnapshotCache, freshness
+from portal.errors import Conflict, InvalidInput, NotFound
+from portal.regulations.citations import parse_citation
+from portal.workflow import State, WorkflowTransition
+from portal.workflow import transition as workflow_transition
+
+SNAPSHOT_CACHE_KEY = "portal.catalogue.snapshot_cache"
+LEGAL_CACHE_KEY = "portal.catalogue.legal_cache"
+
+
+def today_in_china() -> dt.date:
+    return dt.datetime.now(CHINA_TZ).date()
+
+
+def caches(registry: Any) -> tuple[SnapshotCache, LegalBasisCache]:
+    """The process-wide caches kept in the registry (one per application)."""
+    snapshot_cache = registry.get(SNAPSHOT_CACHE_KEY) if registry is not None else None
+    legal_cache = registry.get(LEGAL_CACHE_KEY) if registry is not None else None
+    if snapshot_cache is None:
+        snapshot_cache = SnapshotCache()
+        if registry is not None:
+            registry[SNAPSHOT_CACHE_KEY] = snapshot_cache
+    if legal_cache is None:
+        legal_cache = LegalBasisCache()
+        if registry is not None:
+            registry[LEGAL_CACHE_KEY] = legal_cache
+    return snapshot_cache, legal_cache
+
+
+# =========================================================================== reading
+
+
+@implementer(ICatalogueService)
+class CatalogueService:
+    def __init__(self, session: Session, snapshot_cache: SnapshotCache | None = None) -> None:
+        self.session = session
+        self.snapshot_cache = snapshot_cache or SnapshotCache()
+
+    def snapshot(self, token: str | None = None) -> CatalogueSnapshot:
+        return self.snapshot_cache.get(self.session, token)
+
+    # -- item types -------------------------------------------------------------------------
+
+    def item_types(self, kind: str | None = None, scheme: str | None = None, major_code: str | None = None,
+                   q: str | None = None) -> list[ItemType]:
+        stmt = select(ItemType)
+        if kind:
+            stmt = stmt.where(ItemType.kind == kind)
+        if scheme:
+            stmt = stmt.where(ItemType.scheme == scheme)
+        if major_code:
+            stmt = stmt.where(ItemType.major_code == major_code)
+        rows = list(self.session.scalars(stmt.order_by(ItemType.scheme.desc(), ItemType.kind, ItemType.code)))
+        if q:
+            wanted = {item.id for item in self.snapshot().find_items(q, limit=10_000, kind=kind, scheme=scheme)}
+            rows = [r for r in rows if r.id in wanted]
+        return rows
+
+    def resolve_item_info(self, value: str | ItemInfo, scheme: str | None = None,
+                          kind: str | None = None) -> ItemInfo:
+        if isinstance(value, ItemInfo):
+            return value
+        snap = self.snapshot()
+        text = str(value or "").strip()
+        if not text:
+            raise InvalidInput("请指定部件或事件类型。", fields={"item_type": ["必填。"]})
+        if text.count(":") == 2:
+            item = snap.item_by_key.get(text)
+            if item is None:
+                raise NotFound(f"未找到部件/事件类型 {text}。", code="item_type_not_found")
+            return item
+        candidates = [
+            i for i in snap.items_by_code.get(text, ())
+            if (scheme is None or i.scheme == scheme) and (kind is None or i.kind == kind)
+        ]
+        if not candidates:
+            # a name typed in full (上水井盖) is as good as a code
+            found = snap.find_items(text, limit=50, kind=kind, scheme=scheme)
+            named = [i for i in found if i.name == text] or [i for i in found if text in i.aliases]
+            if len(named) == 1:
+                return named[0]
+            candidates = named
+        if not candidates:
+            raise NotFound(f"未找到部件/事件类型“{text}”。", code="item_type_not_found",
+                           fields={"item_type": ["未知的部件或事件编码。"]})
+        if len(candidates) > 1:
+            # GB/T 47678.5 gives components and events the same numbers; a component is meant
+            # unless the caller says kind=event.
+            components = [c for c in candidates if c.kind == "component"]
+            if kind is None and len(components) == 1 and text.isdigit():
+                return components[0]
+            raise InvalidInput(
+                f"“{text}”对应多个类型，请指定 scheme 或 kind。",
+                code="ambiguous_item_type",
+                fields={"item_type": [f"{c.key} {c.name}" for c in candidates]},
+            )
+        return candidates[0]
+
+    def item_type(self, code: str, scheme: str | None = None, kind: str | None = None) -> ItemType:
+        info = self.resolve_item_info(code, scheme, kind)
+        return self.session.get(ItemType, info.id)  # type: ignore[return-value]
+
+    def find_item_types(self, text: str, limit: int = 10, kind: str | None = None,
+                        scheme: str | None = None) -> list[ItemInfo]:
+        return self.snapshot().find_items(text, limit=limit, kind=kind, scheme=scheme)
+
+    def crosswalk_of(self, item: ItemType) -> list[tuple[ItemInfo, str]]:
+        snap = self.snapshot()
+        info = snap.items.get(item.id)
+        return snap.counterparts(info) if info else []
+
+    def duties_of(self, item: ItemType, *, public_only: bool = True) -> list[Duty]:
+        stmt = (
+            select(Duty)
+            .options(joinedload(Duty.area), joinedload(Duty.agency))
+            .where(Duty.item_type_id == item.id)
+        )
+        if public_only:
+            stmt = stmt.where(Duty.is_public())
+        else:
+            stmt = stmt.where(Duty.state.in_([State.DRAFT.value, State.PENDING.value, State.PUBLISHED.value]))
+        rows = list(self.session.scalars(stmt))
+        rows.sort(key=lambda d: (d.area.depth, d.area.code, ROLES.index(d.role), d.valid_from or dt.date.min))
+        return rows
+
+    def powers_of(self, item: ItemType) -> list[Power]:
+        return [p for p in self.powers() if item.key in (p.item_type_keys or ())]
+
+    def powers(self, category: str | None = None) -> list[Power]:
+        stmt = select(Power).options(joinedload(Power.holder)).order_by(Power.code)
+        if category:
+            stmt = stmt.where(Power.category == category)
+        return list(self.session.scalars(stmt))
+
+    def power(self, code: str) -> Power:
+        power = self.session.scalar(select(Power).where(Power.code == code))
+        if power is None:
+            raise NotFound(f"未找到权力事项 {code}。")
+        return power
+
+    # -- agencies and areas -------------------------------------------------------------------
+
+    def agencies(self, kind: str | None = None) -> list[Agency]:
+        stmt = select(Agency).options(joinedload(Agency.parent), joinedload(Agency.area))
+        if kind:
+            stmt = stmt.where(Agency.kind == kind)
+        order = {k: i for i, k in enumerate(("government", "street_office", "utility", "enterprise",
+                                              "property_company"))}
+        return sorted(self.session.scalars(stmt), key=lambda a: (order.get(a.kind, 9), a.code))
+
+    def agency(self, code: str) -> Agency:
+        agency = self.session.scalar(select(Agency).where(Agency.code == code))
+        if agency is None:
+            raise NotFound(f"未找到单位 {code}。", code="agency_not_found")
+        return agency
+
+    def area(self, code: str) -> Area:
+        area = self.session.scalar(select(Area).where(Area.code == code))
+        if area is None:
+            raise NotFound(f"未找到区域 {code}。", code="area_not_found")
+        return area
+
+    def area_info(self, code: str) -> AreaInfo:
+        info = self.snapshot().area_by_code.get(str(code))
+        if info is None:
+            raise NotFound(f"未找到区域 {code}。", code="area_not_found",
+                           fields={"area": ["未知的区域编码。"]})
+        return info
+
+    def area_tree(self, max_level: str = "grid") -> list[dict[str, Any]]:
+        snap = self.snapshot()
+        limit = LEVEL_DEPTH.get(max_level, 4)
+
+        def node(area_id: int) -> dict[str, Any]:
+            a = snap.areas[area_id]
+            result: dict[str, Any] = {"code": a.code, "name": a.name, "level": a.level}
+            if a.depth < limit:
+                result["children"] = [node(c) for c in snap.children.get(a.id, ())]
+            return result
+
+        return [node(root) for root in snap.children.get(None, ())]
+
+    def locate(self, lat: float, lon: float) -> tuple[AreaInfo, list[AreaInfo]]:
+        snap = self.snapshot()
+        try:
+            code = snap.locator(self.session).locate(lat, lon)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), fields={"lat": [str(exc)]}) from exc
+        if code is None:
+            raise NotFound("该坐标不在任何网格内。", code="outside_grids")
+        grid = snap.area_by_code[code]
+        return grid, snap.ancestors(grid)
+
+
+def catalogue_service_factory(context: Any, request: Any) -> CatalogueService:
+    snapshot_cache, _ = caches(request.registry)
+    return CatalogueService(request.dbsession, snapshot_cache)
+
+
+# =========================================================================== the look-up
+
+
+def _limits(duty: Any, item: ItemInfo) -> dict[str, TimeLimit | None]:
+    urgent = duty.urgent_hours if duty.urgent_hours is not None else item.urgent_hours
+    normal = duty.normal_working_days if duty.normal_working_days is not None else item.normal_working_days
+    return {
+        "urgent": TimeLimit(urgent, LimitUnit.HOURS) if urgent is not None else None,
+        "normal": TimeLimit(normal, LimitUnit.WORKING_DAYS) if normal is not None else None,
+    }
+
+
+@implementer(IResponsibilityService)
+class ResponsibilityService:
+    def __init__(self, session: Session, *, snapshot_cache: SnapshotCache | None = None,
+                 legal_cache: LegalBasisCache | None = None, article_lookup: Any = None,
+                 calendar: WorkingCalendar | None = None, request: Any = None) -> None:
+        self.session = session
+        self.snapshot_cache = snapshot_cache or SnapshotCache()
+        self.legal_cache = legal_cache or LegalBasisCache()
+        self.article_lookup = article_lookup
+        self.calendar = calendar or WorkingCalendar.default()
+        self.request = request
+        self.catalogue = CatalogueService(session, self.snapshot_cache)
+
+    def resolve(self, item_type: Any, area: str | None = None, lat: float | None = None,
+                lon: float | None = None, at: dt.date | None = None, reported_at: dt.datetime | None = None,
+                urgency: str = "normal", scheme: str | None = None, kind: str | None = None) -> dict[str, Any]:
+        token, stamp = freshness(self.session)
+        snap = self.catalogue.snapshot(token)
+        item = self.catalogue.resolve_item_info(item_type, scheme, kind)
+        located = None
+        if area:
+            place = self.catalogue.area_info(area)
+        elif lat is not None and lon is not None:
+            place, _ = self.catalogue.locate(lat, lon)
+            located = {"lat": lat, "lon": lon, "grid": place.code}
+        else:
+            raise InvalidInput("请指定区域编码（area）或坐标（lat、lon）。",
+                               fields={"area": ["area 与 lat/lon 二选一。"]})
+        reported_at = reported_at or dt.datetime.now(dt.timezone.utc)
+        if reported_at.tzinfo is None:
+            reported_at = reported_at.replace(tzinfo=CHINA_TZ)
+        at = at or reported_at.astimezone(CHINA_TZ).date()
+        if urgency not in ("normal", "urgent"):
+            raise InvalidInput("urgency 只能是 normal 或 urgent。", fields={"urgency": ["normal | urgent"]})
+
+        answered_by = item
+        via = None
+        if item.id not in snap.items_with_duties:
+            # no entry for this code: answer through the crosswalk (e.g. five-digit 01001 → 0101)
+            for other, link in snap.counterparts(item):
+                if other.id in snap.items_with_duties and link != "none":
+                    answered_by, via = other, {"scheme": other.scheme, "kind": other.kind,
+                                               "code": other.code, "name": other.name, "link": link}
+                    break
+
+        candidates = []
+        for area_id in place.chain:
+            depth = snap.areas[area_id].depth
+            for duty in snap.duties.get((answered_by.id, area_id), ()):
+                candidates.append(Candidate(duty.id, duty.role, duty.agency_id, depth, duty.source_kind,
+                                            duty.valid_from, duty.valid_to, duty))
+        decisions = select_roles(candidates, at=at)
+        legal = LegalBasisResolver(self.article_lookup, self.legal_cache, stamp, self.request)
+
+        roles = []
+        conflicts = []
+        missing = []
+        for decision in decisions:
+            if decision.conflicts:
+                conflicts.append({
+                    "role": decision.role,
+                    "role_label": ROLE_LABELS[decision.role],
+                    "duties": [self._duty_ref(snap, c.payload) for c in decision.conflicts],
+                })
+                continue
+            if decision.winner is None:
+                missing.append(decision.role)
+                continue
+            duty = decision.winner.payload
+            limits = _limits(duty, answered_by)
+            applied = limits[urgency] or limits["normal"] or limits["urgent"]
+            deadline = self.calendar.deadline(reported_at, applied).astimezone(CHINA_TZ) if applied else None
+            roles.append({
+                "role": duty.role,
+                "role_label": ROLE_LABELS[duty.role],
+                "agency": snap.agencies[duty.agency_id].as_dict(),
+                "duty_id": duty.id,
+                "scope": snap.areas[duty.area_id].as_dict(),
+                "legal_basis": [legal.resolve(c, at).as_dict() for c in duty.citations],
+                "time_limit": {
+                    "urgent": limits["urgent"].as_dict() if limits["urgent"] else None,
+                    "normal": limits["normal"].as_dict() if limits["normal"] else None,
+                    "applied": urgency if limits[urgency] else ("normal" if limits["normal"] else "urgent"),
+                },
+                "deadline": deadline,
+                "source": {"kind": duty.source_kind, "label": SOURCE_LABELS[duty.source_kind],
+                           "id": duty.source_id, "ref": duty.source_ref or None},
+                "note": duty.note or None,
+                "valid_from": duty.valid_from,
+                "valid_to": duty.valid_to,
+            })
+        return {
+            "item_type": item.as_dict(),
+            "answered_as": via,
+            "area": {**place.as_dict(), "ancestors": [a.as_dict() for a in snap.ancestors(place)]},
+            "located": located,
+            "at": at,
+            "reported_at": reported_at.astimezone(CHINA_TZ),
+            "urgency": urgency,
+            "roles": roles,
+            "missing_roles": missing,
+            "conflicts": conflicts,
+        }
+
+    @staticmethod
+    def _duty_ref(snap: CatalogueSnapshot, duty: Any) -> dict[str, Any]:
+        return {
+            "duty_id": duty.id,
+            "agency": snap.agencies[duty.agency_id].as_dict(),
+            "scope": snap.areas[duty.area_id].as_dict(),
+            "source": {"kind": duty.source_kind, "id": duty.source_id, "ref": duty.source_ref or None},
+            "citations": list(duty.citations),
+            "conflict_forced": duty.conflict_forced,
+        }
+
+
+def responsibility_service_factory(context: Any, request: Any) -> ResponsibilityService:
+    snapshot_cache, legal_cache = caches(request.registry)
+    return ResponsibilityService(request.dbsession, snapshot_cache=snapshot_cache, legal_cache=legal_cache,
+                                 article_lookup=article_lookup_for(request), request=request)
+
+
+# =========================================================================== editing
+
+EDITABLE_FIELDS = (
+    "item_type_id", "area_id", "role", "agency_id", "citations", "note", "urgent_hours",
+    "normal_working_days", "valid_from", "valid_to", "source_kind", "source_id", "source_ref",
+    "basis_reviewed_on", "conflict_note",
+)
+OPEN_STATES = (State.DRAFT.value, State.PENDING.value)
+
+
+def _candidate(duty: Duty, depth: int | None = None) -> Candidate:
+    return Candidate(duty.id, duty.role, duty.agency_id, depth if depth is not None else 0, duty.source_kind,
+                     duty.valid_from, duty.valid_to, duty)
+
+
+@implementer(IDutyService)
+class DutyService:
+    def __init__(self, session: Session, catalogue: CatalogueService | None = None) -> None:
+        self.session = session
+        self.catalogue = catalogue or CatalogueService(session)
+
+    def get(self, duty_id: int) -> Duty:
+        duty = self.session.get(Duty, duty_id)
+        if duty is None:
+            raise NotFound(f"未找到权责条目 #{duty_id}。", code="duty_not_found")
+        return duty
+
+    def list(self, *, item_type_id: int | None = None, area_id: int | None = None, state: str | None = None,
+             agency_id: int | None = None, limit: int = 200, offset: int = 0) -> tuple[list[Duty], int]:
+        from sqlalchemy import func
+
+        stmt = select(Duty)
+        if item_type_id:
+            stmt = stmt.where(Duty.item_type_id == item_type_id)
+        if area_id:
+            stmt = stmt.where(Duty.area_id == area_id)
+        if state:
+            stmt = stmt.where(Duty.state == state)
+        if agency_id:
+            stmt = stmt.where(Duty.agency_id == agency_id)
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(
+            stmt.options(joinedload(Duty.item_type), joinedload(Duty.area), joinedload(Duty.agency))
+            .order_by(Duty.updated_at.desc(), Duty.id.desc()).limit(limit).offset(offset)
+        )
+        return list(rows), total
+
+    # -- input ------------------------------------------------------------------------------
+
+    def _resolve_refs(self, data: dict[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        if "item_type" in data:
+            try:
+                values["item_type_id"] = self.catalogue.resolve_item_info(
+                    data["item_type"], data.get("scheme"), data.get("kind")).id
+            except (NotFound, InvalidInput) as exc:
+                errors["item_type"] = [exc.message]
+        if "area" in data:
+            area = self.session.scalar(select(Area).where(Area.code == data["area"]))
+            if area is None:
+                errors["area"] = ["未知的区域编码。"]
+            else:
+                values["area_id"] = area.id
+        if "agency" in data:
+            agency = self.session.scalar(select(Agency).where(Agency.code == data["agency"]))
+            if agency is None:
+                errors["agency"] = ["未知的单位编码。"]
+            else:
+                values["agency_id"] = agency.id
+        if "citations" in data:
+            rendered, bad = [], []
+            for text in data["citations"] or ():
+                citation = parse_citation(text)
+                if citation is None:
+                    bad.append(f"无法识别的引用：{text}")
+                else:
+                    rendered.append(citation.render())
+            if bad:
+                errors["citations"] = bad
+            values["citations"] = list(dict.fromkeys(rendered))
+        for name in ("role", "note", "urgent_hours", "normal_working_days", "valid_from", "valid_to",
+                     "source_kind", "source_id", "source_ref", "basis_reviewed_on", "conflict_note"):
+            if name in data:
+                values[name] = data[name]
+        if values.get("source_kind") == "ruling" and not (data.get("source_id") or data.get("source_ref")):
+            errors.setdefault("source_id", []).append("来源为裁定时须给出裁定编号或文号。")
+        if errors:
+            raise InvalidInput("输入校验未通过，请查看各字段的说明。", fields=errors)
+        return values
+
+    @staticmethod
+    def _check_dates(duty: Duty) -> None:
+        if duty.valid_from and duty.valid_to and duty.valid_to < duty.valid_from:
+            raise InvalidInput("失效日期不能早于生效日期。", fields={"valid_to": ["须不早于 valid_from。"]})
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def create(self, data: dict[str, Any], force: bool = False) -> Duty:
+        values = self._resolve_refs(data)
+        missing = [f for f in ("item_type_id", "area_id", "role", "agency_id") if f not in values]
+        if missing:
+            names = {"item_type_id": "item_type", "area_id": "area", "agency_id": "agency", "role": "role"}
+            raise InvalidInput("缺少必填字段。", fields={names[f]: ["必填。"] for f in missing})
+        values.setdefault("basis_reviewed_on", today_in_china())
+        values.setdefault("citations", [])
+        duty = Duty(state=State.DRAFT.value, **values)
+        self._check_dates(duty)
+        self.session.add(duty)
+        self.session.flush()
+        duty.lineage_id = duty.id
+        self.session.flush()
+        return duty
+
+    def open_revision(self, duty: Duty) -> Duty | None:
+        return self.session.scalar(
+            select(Duty).where(Duty.revision_of_id == duty.id, Duty.state.in_(OPEN_STATES))
+        )
+
+    def update(self, duty: Duty, data: dict[str, Any], force: bool = False) -> Duty:
+        values = self._resolve_refs(data)
+        if "citations" in values and "basis_reviewed_on" not in values and values["citations"] != duty.citations:
+            values["basis_reviewed_on"] = today_in_china()
+        if duty.state == State.DRAFT.value:
+            for name, value in values.items():
+                if getattr(duty, name) != value:
+                    setattr(duty, name, value)
+            self._check_dates(duty)
+            self.session.flush()
+            return duty
+        if duty.state == State.PUBLISHED.value:
+            existing = self.open_revision(duty)
+            if existing is not None:
+                raise Conflict(f"该条目已有未发布的修订 #{existing.id}，请在修订上继续编辑。",
+                               code="revision_exists", fields={"revision_id": [str(existing.id)]})
+            revision = Duty(
+                state=State.DRAFT.value,
+                lineage_id=duty.lineage_id or duty.id,
+                revision_of_id=duty.id,
+                **{name: getattr(duty, name) for name in EDITABLE_FIELDS},
+            )
+            for name, value in values.items():
+                setattr(revision, name, value)
+            revision.conflict_forced = False
+            self._check_dates(revision)
+            self.session.add(revision)
+            self.session.flush()
+            return revision
+        raise Conflict(f"状态为“{duty.state_label}”的条目不能直接修改。", code="invalid_state")
+
+    def collisions(self, duty: Duty) -> list[Duty]:
+        stmt = select(Duty).where(
+            Duty.item_type_id == duty.item_type_id,
+            Duty.area_id == duty.area_id,
+            Duty.role == duty.role,
+            Duty.state == State.PUBLISHED.value,
+            Duty.id != duty.id,
+        )
+        if duty.revision_of_id:
+            stmt = stmt.where(Duty.id != duty.revision_of_id)
+        others = list(self.session.scalars(stmt))
+        hits = collisions(_candidate(duty), [_candidate(o) for o in others])
+        return [c.payload for c in hits]
+
+    def transition(self, duty: Duty, name: str, comment: str | None = None, force: bool = False) -> Duty:
+        if name == "publish":
+            hits = self.collisions(duty)
+            if hits and not force:
+                raise Conflict(
+                    "与已发布的权责条目冲突：同一类型、同一区域、同一角色、有效期重叠，但责任单位不同。"
+                    "请调整，或确认后强制发布（将作为冲突在查询中显示）。",
+                    code="duty_collision",
+                    fields={"collisions": [f"#{d.id} {d.agency.name}" for d in hits]},
+                )
+            if hits:
+                duty.conflict_forced = True
+                if comment:
+                    duty.conflict_note = comment
+        workflow_transition(self.session, duty, name, comment)
+        if name == "publish" and duty.revision_of_id:
+            previous = self.session.get(Duty, duty.revision_of_id)
+            if previous is not None and previous.state == State.PUBLISHED.value:
+                workflow_transition(self.session, previous, "supersede", f"由修订 #{duty.id} 取代")
+        self.session.flush()
+        return duty
+
+    # -- history ----------------------------------------------------------------------------
+
+    def lineage(self, duty: Duty) -> list[Duty]:
+        lineage_id = duty.lineage_id or duty.id
+        return list(self.session.scalars(
+            select(Duty).where(or_(Duty.lineage_id == lineage_id, Duty.id == lineage_id)).order_by(Duty.id)
+        ))
+
+    def history(self, duty: Duty) -> list[dict[str, Any]]:
+        ids = [str(d.id) for d in self.lineage(duty)]
+        events: list[dict[str, Any]] = []
+        for entry in self.session.scalars(
+            select(AuditEntry).where(AuditEntry.entity_type == Duty.__tablename__, AuditEntry.entity_id.in_(ids))
+        ):
+            changes = [(field, before, after) for field, before, after in diff(entry)
+                       if field not in ("updated_at", "created_at", "lineage_id")]
+            events.append({
+                "at": entry.at, "actor": entry.actor_name, "action": entry.action.rsplit(".", 1)[-1],
+                "duty_id": int(entry.entity_id), "changes": changes, "comment": entry.comment, "kind": "audit",
+            })
+        for record in self.session.scalars(
+            select(WorkflowTransition).where(WorkflowTransition.content_type == Duty.__tablename__,
+                                             WorkflowTransition.content_id.in_(ids))
+        ):
+            events.append({
+                "at": record.at, "actor": record.actor_name, "action": record.transition,
+                "duty_id": int(record.content_id), "changes": [("state", record.from_state, record.to_state)],
+                "comment": record.comment, "kind": "workflow",
+            })
+        events.sort(key=lambda e: (e["at"], 0 if e["kind"] == "audit" else 1))
+        return events
+
+
+def duty_service_factory(context: Any, request: Any) -> DutyService:
+    snapshot_cache, _ = caches(request.registry)
+    return DutyService(request.dbsession, CatalogueService(request.dbsession, snapshot_cache))
+
+
+# =========================================================================== reports
+
+
+@dataclasses.dataclass(frozen=True)
+class StaleFinding:
+    duty_id: int
+    item: str
+    area: str
+    role: str
+    agency: str
+    citation: str
+    problem: str  # repealed | missing | amended | not_yet_effective | unresolved | no_basis
+    detail: str = ""
+
+    @property
+    def stale(self) -> bool:
+        return self.problem in ("repealed", "missing", "amended", "not_yet_effective")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "stale": self.stale}
+
+
+PROBLEM_LABELS = {
+    "repealed": "所引法规已废止或失效",
+    "missing": "所引条文不存在",
+    "amended": "所引条文在审核后已修改",
+    "not_yet_effective": "所引法规尚未施行",
+    "unresolved": "法规库未收录（未解析）",
+    "no_basis": "未填写法律依据",
+}
+
+
+@implementer(ICatalogueReports)
+class CatalogueReports:
+    def __init__(self, session: Session, *, article_lookup: Any = None, snapshot_cache: SnapshotCache | None = None,
+                 legal_cache: LegalBasisCache | None = None) -> None:
+        self.session = session
+        self.article_lookup = article_lookup
+        self.catalogue = CatalogueService(session, snapshot_cache)
+        self.legal_cache = legal_cache or LegalBasisCache()
+
+    def stale_basis(self, on: dt.date | None = None) -> list[StaleFinding]:
+        on = on or today_in_china()
+        _, stamp = freshness(self.session)
+        legal = LegalBasisResolver(self.article_lookup, self.legal_cache, stamp)
+        rows = self.session.execute(
+            select(Duty.id, Duty.citations, Duty.basis_reviewed_on, Duty.created_at, Duty.role,
+                   ItemType.scheme, ItemType.code, ItemType.name, Area.code.label("area_code"),
+                   Area.name.label("area_name"), Agency.name.label("agency_name"))
+            .join(ItemType, Duty.item_type_id == ItemType.id)
+            .join(Area, Duty.area_id == Area.id)
+            .join(Agency, Duty.agency_id == Agency.id)
+            .where(Duty.state == State.PUBLISHED.value, or_(Duty.valid_to.is_(None), Duty.valid_to >= on))
+            .order_by(ItemType.code, Area.code, Duty.role, Duty.id)
+        ).all()
+        findings: list[StaleFinding] = []
+        for row in rows:
+            common = {"duty_id": row.id, "item": f"{row.code} {row.name}", "area": f"{row.area_code} {row.area_name}",
+                      "role": ROLE_LABELS[row.role], "agency": row.agency_name}
+            if not row.citations:
+                findings.append(StaleFinding(citation="", problem="no_basis", **common))
+                continue
+            reviewed = row.basis_reviewed_on or row.created_at.astimezone(CHINA_TZ).date()
+            for text in row.citations:
+                now = legal.resolve(text, on)
+                if now.status == UNRESOLVED:
+                    findings.append(StaleFinding(citation=text, problem="unresolved", **common))
+                elif now.status in (REPEALED, MISSING, NOT_YET_EFFECTIVE):
+                    findings.append(StaleFinding(citation=text, problem=now.status, detail=now.status_label,
+                                                 **common))
+                elif now.status == IN_FORCE and reviewed < on:
+                    then = legal.resolve(text, reviewed)
+                    if then.changed_on and reviewed < then.changed_on <= on:
+                        findings.append(StaleFinding(
+                            citation=text, problem="amended",
+                            detail=f"{then.changed_on.isoformat()} 起条文有修改（依据审核于 {reviewed.isoformat()}）",
+                            **common))
+        return findings
+
+    def coverage(self, at: dt.date | None = None, kind: str = "component",
+                 scheme: str = "gbt30428") -> dict[str, Any]:
+        at = at or today_in_china()
+        snap = self.catalogue.snapshot()
+        streets = sorted((a for a in snap.areas.values() if a.level == "street"), key=lambda a: a.code)
+        items = sorted((i for i in snap.items.values() if i.kind == kind and i.scheme == scheme),
+                       key=lambda i: i.code)
+        rows = []
+        gaps = 0
+        for item in items:
+            cells = []
+            for street in streets:
+                cands = [
+                    Candidate(d.id, d.role, d.agency_id, snap.areas[area_id].depth, d.source_kind,
+                              d.valid_from, d.valid_to, d)
+                    for area_id in street.chain
+                    for d in snap.duties.get((item.id, area_id), ())
+                    if d.role == "owner"
+                ]
+                decision = select_roles(cands, at=at, roles=("owner",))[0]
+                if decision.conflicts:
+                    status = "conflict"
+                elif decision.winner is None:
+                    status = "missing"
+                else:
+                    status = "ok"
+                if status != "ok":
+                    gaps += 1
+                cells.append({"street": street.code, "status": status,
+                              "agency": snap.agencies[decision.winner.agency].short_name
+                              if decision.winner else None})
+            rows.append({"item": item.as_dict(), "cells": cells,
+                         "complete": all(c["status"] == "ok" for c in cells)})
+        return {
+            "at": at,
+            "scheme": scheme,
+            "kind": kind,
+            "streets": [s.as_dict() for s in streets],
+            "rows": rows,
+            "gaps": gaps,
+            "missing": [
+                {"item": r["item"], "street": c["street"], "status": c["status"]}
+                for r in rows for c in r["cells"] if c["status"] != "ok"
+            ],
+        }
+
+
+def reports_factory(context: Any, request: Any) -> CatalogueReports:
+    snapshot_cache, legal_cache = caches(request.registry)
+    return CatalogueReports(request.dbsession, article_lookup=article_lookup_for(request),
+                            snapshot_cache=snapshot_cache, legal_cache=legal_cache)
+
+
+def group_by(values: list[Any], key: Any) -> dict[Any, list[Any]]:
+    result: dict[Any, list[Any]] = defaultdict(list)
+    for value in values:
+        result[key(value)].append(value)
+    return result

@@ -1,0 +1,320 @@
+"""An in-memory snapshot of the published catalogue, for millisecond look-ups.
+
+The database stays the source of truth. A :class:`CatalogueSnapshot` holds plain tuples of what
+``resolve`` and ``locate`` need (published duties by item type and area, the area tree, agencies,
+item types, the grid locator) and is keyed by the token in ``catalogue_state``, which every write
+to the catalogue changes (``portal.catalogue.models``). Each look-up reads that token (one indexed
+row) and rebuilds the snapshot only when it moved, so every process and node of a deployment
+answers from current data without any message bus.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.catalogue.geo import GridLocator
+from portal.catalogue.models import Agency, Area, CatalogueState, CrosswalkLink, Duty, ItemType
+from portal.workflow import State
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AreaInfo:
+    id: int
+    code: str
+    name: str
+    level: str
+    depth: int
+    parent_id: int | None
+    chain: tuple[int, ...]  # itself first, then its ancestors up to the district
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "level": self.level}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgencyInfo:
+    id: int
+    code: str
+    name: str
+    short_name: str
+    kind: str
+    supervision_phone: str
+    phone_is_demo: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "short_name": self.short_name,
+            "kind": self.kind,
+            "supervision_phone": self.supervision_phone,
+            "phone_is_demo": self.phone_is_demo,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ItemInfo:
+    id: int
+    scheme: str
+    kind: str
+    code: str
+    name: str
+    major_code: str
+    major_name: str
+    aliases: tuple[str, ...]
+    urgent_hours: int | None
+    normal_working_days: int | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.scheme}:{self.kind}:{self.code}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "kind": self.kind,
+            "code": self.code,
+            "name": self.name,
+            "major_code": self.major_code,
+            "major_name": self.major_name,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DutyInfo:
+    id: int
+    item_type_id: int
+    area_id: int
+    role: str
+    agency_id: int
+    citations: tuple[str, ...]
+    note: str
+    urgent_hours: int | None
+    normal_working_days: int | None
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    source_kind: str
+    source_id: str | None
+    source_ref: str
+    conflict_forced: bool
+
+
+def normalise(text: str) -> str:
+    """Fold full-width forms and case so 输油（气） matches 输油(气)."""
+    return unicodedata.normalize("NFKC", text or "").strip().lower()
+
+
+class CatalogueSnapshot:
+    def __init__(self, token: str, session: Session) -> None:
+        self.token = token
+        self.built_at = dt.datetime.now(dt.timezone.utc)
+        self._locator: GridLocator | None = None
+        self._locator_lock = threading.Lock()
+        self._session_factory = None
+
+        rows = session.execute(
+            select(Area.id, Area.code, Area.name, Area.level, Area.depth, Area.parent_id)
+        ).all()
+        parents = {r.id: r.parent_id for r in rows}
+        self.areas: dict[int, AreaInfo] = {}
+        for r in rows:
+            chain = [r.id]
+            parent = r.parent_id
+            while parent is not None and len(chain) < 10:
+                chain.append(parent)
+                parent = parents.get(parent)
+            self.areas[r.id] = AreaInfo(r.id, r.code, r.name, r.level, r.depth, r.parent_id, tuple(chain))
+        self.area_by_code: dict[str, AreaInfo] = {a.code: a for a in self.areas.values()}
+        self.children: dict[int | None, list[int]] = defaultdict(list)
+        for a in sorted(self.areas.values(), key=lambda a: a.code):
+            self.children[a.parent_id].append(a.id)
+
+        self.agencies: dict[int, AgencyInfo] = {
+            r.id: AgencyInfo(r.id, r.code, r.name, r.short_name, r.kind, r.supervision_phone, r.phone_is_demo)
+            for r in session.execute(
+                select(Agency.id, Agency.code, Agency.name, Agency.short_name, Agency.kind,
+                       Agency.supervision_phone, Agency.phone_is_demo)
+            )
+        }
+        self.agency_by_code: dict[str, AgencyInfo] = {a.code: a for a in self.agencies.values()}
+
+        self.items: dict[int, ItemInfo] = {
+            r.id: ItemInfo(r.id, r.scheme, r.kind, r.code, r.name, r.major_code, r.major_name,
+                           tuple(r.aliases or ()), r.urgent_hours, r.normal_working_days)
+            for r in session.execute(
+                select(ItemType.id, ItemType.scheme, ItemType.kind, ItemType.code, ItemType.name,
+                       ItemType.major_code, ItemType.major_name, ItemType.aliases,
+                       ItemType.urgent_hours, ItemType.normal_working_days)
+            )
+        }
+        self.item_by_key: dict[str, ItemInfo] = {i.key: i for i in self.items.values()}
+        self.items_by_code: dict[str, list[ItemInfo]] = defaultdict(list)
+        for item in sorted(self.items.values(), key=lambda i: (i.scheme != "gbt30428", i.kind, i.code)):
+            self.items_by_code[item.code].append(item)
+
+        self.crosswalk: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for r in session.execute(select(CrosswalkLink.from_item_id, CrosswalkLink.to_item_id, CrosswalkLink.kind)):
+            if r.to_item_id is not None:
+                self.crosswalk[r.from_item_id].append((r.to_item_id, r.kind))
+                self.crosswalk[r.to_item_id].append((r.from_item_id, r.kind))
+
+        self.duties: dict[tuple[int, int], list[DutyInfo]] = defaultdict(list)
+        self.items_with_duties: set[int] = set()
+        count = 0
+        for r in session.execute(
+            select(Duty.id, Duty.item_type_id, Duty.area_id, Duty.role, Duty.agency_id, Duty.citations,
+                   Duty.note, Duty.urgent_hours, Duty.normal_working_days, Duty.valid_from, Duty.valid_to,
+                   Duty.source_kind, Duty.source_id, Duty.source_ref, Duty.conflict_forced)
+            .where(Duty.state == State.PUBLISHED.value)
+        ):
+            info = DutyInfo(r.id, r.item_type_id, r.area_id, r.role, r.agency_id, tuple(r.citations or ()),
+                            r.note or "", r.urgent_hours, r.normal_working_days, r.valid_from, r.valid_to,
+                            r.source_kind, r.source_id, r.source_ref or "", bool(r.conflict_forced))
+            self.duties[(r.item_type_id, r.area_id)].append(info)
+            self.items_with_duties.add(r.item_type_id)
+            count += 1
+        self.duty_count = count
+
+        # completion: (normalised text, is_alias, item id)
+        self._names: list[tuple[str, bool, int]] = []
+        for item in self.items.values():
+            self._names.append((normalise(item.name), False, item.id))
+            for alias in item.aliases:
+                self._names.append((normalise(alias), True, item.id))
+        self._session_geometries: list[tuple[str, Any]] | None = None
+
+    # -- areas ----------------------------------------------------------------------------
+
+    def ancestors(self, area: AreaInfo) -> list[AreaInfo]:
+        """The area's ancestors, district first."""
+        return [self.areas[i] for i in reversed(area.chain[1:])]
+
+    def grids(self) -> list[AreaInfo]:
+        return [a for a in self.areas.values() if a.level == "grid"]
+
+    def locator(self, session: Session) -> GridLocator:
+        if self._locator is None:
+            with self._locator_lock:
+                if self._locator is None:
+                    pairs = [
+                        (r.code, r.geometry)
+                        for r in session.execute(
+                            select(Area.code, Area.geometry).where(Area.level == "grid", Area.geometry.is_not(None))
+                        )
+                    ]
+                    self._locator = GridLocator.from_pairs(pairs) if pairs else GridLocator([], [])
+        return self._locator
+
+    # -- item types -----------------------------------------------------------------------
+
+    def find_items(self, text: str, *, limit: int = 10, kind: str | None = None,
+                   scheme: str | None = None) -> list[ItemInfo]:
+        """Item types whose code, name or alias matches ``text``: exact, then prefix, then substring."""
+        needle = normalise(text)
+        if not needle:
+            return []
+        scored: dict[int, tuple[int, str]] = {}
+        for item in self.items_by_code.get(needle, ()):  # a code typed in full
+            scored[item.id] = (0, item.code)
+        for name, is_alias, item_id in self._names:
+            if needle == name:
+                rank = 1 if not is_alias else 2
+            elif name.startswith(needle):
+                rank = 3 if not is_alias else 4
+            elif needle in name:
+                rank = 5 if not is_alias else 6
+            else:
+                continue
+            item = self.items[item_id]
+            best = scored.get(item_id)
+            if best is None or rank < best[0]:
+                scored[item_id] = (rank, item.code)
+        if needle.isdigit():
+            for code, items in self.items_by_code.items():
+                if code.startswith(needle):
+                    for item in items:
+                        scored.setdefault(item.id, (3, item.code))
+        result = []
+        for item_id, (rank, _) in sorted(
+            scored.items(),
+            key=lambda kv: (kv[1][0], self.items[kv[0]].scheme != "gbt30428", self.items[kv[0]].kind,
+                            self.items[kv[0]].code),
+        ):
+            item = self.items[item_id]
+            if kind and item.kind != kind:
+                continue
+            if scheme and item.scheme != scheme:
+                continue
+            result.append(item)
+            if len(result) >= limit:
+                break
+        return result
+
+    def counterparts(self, item: ItemInfo) -> list[tuple[ItemInfo, str]]:
+        """Crosswalk neighbours of ``item`` (either direction) with the link kind."""
+        return [(self.items[i], kind) for i, kind in self.crosswalk.get(item.id, ()) if i in self.items]
+
+
+class SnapshotCache:
+    """One snapshot per process (per registry), rebuilt when the catalogue token moves."""
+
+    def __init__(self) -> None:
+        self._snapshot: CatalogueSnapshot | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def current_token(session: Session) -> str:
+        token = session.scalar(select(CatalogueState.token).where(CatalogueState.id == 1))
+        return token or "empty"
+
+    def get(self, session: Session, token: str | None = None) -> CatalogueSnapshot:
+        token = token or self.current_token(session)
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.token == token:
+            return snapshot
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None or snapshot.token != token:
+                snapshot = CatalogueSnapshot(token, session)
+                self._snapshot = snapshot
+        return snapshot
+
+    def clear(self) -> None:
+        self._snapshot = None
+
+
+def freshness(session: Session) -> tuple[str, int]:
+    """(catalogue token, newest search change id) in one round trip.
+
+    The second number moves whenever searchable content changes (regulations included), which
+    is what the legal-basis cache needs to know.
+    """
+    from portal.search.models import SearchChange
+
+    row = session.execute(
+        select(
+            select(CatalogueState.token).where(CatalogueState.id == 1).scalar_subquery(),
+            select(func.max(SearchChange.id)).scalar_subquery(),
+        )
+    ).one()
+    return (row[0] or "empty", int(row[1] or 0))
+
+
+def iter_chunks(values: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    chunk: list[Any] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
