@@ -99,7 +99,10 @@ def engine(app_settings: dict[str, Any]) -> Iterator[Engine]:
 def app(app_settings: dict[str, Any], engine: Engine) -> Any:
     from portal import main
 
-    return main({}, **app_settings)
+    wsgi_app = main({}, **app_settings)
+    # Start from a usable (empty) index, as `portal init` leaves it.
+    wsgi_app.registry["portal.search.projection"].rebuild()
+    return wsgi_app
 
 
 @pytest.fixture

@@ -49,6 +49,9 @@ def includeme(config: Any) -> None:
     config.registry["portal.search.projection"] = projection
     config.add_directive("add_search_provider", _add_search_provider)
     config.add_directive("add_search_source", _add_search_source)
+    config.add_route("search", "/search")
+    config.add_route("search.api", "/api/v1/search")
+    config.add_portal_section("search", "检索", "一个检索框查法规条文，支持口语问题、同义词和条文引用。", order=20)
     if as_bool(settings.get("portal.search.warm_up", True)):
         # jieba's dictionary takes about a second to load: pay it at start-up, not on the first query.
         from portal.search.analysis import warm_up

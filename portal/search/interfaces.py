@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from zope.interface import Attribute, Interface
 
 
+class SearchUnavailable(RuntimeError):
+    """The index cannot be used right now (missing, corrupt, being rebuilt): try again later."""
+
+
 @dataclass(frozen=True)
 class SearchDocument:
     """One indexable unit: a regulation, an article, later a ruling, a duty or a public case.

@@ -1,0 +1,76 @@
+"""The unified search endpoints over the app's real Whoosh index."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from portal.search.interfaces import ISearchService, SearchDocument
+
+DOCS = [
+    SearchDocument(doc_type="article", doc_id="9001", title="示例市容条例 第十二条",
+                   body="任何单位和个人不得擅自移动、损坏窨井盖等市政设施。", url="/regulations/901/articles/12",
+                   regulation_id=901, regulation_title="示例市容条例", article_number=12, article_label="第十二条",
+                   level="地方性法规", status="现行有效", region="示例市", valid_from=dt.date(2020, 1, 1)),
+    SearchDocument(doc_type="article", doc_id="9002", title="示例市容条例 第十三条",
+                   body="窨井盖缺失的，权属单位应当在二十四小时内补装。", url="/regulations/901/articles/13",
+                   regulation_id=901, regulation_title="示例市容条例", article_number=13, article_label="第十三条",
+                   level="地方性法规", status="已废止", region="示例市", valid_from=dt.date(2010, 1, 1),
+                   valid_to=dt.date(2019, 12, 31)),
+]
+
+
+@pytest.fixture
+def indexed(app):
+    service = app.registry.getUtility(ISearchService)
+    service.index(DOCS)
+    yield service
+    service.delete(doc.key for doc in DOCS)
+
+
+def test_api_hits_carry_regulation_article_snippet_and_url(testapp, indexed):
+    body = testapp.get("/api/v1/search", params={"q": "窨井盖"}).json
+    assert body["total"] >= 2
+    hit = next(h for h in body["hits"] if h["id"] == "9001")
+    assert hit["regulation"] == {"id": 901, "title": "示例市容条例"}
+    assert hit["article"] == {"number": 12, "label": "第十二条"}
+    assert hit["url"] == "http://example.com/regulations/901/articles/12"
+    assert "<mark>" in hit["snippet"]
+
+
+def test_filters_and_facets(testapp, indexed):
+    body = testapp.get("/api/v1/search", params={"q": "窨井盖", "status": "现行有效"}).json
+    assert {h["id"] for h in body["hits"]} >= {"9001"} and "9002" not in {h["id"] for h in body["hits"]}
+    statuses = {f["value"]: f["count"] for f in body["facets"]["status"]}
+    assert statuses.get("现行有效", 0) >= 1
+    in_force_2015 = testapp.get("/api/v1/search", params={"q": "窨井盖", "at": "2015-06-01"}).json
+    ids = {h["id"] for h in in_force_2015["hits"]}
+    assert "9002" in ids and "9001" not in ids
+
+
+@pytest.mark.parametrize("params", [{"q": "x", "page": "0"}, {"q": "x", "type": "everything"},
+                                    {"q": "x" * 300}, {"q": "x", "at": "2024-13-45"}])
+def test_bad_parameters_get_400(testapp, params):
+    response = testapp.get("/api/v1/search", params=params, status=400)
+    assert response.json["error"]["code"] == "validation_failed"
+
+
+@pytest.mark.parametrize("q", ['"', "AND OR NOT", "((", "第条", "*:*", "。，！？"])
+def test_odd_queries_never_fail(testapp, q):
+    assert testapp.get("/api/v1/search", params={"q": q}).status_int == 200
+
+
+def test_empty_query_returns_nothing_without_error(testapp):
+    assert testapp.get("/api/v1/search").json["hits"] == []
+    assert "检索" in testapp.get("/search").text
+
+
+def test_html_results_show_highlighted_chinese(testapp, indexed):
+    page = testapp.get("/search", params={"q": "窨井盖 补装"})
+    first = page.html.select("ol.hits li.hit")[0]
+    assert first.find("mark") is not None
+    assert "示例市容条例" in page.text
+    # Facet links keep the query and add the filter.
+    facet_links = [a["href"] for a in page.html.select("aside.facets a")]
+    assert any("status=" in href and "q=" in href for href in facet_links)
