@@ -234,7 +234,10 @@ def cli(tmp_path, database_url, app_settings, engine):
     marker = uuid.uuid4().hex[:8]
 
     def run(*args):
-        return CliRunner().invoke(main, ["--config", str(ini), "import-regulations", *args], catch_exceptions=False)
+        # --no-index: building a Whoosh index here would load the knowledge base's words into
+        # jieba's process-wide dictionary and change other tests' segmentation.
+        return CliRunner().invoke(main, ["--config", str(ini), "import-regulations", "--no-index", *args],
+                                  catch_exceptions=False)
 
     run.marker = marker
     yield run
