@@ -68,6 +68,7 @@ class CitationRef:
     number: int
     label: str  # 第六十三条, 第十条之一
     span: tuple[int, int]  # where law name + number sit in the normalized query
+    number_start: int = -1  # where 第X条 itself starts
 
 
 @dataclass
@@ -192,7 +193,7 @@ def find_citation(text: str) -> CitationRef | None:
         label = f"第{_cn(number)}条" + (m.group("zhi") or "")
         law_text = _law_text_before(before)
         best = CitationRef(law_text, number, label, (m.start() - (len(before) - len(law_text))
-                                                    if law_text else m.start(), m.end()))
+                                                    if law_text else m.start(), m.end()), m.start())
         if law_text:
             break
     return best
@@ -262,6 +263,8 @@ class LawCatalogue:
             for n in names:
                 if cand == n:
                     best = max(best, 3.0)
+                elif len(cand) >= 3 and n.endswith(cand) and cand.endswith(_LAW_SUFFIXES):
+                    best = max(best, 2.0 + len(cand) / len(n) / 2)  # 处罚法 for 行政处罚法
                 elif len(cand) >= 4 and cand in n:
                     best = max(best, 2.0 + len(cand) / len(n) / 2)
                 elif _is_abbreviation(cand, n):
@@ -299,13 +302,17 @@ class QueryPlanner:
         self.synonyms = synonyms or SynonymTable()
         self.mode = mode
 
-    def plan(self, text: str, known_places: Iterable[str] = ()) -> QueryPlan:
+    def plan(self, text: str, known_places: Iterable[str] = (), keep_law_words: bool = False) -> QueryPlan:
+        """``keep_law_words``: search the words of a citation's law name too (used when the name
+        resolves to no indexed regulation), only 第X条 itself is left out."""
         norm = analysis.normalize(text)[:500]  # a query is never a whole document
         plan = QueryPlan(text=norm)
         plan.citation = find_citation(norm)
         rest = norm
         if plan.citation:
             a, b = plan.citation.span
+            if keep_law_words:
+                a = plan.citation.number_start
             rest = norm[:a] + " " * (b - a) + norm[b:]
         places = [p for p in sorted(set(known_places), key=len, reverse=True) if p and p in rest]
         # Drop places nested in a longer place that matched (上海 in 上海浦东).

@@ -102,7 +102,7 @@ class Ranking:
     other_place_factor: float = 0.6  # local texts of another place when the query names one
     not_in_force_factor: float = 0.85  # repealed / historical versions rank below current ones
     whole_word_weight: float = 1.0  # weight of a multi-character query word next to its bigrams
-    group_sum_weight: float = 0.2  # credit for further members of a synonym group beyond the best
+    group_sum_weight: float = 0.5  # credit for further members of a synonym group beyond the best
     coordination: float = 1.0  # exponent of the share of query words a document matches
     term_share: float = 0.5  # a word's weight is split over its n terms as 1 / n ** term_share
     common_term_ratio: float = 0.25  # terms in more than this share of documents are skipped
@@ -111,6 +111,8 @@ class Ranking:
     reference_top: int = 10  # how many top matches pass score along their references
     coherence: float = 0.0  # boost for the regulations holding most of the top matches' score
     coherence_top: int = 100
+    diversity: float = 0.0  # discount of further articles of a regulation already ranked higher
+    diversity_top: int = 50
 
 
 # --------------------------------------------------------------------------- schema / documents
@@ -907,6 +909,17 @@ class WhooshSearchService:
             return empty
         score = self._score(snap, plan)
         pinned, citation = self._pin(snap, plan, allowed)
+        if plan.citation is not None and not pinned:
+            # Not a citation of an indexed article after all: search the law name's words too and
+            # put articles with the cited number (the article label) first among the matches.
+            plan = self.planner.plan(text, snap.places, keep_law_words=True)
+            score = self._score(snap, plan) if plan.groups else np.zeros(snap.n, dtype=np.float32)
+            numbered = snap.article == plan.citation.number
+            top = float(score.max()) if score.size else 0.0
+            if top > 0:
+                score = score + np.where(numbered & (score > 0), top, 0.0).astype(np.float32)
+            else:
+                score = numbered.astype(np.float32)
         matched = (score > 0) & allowed
         if pinned:
             matched[pinned] = True
@@ -1035,6 +1048,27 @@ class WhooshSearchService:
             score *= factor
         if rk.not_in_force_factor != 1.0:
             score *= np.where(snap.in_force, 1.0, rk.not_in_force_factor).astype(np.float32)
+        if rk.diversity and score.size:
+            score = self._diversify(snap, score)
+        return score
+
+    def _diversify(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
+        """The n-th best article of one regulation is discounted 1 / (1 + diversity * n), so that
+        one long text does not fill the first page when several texts answer the query."""
+        k = min(self.ranking.diversity_top, score.size)
+        top = np.argpartition(-score, k - 1)[:k]
+        top = top[score[top] > 0]
+        if top.size < 2:
+            return score
+        top = top[np.argsort(-score[top], kind="stable")]
+        regs = snap.regulation[top]
+        seen: dict[int, int] = {}
+        rank_in_reg = np.empty(top.size, dtype=np.float32)
+        for i, r in enumerate(regs.tolist()):
+            rank_in_reg[i] = seen.get(r, 0)
+            seen[r] = rank_in_reg[i] + 1
+        score = score.copy()
+        score[top] = score[top] / (1.0 + self.ranking.diversity * rank_in_reg)
         return score
 
     def _coherence(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
@@ -1121,7 +1155,7 @@ class WhooshSearchService:
                 idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
                 weighted.append((math.sqrt(tf) * idf, term, idf))
         weighted.sort(reverse=True)
-        same = (snap.regulation == regulation_id) & allowed
+        same = (snap.regulation == regulation_id) & allowed & (snap.article >= 0)
         same[target] = False
         score = np.zeros(snap.n, dtype=np.float32)
         k1 = self.ranking.k1

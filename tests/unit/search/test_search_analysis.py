@@ -103,6 +103,7 @@ CATALOGUE = LawCatalogue([
     ("个保法", 7),
     ("上海市市容环境卫生管理条例", 4),
     ("查一下行政处罚法", 1),  # leading words are skipped
+    ("处罚法", 1),  # the end of a title
 ])
 def test_law_names_resolve(typed, expected):
     assert CATALOGUE.resolve(typed)[0].regulation_id == expected

@@ -305,3 +305,12 @@ def test_health_reports_size_and_counts(service):
     assert health["documents"] == len(corpus())
     assert health["size_bytes"] > 0
     assert health["analysis"] == "combined"
+
+
+def test_unresolved_citation_falls_back_to_the_article_label(service):
+    bare = service.search(SearchQuery(text="第二十五条"))
+    assert set(keys(bare)) == {"article:2-25", "article:3-25"}
+    unknown_law = service.search(SearchQuery(text="上海市示范市容条例第25条"))  # not the exact title
+    assert keys(unknown_law)[0] == "article:2-25"
+    missing_article = service.search(SearchQuery(text=f"{ROAD}第999条"))
+    assert missing_article.hits and all(h.regulation_id == 1 for h in missing_article.hits[:3])
