@@ -91,7 +91,7 @@ class _DutyFields(BodySchema):
     role = fields.String(validate=validate.OneOf(ROLE_VALUES),
                          metadata={"description": "owner 权属 | maintainer 养护 | supervisor 主管 | enforcer 执法"})
     agency = fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "责任单位编码"})
-    citations = fields.List(fields.String(validate=validate.Length(min=4, max=300)),
+    citations = fields.List(fields.String(validate=validate.Length(min=1, max=300)),
                             validate=validate.Length(max=20),
                             metadata={"description": "法律依据，如 《城市道路管理条例》第二十三条"})
     note = fields.String(validate=validate.Length(max=2000))

@@ -147,7 +147,8 @@ def _can_see_drafts(request: Request) -> bool:
 
 def _visible_duty(request: Request) -> Any:
     duty = duties(request).get(duty_id(request))
-    if duty.state != State.PUBLISHED.value and not _can_see_drafts(request):
+    # superseded entries stay readable: they were public once, and their history explains the change
+    if duty.state not in (State.PUBLISHED.value, State.SUPERSEDED.value) and not _can_see_drafts(request):
         raise NotFound(f"未找到权责条目 #{duty.id}。")
     return duty
 

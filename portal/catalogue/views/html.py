@@ -160,7 +160,8 @@ def _area_options(request: Request) -> list[dict[str, Any]]:
 def lookup_page(request: Request) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     try:
-        form = LookupForm().load(dict(request.GET.items()))
+        # empty fields of a submitted form mean "not given"
+        form = LookupForm().load({k: v for k, v in request.GET.items() if v.strip()})
     except ValidationError as exc:
         form, errors = {}, exc.messages
     service = catalogue(request)
