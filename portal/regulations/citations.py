@@ -66,6 +66,8 @@ class Citation:
 _N = f"[{NUMERAL_CHARS}]+"
 _CITATION = re.compile(
     rf"^\s*《?(?P<title>[^《》\s第]{{2,80}}?)》?\s*"
+    # An edition note after the title is allowed and ignored: 《…》（2019年修订）第二十三条.
+    r"(?:[（(][^（）()]{1,20}[）)]\s*)?"
     rf"第\s*(?P<article>{_N})\s*条(?:\s*之\s*(?P<suffix>{_N}))?"
     rf"(?:\s*第\s*(?P<paragraph>{_N})\s*款)?"
     rf"(?:\s*第\s*[（(]?\s*(?P<item>{_N})\s*[)）]?\s*项)?\s*$"

@@ -183,6 +183,8 @@ class RegulationService:
 
     def by_title(self, title: str) -> Regulation | None:
         key = _title_key(title)
+        # An edition note is not part of the title: 城市道路管理条例（2019年修订）.
+        key = re.sub(r"[（(][^（）()]*\d{4}[^（）()]*[）)]$", "", key)
         if not key:
             return None
         candidates = {key, short_title(key)}

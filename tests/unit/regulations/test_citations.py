@@ -25,6 +25,7 @@ def test_render():
         ("《某条例》第十条之一第二款", Citation("某条例", 10, 1, 2)),
         ("《某条例》第十条第二款第（三）项", Citation("某条例", 10, 0, 2, 3)),
         ("某条例第十条第三项", Citation("某条例", 10, 0, None, 3)),
+        ("《某条例》（2019年修订）第十条", Citation("某条例", 10)),
     ],
 )
 def test_parse(text, expected):

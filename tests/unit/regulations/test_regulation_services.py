@@ -209,6 +209,7 @@ def test_short_title_of_national_laws(dbsession):
     assert regulation.level == "法律" and regulation.region == "全国"
     assert regulation.effective_date == dt.date(2020, 1, 1)
     assert RegulationService(dbsession).by_title("示例法").id == regulation.id
+    assert RegulationService(dbsession).by_title("《示例法》（2020年公布）").id == regulation.id
     assert ArticleLookupService(dbsession).lookup("示例法", 1).in_force
 
 
