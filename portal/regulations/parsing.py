@@ -207,8 +207,13 @@ def normalize_heading(kind: str, number: int | None, title: str) -> str:
     return f"{prefix} {title}" if title else prefix
 
 
+_TOC_LEADER = re.compile(r"[\s\u3000]*[.．。…·•\-—_]{2,}[\s\u3000]*\d*$|[\s\u3000]+\d{1,4}$")
+
+
 def _match_heading(text: str, *, markdown_heading: bool) -> tuple[int, str] | None:
     """(level, normalized heading) for a 编/分编/章/节 heading line, else None."""
+    # Table-of-contents lines carry leader dots and page numbers: 第一章 总则……1.
+    text = _TOC_LEADER.sub("", text)
     match = _HEADING.match(text)
     if match:
         title = (match.group("title") or "").strip()
@@ -417,7 +422,7 @@ class _Parser:
         self.header_open = True  # still reading header lines
         self.in_appendix = False
         self.toc_state: str | None = None  # None | "open"
-        self.toc_first: str | None = None
+        self.toc_entries: list[tuple[int, str]] = []
         self.body: list[str] = []
         self.current: tuple[int, int, str, int, tuple[str, ...]] | None = None
 
@@ -497,12 +502,21 @@ class _Parser:
         heading = _match_heading(line, markdown_heading=markdown_heading)
         if heading:
             if self.toc_state == "open":
-                if self.toc_first is None:
-                    self.toc_first = heading[1]
-                    return
-                if heading[1] != self.toc_first:
+                # The table of contents lists each heading once; the first one met again
+                # is the body's.
+                if all(heading[1] != entry for _, entry in self.toc_entries):
+                    self.toc_entries.append(heading)
                     return
                 self.toc_state = None
+                # Higher headings just before it that the contents did not list (a 编 above
+                # the first 章) already belong to the body.
+                parents: list[tuple[int, str]] = []
+                for level, entry in reversed(self.toc_entries):
+                    if level >= heading[0]:
+                        break
+                    parents.insert(0, (level, entry))
+                for parent in parents:
+                    self.set_heading(*parent)
             self.close_article()
             self.set_heading(*heading)
             self.header_open = False

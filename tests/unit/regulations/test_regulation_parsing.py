@@ -161,6 +161,18 @@ def test_plain_text_with_toc_parts_and_odd_separators():
     assert reg.articles[4].label == "第五条"
 
 
+def test_toc_with_page_numbers_and_parts_missing_from_it():
+    text = (
+        "某某条例\n目　录\n第一章　总　　则……………………1\n第二章　管理 ........ 3\n附　　则\t9\n"
+        "第一编 通则\n第一章　总　　则\n第一条　甲。\n第二章　管理\n第二条　乙。\n"
+    )
+    reg = parse_regulation_text(text)
+    # 第一编 is not in the contents; the body starts where a listed heading comes back.
+    assert [a.chapter_path for a in reg.articles] == [
+        ("第一编 通则", "第一章 总则"), ("第一编 通则", "第二章 管理"),
+    ]
+
+
 def test_plain_text_history_and_document_number():
     reg = parse_regulation_text(PLAIN)
     assert [(e.date, e.kind) for e in reg.history] == [
