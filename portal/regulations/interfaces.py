@@ -30,6 +30,10 @@ class IRegulationService(Interface):
         """The version in force on ``on`` (default: today), else the latest one when ``on`` is
         None; None when no text is known for that date."""
 
+    def source_files(source="corpus"):
+        """``{file name: regulation id}`` of regulations imported from files of that source
+        (the corpus folder); the search evaluation maps judged files to hits with it."""
+
     def article(regulation_id, number, suffix=0, on=None):
         """``(regulation, version, article)`` of an article; raises ``NotFound``."""
 

@@ -199,6 +199,17 @@ class RegulationService:
         found.sort(key=lambda r: (r.title != key, r.title))
         return found[0]
 
+    def source_files(self, source: str = "corpus") -> dict[str, int]:
+        """File name → regulation id of the regulations a folder import described last.
+
+        The search evaluation maps judged ``<law-file>#<article>`` items to hits with it.
+        """
+        rows = self.session.execute(
+            select(Regulation.source_ref, Regulation.id).where(Regulation.source == source,
+                                                               Regulation.source_ref.is_not(None))
+        )
+        return {ref: regulation_id for ref, regulation_id in rows}
+
     def version_on(self, regulation: Regulation, on: dt.date | None = None) -> RegulationVersion | None:
         base = select(RegulationVersion).where(RegulationVersion.regulation_id == regulation.id)
         when = on or today()

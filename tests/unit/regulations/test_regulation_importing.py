@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from portal.regulations.importing import collect_paths, import_lawpack, import_paths, load_regulation_sources
 from portal.regulations.models import Article, Regulation, RegulationVersion
+from portal.regulations.services import RegulationService
 
 from .texts import BROKEN, PLAIN_RULE, ROAD_V1, ROAD_V2
 
@@ -55,6 +56,8 @@ def test_folder_import_uses_the_manifest_and_skips_a_malformed_file(dbsession, t
     # Nothing of the broken file was stored.
     assert dbsession.scalar(select(func.count(Regulation.id)).where(Regulation.title == "坏掉的条例")) == 0
     assert "新建 2" in summary.describe() and "失败 1" in summary.describe()
+    files = RegulationService(dbsession).source_files("corpus")
+    assert files["road.md"] == road.id and files["rule.txt"] != road.id and "broken.md" not in files
 
 
 def test_manifest_article_count_mismatch_fails_that_file_only(dbsession, tmp_path):
