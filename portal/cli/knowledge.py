@@ -27,7 +27,9 @@ def load_kb(env: PortalEnv, only: tuple[str, ...]) -> None:
             summary = loader.load(LoadContext(session=session, settings=env.settings, registry=env.registry,
                                               echo=click.echo))
         click.echo(f"[{loader.name}] {summary or '完成'}（{time.perf_counter() - started:.1f} 秒）")
-    env.projection.catch_up()
+    started = time.perf_counter()
+    outcome = env.projection.bring_up_to_date()
+    click.echo(f"搜索索引：{outcome}（{time.perf_counter() - started:.1f} 秒）")
 
 
 @click.command("reindex")
@@ -49,16 +51,9 @@ def reindex(env: PortalEnv) -> None:
 def index_status(env: PortalEnv, repair: bool) -> None:
     """Show the search index's health; with --repair, make it usable."""
     projection = env.projection
-    health = projection.health()
     if repair:
-        if not health.get("ok"):
-            click.echo("搜索索引缺失或损坏，正在从数据库重建……")
-            click.get_current_context().invoke(reindex)
-        else:
-            touched = projection.catch_up()
-            if touched:
-                click.echo(f"搜索索引已追上变更：{touched} 个文档。")
-        health = projection.health()
+        click.echo(f"搜索索引：{projection.bring_up_to_date()}")
+    health = projection.health()
     click.echo(f"搜索索引：{'可用' if health.get('ok') else '不可用'}，{health.get('documents', 0)} 个文档")
 
 

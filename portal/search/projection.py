@@ -14,6 +14,7 @@ of nodes follow the same log. ``rebuild()`` recreates the index from the databas
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import logging
 import threading
@@ -24,9 +25,10 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.db import utcnow
 from portal.search.interfaces import IDocumentProvider, ISearchService, SearchDocument
 from portal.search.models import SearchChange
 
@@ -37,9 +39,14 @@ KeysOf = Callable[[Any], Iterable[tuple[str, str]]]
 # Model class -> the document keys a changed row affects. Process-wide, like the mapped classes.
 _SOURCES: dict[type, KeysOf] = {}
 
-# On PostgreSQL, sequence values can commit out of order; re-reading this many changes behind the
-# cursor catches a late committer without replaying the whole log.
+# On PostgreSQL, sequence values can commit out of order: a change with a lower id may become
+# visible after the cursor passed it. Changes up to LOOKBACK ids behind the cursor and younger than
+# LOOKBACK_SECONDS are therefore read again (once per process), which catches a late committer
+# without replaying the log at every start.
 LOOKBACK = 1000
+LOOKBACK_SECONDS = 120
+# Past this many pending changes, writing a fresh index is faster than applying them one by one.
+REBUILD_BACKLOG = 5000
 
 
 def add_search_source(model: type, keys_of: KeysOf) -> None:
@@ -161,9 +168,11 @@ class SearchProjection:
 
     def _apply(self, session: Session) -> int:
         cursor = self.read_cursor()
+        recent = utcnow() - dt.timedelta(seconds=LOOKBACK_SECONDS)
         rows = session.execute(
             select(SearchChange.id, SearchChange.doc_type, SearchChange.doc_id)
-            .where(SearchChange.id > cursor - LOOKBACK)
+            .where(or_(SearchChange.id > cursor,
+                       and_(SearchChange.id > cursor - LOOKBACK, SearchChange.created_at > recent)))
             .order_by(SearchChange.id)
         ).all()
         fresh = [row for row in rows if row.id > cursor or row.id not in self._applied_recently]
@@ -196,6 +205,17 @@ class SearchProjection:
             self.catch_up(session)
         except Exception:  # noqa: BLE001 - the log is durable; the next catch-up retries
             log.exception("search index catch-up failed; it will be retried")
+
+    def bring_up_to_date(self, progress: Callable[[int], None] | None = None) -> str:
+        """Make the index usable and current: rebuild it when it is unusable or far behind
+        (a first load, a long outage), otherwise apply the pending changes. Returns what it did."""
+        healthy = bool(self.service.health().get("ok"))
+        if healthy:
+            with self.session_factory() as session:
+                behind = self.pending(session)
+            if behind <= REBUILD_BACKLOG:
+                return f"caught up ({self.catch_up()} documents)"
+        return f"rebuilt ({self.rebuild(progress)} documents)"
 
     def maybe_poll(self) -> None:
         """Follow changes committed by other processes or nodes, at most every poll_seconds."""
