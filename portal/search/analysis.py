@@ -161,11 +161,25 @@ def word_terms(word: str, mode: str = DEFAULT_MODE) -> list[str]:
             out.extend(bigrams(run))
         elif mode == "jieba":
             out.extend(jieba_words(run))
+        elif len(run) <= 2:
+            out.append(run)
         else:
-            out.extend(bigrams(run))
-            if len(run) > 2:
-                out.append(run)
+            out.extend(_inner_terms(run))
+            out.append(run)
     return out
+
+
+INNER_TERMS = "words"  # or "bigrams": every bigram of a long query word
+
+
+def _inner_terms(run: str) -> list[str]:
+    """The parts of a long query word to match as bigrams: every bigram, or (``words``) only the
+    two-character dictionary words inside it, so 违法建筑 asks for 违法 and 建筑 but not 法建."""
+    if INNER_TERMS == "words":
+        inner = [w for w in jieba_words(run) if len(w) == 2]
+        if inner:
+            return inner
+    return bigrams(run)
 
 
 class ChineseTokenizer(Tokenizer):
