@@ -109,10 +109,6 @@ class Ranking:
     cross_refs: int = 9  # related articles shown after a pinned citation
     reference_boost: float = 0.2  # share of a top match's score given to articles it cites / is cited by
     reference_top: int = 10  # how many top matches pass score along their references
-    coherence: float = 0.0  # boost for the regulations holding most of the top matches' score
-    coherence_top: int = 100
-    diversity: float = 0.0  # discount of further articles of a regulation already ranked higher
-    diversity_top: int = 50
 
 
 # --------------------------------------------------------------------------- schema / documents
@@ -1036,8 +1032,6 @@ class WhooshSearchService:
             score *= (matched_groups / n_groups) ** rk.coordination
         if rk.reference_boost and snap.ref_src.size and score.size:
             score = self._propagate(snap, score)
-        if rk.coherence and score.size:
-            score = self._coherence(snap, score)
         if plan.places and snap.n:
             in_place = np.zeros(snap.n, dtype=bool)
             for place in plan.places:
@@ -1048,44 +1042,7 @@ class WhooshSearchService:
             score *= factor
         if rk.not_in_force_factor != 1.0:
             score *= np.where(snap.in_force, 1.0, rk.not_in_force_factor).astype(np.float32)
-        if rk.diversity and score.size:
-            score = self._diversify(snap, score)
         return score
-
-    def _diversify(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
-        """The n-th best article of one regulation is discounted 1 / (1 + diversity * n), so that
-        one long text does not fill the first page when several texts answer the query."""
-        k = min(self.ranking.diversity_top, score.size)
-        top = np.argpartition(-score, k - 1)[:k]
-        top = top[score[top] > 0]
-        if top.size < 2:
-            return score
-        top = top[np.argsort(-score[top], kind="stable")]
-        regs = snap.regulation[top]
-        seen: dict[int, int] = {}
-        rank_in_reg = np.empty(top.size, dtype=np.float32)
-        for i, r in enumerate(regs.tolist()):
-            rank_in_reg[i] = seen.get(r, 0)
-            seen[r] = rank_in_reg[i] + 1
-        score = score.copy()
-        score[top] = score[top] / (1.0 + self.ranking.diversity * rank_in_reg)
-        return score
-
-    def _coherence(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
-        """Articles of the regulations that gather most of the top matches rank higher: answers to
-        one question cluster in the texts about its subject (the cluster hypothesis)."""
-        rk = self.ranking
-        k = min(rk.coherence_top, score.size)
-        top = np.argpartition(-score, k - 1)[:k]
-        top = top[(score[top] > 0) & (snap.regulation[top] >= 0)]
-        if top.size < 2:
-            return score
-        regs, inverse = np.unique(snap.regulation[top], return_inverse=True)
-        mass = np.bincount(inverse, weights=score[top].astype(np.float64))
-        strength = (mass / mass.max()).astype(np.float32)
-        pos = np.clip(np.searchsorted(regs, snap.regulation), 0, regs.size - 1)
-        member = regs[pos] == snap.regulation
-        return score * np.where(member, 1.0 + rk.coherence * strength[pos], 1.0).astype(np.float32)
 
     def _propagate(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
         """Articles cited by (or citing) the best matches share some of their score: a penalty
@@ -1240,14 +1197,19 @@ def _dir_size(path: Path) -> int:
 def from_settings(settings: dict) -> WhooshSearchService:
     """Build the service from Pyramid settings:
 
-    - ``search.index_dir`` (default ``var/search-index``)
-    - ``search.synonyms`` (default ``knowledge_base/synonyms.yaml``)
-    - ``search.analysis`` (``combined`` | ``jieba`` | ``bigram``; default combined)
-    - ``search.refresh_interval`` seconds between checks for commits by other processes (1.0)
+    - ``portal.index_dir`` (default ``var/index``)
+    - ``portal.search.synonyms`` (default ``<portal.knowledge_base>/synonyms.yaml``)
+    - ``portal.search.analysis`` (``combined`` | ``jieba`` | ``bigram``; default combined; a change
+      makes health() ask for a rebuild)
+    - ``portal.search.refresh_interval`` seconds between checks for commits made by other
+      processes (default 1.0; this process's own commits are seen at once)
     """
+    synonyms = settings.get("portal.search.synonyms")
+    if not synonyms and settings.get("portal.knowledge_base"):
+        synonyms = Path(settings["portal.knowledge_base"]) / "synonyms.yaml"
     return WhooshSearchService(
-        settings.get("search.index_dir", "var/search-index"),
-        settings.get("search.synonyms", "knowledge_base/synonyms.yaml"),
-        analysis_mode=settings.get("search.analysis", analysis.DEFAULT_MODE),
-        refresh_interval=float(settings.get("search.refresh_interval", 1.0)),
+        settings.get("portal.index_dir", "var/index"),
+        synonyms,
+        analysis_mode=settings.get("portal.search.analysis", analysis.DEFAULT_MODE),
+        refresh_interval=float(settings.get("portal.search.refresh_interval", 1.0)),
     )
