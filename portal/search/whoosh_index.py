@@ -616,6 +616,7 @@ class WhooshSearchService:
         self._rebuilding = False
         self._pending: list[tuple[str, object]] = []  # writes made while a rebuild runs
         self._last_check = 0.0
+        self._segmenter_ready = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -629,7 +630,7 @@ class WhooshSearchService:
     def warm_up(self) -> None:
         """Load the segmenter dictionary (plus synonym words) and open the index, so the first
         request pays for neither.  Never raises: a missing index is reported by health()."""
-        analysis.warm_up(self.synonyms.words())
+        self._ensure_segmenter()
         try:
             snap = self._current()
             # Exercise every code path once (planning, places, synonyms, citations, snippets) and
@@ -786,7 +787,16 @@ class WhooshSearchService:
             return snap.ix
         return self._open_generation(name)
 
+    def _ensure_segmenter(self) -> None:
+        """The segmenter must know the synonym words before any text is cut, in every process
+        (the CLI indexes without the app's warm-up), or the same word would be cut differently
+        at indexing and at query time."""
+        if not self._segmenter_ready:
+            analysis.warm_up(self.synonyms.words())
+            self._segmenter_ready = True
+
     def _write(self, ix, docs: Sequence[SearchDocument], deletes: Sequence[str]) -> int:
+        self._ensure_segmenter()
         prepared = [_doc_fields(d, self.analysis_mode) for d in docs]  # analyse outside the lock
         writer = ix.writer(timeout=self.writer_timeout, delay=0.05)
         count = 0
@@ -807,7 +817,7 @@ class WhooshSearchService:
                 progress: Callable[[int], None] | None = None) -> int:
         """Write a new generation beside the live one and switch CURRENT to it atomically.
         Searches keep using the old generation until the switch."""
-        analysis.warm_up(self.synonyms.words())
+        self._ensure_segmenter()
         self.index_dir.mkdir(parents=True, exist_ok=True)
         name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         path = self.index_dir / name
@@ -896,6 +906,7 @@ class WhooshSearchService:
         page = min(max(1, int(query.page or 1)), _MAX_PAGE)
         size = min(max(1, int(query.page_size or 10)), _MAX_PAGE_SIZE)
         text = query.text if isinstance(query.text, str) else str(query.text or "")
+        self._ensure_segmenter()
         plan = self.planner.plan(text, snap.places)
         empty = SearchResults(query=query, total=0, hits=[], facets={f: [] for f in FACETS})
         if plan.empty or snap.n == 0:
