@@ -24,6 +24,8 @@ from portal.search.interfaces import IDocumentProvider, SearchDocument
 REGULATION = "regulation"
 ARTICLE = "article"
 _CHUNK = 500
+# The status in the index is the one on the day the document was (re)built; the "in force on
+# date" filter uses valid_from / valid_to, which never go stale.
 
 
 def article_doc_id(regulation_id: int, number: int, suffix: int) -> str:
@@ -146,7 +148,7 @@ class RegulationDocumentProvider:
                 regulation_title=regulation.title,
                 regulation_short_title=regulation.short_title,
                 level=regulation.level,
-                status=regulation.status,
+                status=regulation.status_on(self._today()),
                 region=regulation.region,
                 authority=regulation.issuing_authority,
                 valid_from=regulation.effective_date,
@@ -167,13 +169,15 @@ class RegulationDocumentProvider:
         regulations = self._regulations(session, None if wanted is None else wanted.keys())
         versions = self._indexed_versions(session, regulations.keys())
         by_version = {version_id: regulation_id for regulation_id, version_id in versions.items()}
+        today = self._today()
+        statuses = {regulation_id: regulation.status_on(today) for regulation_id, regulation in regulations.items()}
         for chunk in _chunks(list(by_version)):
             stmt = select(Article).where(Article.version_id.in_(chunk)).order_by(Article.version_id, Article.position)
             for article in session.scalars(stmt):
                 regulation = regulations[by_version[article.version_id]]
                 if wanted is not None and (article.number, article.suffix) not in wanted[regulation.id]:
                     continue
-                yield article_document(regulation, article)
+                yield article_document(regulation, article, statuses[regulation.id])
 
 
 def _extra(regulation: Regulation) -> dict[str, str]:
@@ -185,7 +189,8 @@ def _extra(regulation: Regulation) -> dict[str, str]:
     return extra
 
 
-def article_document(regulation: Regulation, article: Article) -> SearchDocument:
+def article_document(regulation: Regulation, article: Article, status: str | None = None) -> SearchDocument:
+    """``status``: the regulation's status when indexed (default: its declared one)."""
     return SearchDocument(
         doc_type=ARTICLE,
         doc_id=article_doc_id(regulation.id, article.number, article.suffix),
@@ -199,7 +204,7 @@ def article_document(regulation: Regulation, article: Article) -> SearchDocument
         article_label=article.label,
         chapter=" ".join(article.chapter_path) if article.chapter_path else None,
         level=regulation.level,
-        status=regulation.status,
+        status=status or regulation.status,
         region=regulation.region,
         authority=regulation.issuing_authority,
         valid_from=regulation.effective_date,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from zope.interface import implementer
 
@@ -116,20 +116,36 @@ class RegulationService:
             ),
         )
 
+    @staticmethod
+    def status_on(on: dt.date) -> Any:
+        """SQL for the status on a date; mirrors :func:`~portal.regulations.metadata.effective_status`."""
+        repealed, not_yet = Status.REPEALED.value, Status.NOT_YET_EFFECTIVE.value
+        return case(
+            (and_(Regulation.repealed_date.is_not(None), Regulation.repealed_date <= on), repealed),
+            (and_(Regulation.effective_date.is_not(None), Regulation.effective_date > on), not_yet),
+            (and_(Regulation.status == repealed, Regulation.repealed_date.is_(None)), repealed),
+            (and_(Regulation.status == not_yet, Regulation.effective_date.is_(None)), not_yet),
+            (Regulation.status == Status.AMENDED.value, Status.AMENDED.value),
+            else_=Status.IN_FORCE.value,
+        )
+
     def _conditions(self, *, level=None, status=None, region=None, authority=None, q=None, at=None,
                     skip: str | None = None) -> list[Any]:
         conditions: list[Any] = []
         if level and skip != "level":
             conditions.append(Regulation.level == level)
         if status and skip != "status":
-            conditions.append(Regulation.status == status)
+            # The status on the date asked (today by default), not the one declared at import:
+            # a law becomes effective, or is repealed, without anyone touching its row.
+            conditions.append(self.status_on(at or today()) == status)
         if region and skip != "region":
-            conditions.append(or_(Regulation.region == region, Regulation.region.startswith(region)))
+            conditions.append(Regulation.region.startswith(region, autoescape=True))
         if authority and skip != "authority":
             conditions.append(Regulation.issuing_authority == authority)
         if q:
-            like = f"%{q.strip()}%"
-            conditions.append(or_(Regulation.title.like(like), Regulation.short_title.like(like)))
+            text = q.strip()
+            conditions.append(or_(Regulation.title.contains(text, autoescape=True),
+                                  Regulation.short_title.contains(text, autoescape=True)))
         if at:
             conditions.append(self._in_force_on(at))
         return conditions
@@ -158,7 +174,7 @@ class RegulationService:
         out: dict[str, list[tuple[str, int]]] = {}
         for name, column, order in (
             ("level", Regulation.level, LEVELS),
-            ("status", Regulation.status, STATUSES),
+            ("status", self.status_on(filters.get("at") or today()), STATUSES),
             ("region", Regulation.region, ()),
         ):
             conditions = self._conditions(**filters, skip=name)

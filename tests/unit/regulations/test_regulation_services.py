@@ -108,6 +108,8 @@ def test_browse_filters_and_facets(dbsession):
     assert {value for value, _ in service.browse(level="地方政府规章", q="青石市").facets["level"]} == {
         "地方性法规", "地方政府规章"}
     assert service.browse(q="青石市", at=dt.date(2000, 1, 1)).total == 0
+    # Wildcards in the input are literal characters.
+    assert service.browse(q="%").total == 0 and service.browse(region="_").total == 0
     assert service.browse(q="青石市", at=dt.date(2020, 1, 1)).total == 2
 
 
@@ -118,6 +120,18 @@ def test_header_metadata_of_a_plain_text(dbsession):
     assert regulation.level == "地方政府规章"
     assert regulation.promulgation_date == dt.date(2019, 2, 1)
     assert regulation.effective_date == dt.date(2019, 3, 1)
+
+
+def test_status_filter_and_facet_use_the_status_on_the_date(dbsession):
+    # Declared 现行有效 at import, but not effective before 2019-03-01 and repealed in 2022.
+    _import(dbsession, PLAIN_RULE, repealed_date=dt.date(2022, 1, 1), status="现行有效")
+    service = RegulationService(dbsession)
+    assert service.browse(q="占道", status="已废止").total == 1
+    assert service.browse(q="占道", status="现行有效", at=dt.date(2020, 1, 1)).total == 1
+    page = service.browse(q="占道", at=dt.date(2019, 2, 15))
+    assert page.total == 0
+    assert dict(service.facets(q="占道")["status"]) == {"已废止": 1}
+    assert dict(service.facets(q="占道", at=dt.date(2020, 1, 1))["status"]) == {"现行有效": 1}
 
 
 def test_options_win_over_the_text(dbsession):
