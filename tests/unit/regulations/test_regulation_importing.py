@@ -168,3 +168,21 @@ def test_loader_reads_pack_and_corpus_and_survives_missing_sources(dbsession, tm
     nothing = _Ctx(dbsession, {"portal.lawpack": "true", "portal.lawpack_path": str(tmp_path / "no.db")})
     assert "未找到国家法律包" in load_regulation_sources(nothing)
     assert _count(dbsession, Article) == 4 + 5
+
+
+def test_unchanged_reimport_logs_no_search_changes(app, dbsession, tmp_path):
+    """A second `make run` must not make the index redo anything."""
+    from portal.search.models import SearchChange
+
+    pack = _pack(tmp_path)
+    (tmp_path / "c").mkdir()
+    folder = _folder(tmp_path / "c", {"road.md": ROAD_V1})
+    import_lawpack(dbsession, pack)
+    import_paths(dbsession, [folder], source="corpus")
+    dbsession.flush()
+    before = dbsession.scalar(select(func.count(SearchChange.id)))
+    assert before > 0
+    import_lawpack(dbsession, pack)
+    import_paths(dbsession, [folder], source="corpus")
+    dbsession.flush()
+    assert dbsession.scalar(select(func.count(SearchChange.id))) == before
