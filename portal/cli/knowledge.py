@@ -1,4 +1,4 @@
-"""``portal load-kb``, ``portal reindex``, ``portal index``."""
+"""``portal load-kb``, ``portal reindex``, ``portal index``, ``portal eval-search``."""
 
 from __future__ import annotations
 
@@ -57,7 +57,32 @@ def index_status(env: PortalEnv, repair: bool) -> None:
     click.echo(f"搜索索引：{'可用' if health.get('ok') else '不可用'}，{health.get('documents', 0)} 个文档")
 
 
+@click.command("eval-search")
+@click.argument("judgments", type=click.Path(exists=True, dir_okay=False))
+@click.option("--verbose", is_flag=True, help="One line per query.")
+@click.option("--json", "as_json", is_flag=True, help="The full report as JSON.")
+@pass_env
+def eval_search(env: PortalEnv, judgments: str, verbose: bool, as_json: bool) -> None:
+    """MRR@10, nDCG@10 and recall@10 over a judged query file (format of shared/eval)."""
+    import json
+
+    from portal.regulations.services import RegulationService
+    from portal.search.evaluation import evaluate_file, format_report
+    from portal.search.interfaces import ISearchService
+
+    service = env.registry.getUtility(ISearchService)
+    with env.registry["dbsession_factory"]() as session:
+        # Judgments name corpus files; the library knows which regulation each file became.
+        files = RegulationService(session).source_files()
+    if not files:
+        raise click.ClickException("法规库中没有来自法规目录的文本：先运行 portal load-kb。")
+    report = evaluate_file(service, judgments, files)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str) if as_json
+               else format_report(report, verbose=verbose))
+
+
 def register(group: click.Group) -> None:
     group.add_command(load_kb)
     group.add_command(reindex)
     group.add_command(index_status)
+    group.add_command(eval_search)

@@ -53,10 +53,9 @@ def includeme(config: Any) -> None:
     config.add_route("search.api", "/api/v1/search")
     config.add_portal_section("search", "检索", "一个检索框查法规条文，支持口语问题、同义词和条文引用。", order=20)
     if as_bool(settings.get("portal.search.warm_up", True)):
-        # jieba's dictionary takes about a second to load: pay it at start-up, not on the first query.
-        from portal.search.analysis import warm_up
-
-        warm_up()
+        # jieba's dictionary (about a second) and the index itself load at start-up, so the first
+        # query is as fast as any other.
+        service.warm_up()
 
 
 __all__ = ["IDocumentProvider", "ISearchService", "SearchProjection"]
