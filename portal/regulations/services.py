@@ -470,11 +470,18 @@ def build_metadata(parsed: ParsedRegulation, manifest: ManifestEntry | None = No
                    options: ImportMetadata | None = None) -> ImportMetadata:
     """Combine what the header lines, a manifest row and command options say (options win)."""
     header = parsed.metadata
+    authority = header.get("issuing_authority")
+    if not authority:
+        authority = authority_from_history(
+            [e.description for e in parsed.history if e.kind in ("adopted", "promulgated")])
+        approver = authority_from_history([e.description for e in parsed.history if e.kind == "approved"])
+        if authority and approver and approver != authority:
+            # A city's regulation approved by its province, written as the corpus manifest does.
+            authority = f"{authority}（{approver}批准）"
     from_header = ImportMetadata(
         title=parsed.title or None,
         level=header.get("level"),
-        issuing_authority=header.get("issuing_authority") or authority_from_history(
-            [e.description for e in parsed.history if e.kind in ("adopted", "promulgated")]),
+        issuing_authority=authority,
         status=normalize_status(header.get("status")),
         document_number=header.get("document_number"),
         promulgation_date=_date_or_none(header.get("promulgation_date")) or parsed.promulgation_date,

@@ -244,3 +244,24 @@ def test_repeal_clauses_date_the_repealed_statutes(dbsession):
     # Idempotent: a known repeal date is kept.
     assert apply_repeals(dbsession) == []
     assert RegulationService(dbsession).browse(q="青石市街巷", at=dt.date(2021, 1, 1)).total == 1
+
+
+def test_official_database_copy(dbsession):
+    from .texts import OFFICIAL_COPY
+
+    parsed = parse_regulation_text(OFFICIAL_COPY)
+    assert parsed.title == "青石市市容管理条例"
+    assert [e.kind for e in parsed.history] == ["adopted", "approved", "amended"]
+    assert [a.chapter_path for a in parsed.articles] == [
+        ("第一章 总则",), ("第一章 总则",), ("第二章 市容管理", "第一节 建筑物"),
+        ("第二章 市容管理", "第二节 户外广告"), ("第三章 附则",),
+    ]
+    assert parsed.articles[2].paragraphs == ["临街建筑物应当符合下列要求：", "违反前款规定的，责令限期改正。"]
+    assert parsed.articles[2].items == [["（一）外墙整洁；", "（二）阳台外不得吊挂杂物。"], []]
+    outcome = RegulationImporter(dbsession).import_text(parsed, build_metadata(parsed))
+    regulation = outcome.regulation
+    assert regulation.issuing_authority == "青石市人民代表大会常务委员会（云岭省人民代表大会常务委员会批准）"
+    assert (regulation.level, regulation.region) == ("地方性法规", "云岭省青石市")
+    assert (regulation.promulgation_date, regulation.effective_date, regulation.amended_date) == (
+        dt.date(2005, 3, 1), dt.date(2005, 7, 1), dt.date(2012, 6, 1))
+    assert outcome.version.valid_from == dt.date(2012, 6, 1)
