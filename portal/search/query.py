@@ -397,6 +397,8 @@ def _split_on_stopwords(word: str, start: int, end: int) -> list[tuple[str, int,
 
 _STOP_AFFIXES = sorted((w for w in STOPWORDS if len(w) >= 2), key=len, reverse=True)
 _STOP_SUFFIX_CHARS = "吗呢吧啊呀嘛了"
+# Question pronouns jieba glues to the verb after them (谁负责, 哪管): never part of a legal term.
+_STOP_PREFIX_CHARS = "谁哪"
 
 
 def _strip_stopwords(word: str, start: int, end: int) -> tuple[str, int, int]:
@@ -417,4 +419,6 @@ def _strip_stopwords(word: str, start: int, end: int) -> tuple[str, int, int]:
                 break
         if not changed and word[-1] in _STOP_SUFFIX_CHARS:
             word, end, changed = word[:-1], end - 1, True
+        if not changed and word[0] in _STOP_PREFIX_CHARS:
+            word, start, changed = word[1:], start + 1, True
     return word, start, end
