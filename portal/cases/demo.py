@@ -167,12 +167,15 @@ def generate(world: DemoWorld, n: int, seed: int, *, end: dt.date | None = None,
              days: int = 365, now: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
     """Yield ``n`` case records (import format), oldest first.
 
-    ``end`` is the last day with reports (default: today, China time); steps after ``now``
+    ``end`` is the last day with reports (default: yesterday, China time); steps after ``now``
     (default: the end of ``end``) have not happened yet, so recent cases are still open.
     """
     if n <= 0:
         return
-    end = end or dt.datetime.now(CHINA_TZ).date()
+    if end is None:
+        # Up to yesterday, and nothing that would happen after this moment.
+        current = dt.datetime.now(CHINA_TZ).replace(microsecond=0)
+        end, now = current.date() - dt.timedelta(days=1), now or current
     start = end - dt.timedelta(days=days - 1)
     now = now or dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), CHINA_TZ)
     rng = random.Random(seed)
@@ -209,7 +212,6 @@ def _one_case(world: DemoWorld, rng: random.Random, seed: int, sequence: int, re
         "external_id": f"DEMO-{seed}-{sequence:07d}",
         "channel": channel,
         "item_type": item.code,
-        "item_kind": item.kind,
         "description": description,
         "reported_at": _at(reported),
         # Reports come from somewhere in the grid, not its exact centre.

@@ -1,0 +1,525 @@
+"""Case services: ingestion (API, import, Open311), the life cycle, disclosure and tracking.
+
+One planning function, :func:`plan_case`, turns a validated record into the rows to store (case,
+reporter, events, feedback), running every step through the life-cycle state machine and taking
+each dispatch's deadline from the catalogue at dispatch time. The API path stores one plan with
+the ORM; the importer stores thousands per transaction with bulk inserts. Both therefore accept
+and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.cases.lifecycle import (
+    FINAL_STATUSES,
+    CaseFacts,
+    EventKind,
+    Status,
+    advance,
+    normalise_bounce_reason,
+)
+from portal.cases.models import Case, CaseEvent, CaseReporter, Feedback
+from portal.cases.places import Places
+from portal.cases.privacy import scrub
+from portal.cases.public import PublicCase, public_case, public_cases
+from portal.catalogue.calendar import WorkingCalendar
+from portal.errors import Conflict, InvalidInput, NotFound
+
+#: Item types whose cases are never disclosed (security installations); ``cases.nondisclosable``
+#: in the settings replaces the list (codes or keys, separated by spaces or commas).
+DEFAULT_NONDISCLOSABLE = ("0136", "0138", "0502", "01050", "01051", "01066")
+TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+COUNT_LIMIT = 10_000
+MAX_OFFSET_PAGES = 100
+
+
+# ----------------------------------------------------------------------------- tracking codes
+
+
+def new_tracking_code() -> str:
+    """12 characters from an alphabet without look-alikes (60 bits): ``K7P4-9XQ2-MC3H``."""
+    raw = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def demo_tracking_code(secret: str, external_id: str) -> str:
+    """A reproducible code for demo cases (so a demo can be tracked from the printed samples)."""
+    digest = hmac.new(secret.encode(), external_id.encode(), hashlib.sha256).digest()
+    raw = "".join(TRACKING_ALPHABET[b % 32] for b in digest[:12])
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalise_tracking_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def tracking_hash(code: str) -> str:
+    return hashlib.sha256(normalise_tracking_code(code).encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- life-cycle state
+
+
+@dataclasses.dataclass(slots=True)
+class CaseState:
+    """The life-cycle columns of a case, advanced step by step."""
+
+    status: str | None = None
+    last_event_at: dt.datetime | None = None
+    deadline: dt.datetime | None = None
+    time_limit_label: str = ""
+    agency_id: int | None = None
+    dispatched_at: dt.datetime | None = None
+    handled_at: dt.datetime | None = None
+    verified_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    handled: bool = False
+    verified: bool = False
+    supervised: bool = False
+    late: bool = False
+    bounce_count: int = 0
+    event_count: int = 0
+
+    FIELDS = ("status", "deadline", "time_limit_label", "agency_id", "dispatched_at", "handled_at",
+              "verified_at", "closed_at", "updated_at", "handled", "verified", "supervised", "late",
+              "bounce_count", "event_count")
+
+    @classmethod
+    def of(cls, case: Case) -> CaseState:
+        state = cls(**{name: getattr(case, name) for name in cls.FIELDS})
+        state.last_event_at = case.updated_at
+        return state
+
+    def columns(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def facts(self) -> CaseFacts:
+        return CaseFacts(status=Status(self.status) if self.status else None, last_event_at=self.last_event_at,
+                         deadline=self.deadline, handled=self.handled, verified=self.verified,
+                         supervised=self.supervised)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CaseContext:
+    item_id: int
+    area_id: int | None
+    urgency: str
+    places: Places
+    calendar: WorkingCalendar
+
+
+def apply_step(state: CaseState, step: Mapping[str, Any], ctx: CaseContext, seq: int,
+               actor: str = "") -> dict[str, Any]:
+    """Advance ``state`` by one validated step; returns the ``case_events`` row to store."""
+    kind = EventKind(step["kind"])
+    at: dt.datetime = step["at"]
+    agency_id = None
+    if step.get("agency"):
+        agency = ctx.places.agency_by_code(step["agency"])
+        if agency is None:
+            raise InvalidInput(f"未知的单位代码：{step['agency']}", code="unknown_agency",
+                               fields={"agency": ["单位代码不存在。"]})
+        agency_id = agency.id
+    reason = normalise_bounce_reason(step.get("reason")) if kind is EventKind.BOUNCE else None
+    new_deadline = None
+    handling = None
+    if kind is EventKind.DISPATCH:
+        handling = ctx.places.handling(ctx.item_id, ctx.area_id, at, ctx.urgency, agency_id)
+        agency_id = agency_id if agency_id is not None else handling.agency_id
+        if agency_id is None:
+            raise InvalidInput("权责清单中没有该类案件在此处的责任单位，派遣时必须指定 agency。",
+                               code="no_responsible_agency", fields={"agency": ["必须指定。"]})
+        new_deadline = handling.deadline(at, ctx.calendar)
+    facts = advance(state.facts(), kind, at, new_deadline=new_deadline)
+    state.status = facts.status.value if facts.status else None
+    state.last_event_at = at
+    state.updated_at = at
+    state.supervised = facts.supervised
+    state.handled = facts.handled
+    state.verified = facts.verified
+    state.event_count += 1
+    if kind is EventKind.DISPATCH:
+        assert handling is not None
+        state.agency_id = agency_id
+        state.dispatched_at = at
+        state.deadline = new_deadline
+        state.time_limit_label = handling.limit.label
+        state.handled_at = state.verified_at = None
+    elif kind is EventKind.HANDLE:
+        state.handled_at = at
+        if agency_id is not None:
+            state.agency_id = agency_id
+        if state.deadline is not None and at > state.deadline:
+            state.late = True
+    elif kind is EventKind.VERIFY:
+        state.verified_at = at
+    elif kind is EventKind.SUPERVISE:
+        state.late = True
+    elif kind is EventKind.CLOSE or kind is EventKind.CANCEL:
+        state.closed_at = at
+    elif kind is EventKind.BOUNCE:
+        state.bounce_count += 1
+        agency_id = agency_id if agency_id is not None else state.agency_id
+        state.agency_id = None
+        state.deadline = None
+        state.time_limit_label = ""
+    elif kind is EventKind.REOPEN:
+        state.closed_at = state.handled_at = state.verified_at = None
+    note = step.get("note") or ""
+    return {
+        "seq": seq, "kind": kind.value, "at": at, "agency_id": agency_id, "reason": reason,
+        "note": note, "public_note": scrub(note, step.get("_known", ())),
+        "deadline": new_deadline, "external_id": step.get("external_id"), "actor": actor,
+    }
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+@dataclasses.dataclass
+class CasePlan:
+    case: dict[str, Any]
+    reporter: dict[str, Any] | None
+    events: list[dict[str, Any]]
+    feedback: dict[str, Any] | None
+    tracking_code: str | None
+
+
+def _known_personal(record: Mapping[str, Any]) -> tuple[str, ...]:
+    reporter = record.get("reporter") or {}
+    return tuple(v for v in (reporter.get("name"), reporter.get("phone"), reporter.get("email"),
+                             reporter.get("id_number"), record.get("address")) if v)
+
+
+def resolve_place(record: Mapping[str, Any], places: Places, session: Session) -> tuple[int | None, int | None]:
+    """(grid id, street id) of a record: the grid containing lat/lon, else the given grid code."""
+    grid = None
+    if record.get("lat") is not None and record.get("lon") is not None:
+        grid = places.locate(session, record["lat"], record["lon"])
+        if grid is None and not record.get("grid_code"):
+            raise InvalidInput("该位置不在本辖区的任何网格内。", code="outside_district",
+                               fields={"lat": ["位置不在辖区内。"]})
+    if grid is None and record.get("grid_code"):
+        grid = places.area_by_code(record["grid_code"])
+        if grid is None or grid.level != "grid":
+            raise InvalidInput(f"未知的网格代码：{record['grid_code']}", code="unknown_grid",
+                               fields={"grid_code": ["网格代码不存在。"]})
+    if grid is None:
+        return None, None
+    return grid.id, places.street_of.get(grid.id)
+
+
+def plan_case(record: Mapping[str, Any], places: Places, calendar: WorkingCalendar, session: Session, *, source: str,
+              actor: str = "", tracking_code: str | None = None) -> CasePlan:
+    """The rows for a validated record; raises InvalidInput / InvalidEvent with a clear message."""
+    item = places.item_for_code(record["item_type"])
+    if item is None:
+        raise InvalidInput(f"未知的部件/事件类型：{record['item_type']}", code="unknown_item_type",
+                           fields={"item_type": ["类型代码不存在。"]})
+    grid_id, street_id = resolve_place(record, places, session)
+    known = _known_personal(record)
+    reported_at: dt.datetime = record["reported_at"]
+    state = CaseState()
+    ctx = CaseContext(item.id, grid_id, record.get("urgency") or "normal", places, calendar)
+    events = [apply_step(state, {"kind": "report", "at": reported_at, "note": "", "_known": known}, ctx, 1, actor)]
+    for seq, step in enumerate(sorted(record.get("events") or (), key=lambda s: s["at"]), start=2):
+        events.append(apply_step(state, {**step, "_known": known}, ctx, seq, actor))
+    code = tracking_code or record.get("tracking_code")
+    case = {
+        "external_id": record.get("external_id"),
+        "source": source,
+        "channel": record["channel"],
+        "item_type_id": item.id,
+        "urgency": record.get("urgency") or "normal",
+        "description": record.get("description") or "",
+        "public_description": scrub(record.get("description"), known),
+        "lat": record.get("lat"),
+        "lon": record.get("lon"),
+        "address": record.get("address") or "",
+        "grid_id": grid_id,
+        "street_id": street_id,
+        "reported_at": reported_at,
+        "tracking_hash": tracking_hash(code) if code else None,
+        **state.columns(),
+    }
+    reporter = None
+    if record.get("reporter") and any(record["reporter"].values()):
+        reporter = {key: record["reporter"].get(key) or "" for key in ("name", "phone", "email", "id_number", "account_id")}
+    feedback = None
+    if record.get("feedback"):
+        if state.status != Status.CLOSED.value:
+            raise InvalidInput("只有已结案的案件才能有回访评价。", code="feedback_not_closed",
+                               fields={"feedback": ["案件尚未结案。"]})
+        fb = record["feedback"]
+        feedback = {"rating": fb["rating"], "comment": fb.get("comment") or "",
+                    "public_comment": scrub(fb.get("comment"), known),
+                    "at": fb.get("at") or state.closed_at, "channel": "import"}
+    return CasePlan(case, reporter, events, feedback, code)
+
+
+# ----------------------------------------------------------------------------- the service
+
+
+@dataclasses.dataclass
+class IngestResult:
+    case: Case
+    created: bool
+    events_added: int
+    tracking_code: str | None = None
+
+
+@dataclasses.dataclass
+class PublicPage:
+    items: list[PublicCase]
+    page: int
+    page_size: int
+    total: int
+    total_is_lower_bound: bool
+    next_cursor: str | None
+
+
+def nondisclosable_ids(places: Places, settings: Mapping[str, Any] | None) -> frozenset[int]:
+    raw = (settings or {}).get("cases.nondisclosable")
+    codes = raw.replace(",", " ").split() if isinstance(raw, str) else DEFAULT_NONDISCLOSABLE
+    ids: set[int] = set()
+    for code in codes:
+        ids.update(item.id for item in places.items_for_code(code))
+    return frozenset(ids)
+
+
+def encode_cursor(reported_at: dt.datetime, case_id: int) -> str:
+    raw = f"{reported_at.astimezone(dt.timezone.utc).isoformat()}|{case_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, case_id = raw.split("|")
+        return dt.datetime.fromisoformat(stamp), int(case_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor 无效。", code="invalid_cursor", fields={"cursor": ["无效的游标。"]}) from exc
+
+
+class CaseService:
+    def __init__(self, session: Session, places: Places | None = None, settings: Mapping[str, Any] | None = None,
+                 calendar: WorkingCalendar | None = None, actor: str = "") -> None:
+        self.session = session
+        self._places = places
+        self.settings = settings or {}
+        self.calendar = calendar or WorkingCalendar.default()
+        self.actor = actor
+
+    @property
+    def places(self) -> Places:
+        if self._places is None:
+            self._places = Places.of(self.session)
+        return self._places
+
+    @property
+    def hidden_item_ids(self) -> frozenset[int]:
+        return nondisclosable_ids(self.places, self.settings)
+
+    # -- ingestion ------------------------------------------------------------------------
+
+    def by_external_id(self, external_id: str) -> Case | None:
+        return self.session.scalar(select(Case).where(Case.external_id == external_id))
+
+    def get(self, case_id: str | int) -> Case:
+        case = self.by_external_id(str(case_id))
+        if case is None and str(case_id).isdigit() and len(str(case_id)) <= 11:
+            case = self.session.get(Case, int(case_id))
+        if case is None:
+            raise NotFound(f"案件不存在：{case_id}", code="case_not_found")
+        return case
+
+    def store_plan(self, plan: CasePlan) -> Case:
+        case = Case(**plan.case)
+        if plan.reporter:
+            case.reporter = CaseReporter(**plan.reporter)
+        case.events = [CaseEvent(**event) for event in plan.events]
+        if plan.feedback:
+            case.feedback = Feedback(**plan.feedback)
+        self.session.add(case)
+        self.session.flush()
+        return case
+
+    def ingest(self, record: Mapping[str, Any], source: str = "api") -> IngestResult:
+        existing = self.by_external_id(record["external_id"])
+        if existing is not None:
+            added = 0
+            for step in sorted(record.get("events") or (), key=lambda s: s["at"]):
+                _, created = self.add_event(existing, step)
+                added += created
+            return IngestResult(existing, False, added)
+        code = record.get("tracking_code") or new_tracking_code()
+        plan = plan_case(record, self.places, self.calendar, self.session, source=source, actor=self.actor, tracking_code=code)
+        case = self.store_plan(plan)
+        return IngestResult(case, True, len(plan.events) - 1, code)
+
+    def _stored_twin(self, case: Case, step: Mapping[str, Any], agency_id: int | None) -> CaseEvent | None:
+        for event in case.events:
+            if step.get("external_id") and event.external_id == step["external_id"]:
+                return event
+            if (event.kind == step["kind"] and event.at == step["at"]
+                    and (step.get("agency") is None or event.agency_id == agency_id)):
+                return event
+        return None
+
+    def add_event(self, case: Case, step: Mapping[str, Any]) -> tuple[CaseEvent, bool]:
+        agency = self.places.agency_by_code(step["agency"]) if step.get("agency") else None
+        twin = self._stored_twin(case, step, agency.id if agency else None)
+        if twin is not None:
+            return twin, False
+        state = CaseState.of(case)
+        known = (case.reporter.name, case.reporter.phone) if case.reporter else ()
+        ctx = CaseContext(case.item_type_id, case.grid_id, case.urgency, self.places, self.calendar)
+        row = apply_step(state, {**step, "_known": (*known, case.address)}, ctx, case.event_count + 1, self.actor)
+        for name, value in state.columns().items():
+            setattr(case, name, value)
+        event = CaseEvent(**row)
+        case.events.append(event)
+        self.session.flush()
+        return event, True
+
+    def submit(self, record: Mapping[str, Any]) -> tuple[Case, str, Any]:
+        """An Open311 POST: a reported case, its tracking code, and who will handle it."""
+        code = new_tracking_code()
+        plan = plan_case(record, self.places, self.calendar, self.session, source="open311", actor=self.actor, tracking_code=code)
+        case = self.store_plan(plan)
+        handling = self.places.handling(case.item_type_id, case.grid_id, case.reported_at, case.urgency)
+        return case, code, handling
+
+    # -- disclosure -----------------------------------------------------------------------
+
+    def _public_filters(self, filters: Mapping[str, Any]) -> list[Any]:
+        places = self.places
+        criteria: list[Any] = []
+        hidden = self.hidden_item_ids
+        if filters.get("item_type"):
+            items = [i for i in places.items_for_code(filters["item_type"]) if i.id not in hidden]
+            criteria.append(Case.item_type_id.in_([i.id for i in items] or [-1]))
+        elif hidden:
+            criteria.append(Case.item_type_id.not_in(sorted(hidden)))
+        if filters.get("item_type_ids") is not None:
+            criteria.append(Case.item_type_id.in_([i for i in filters["item_type_ids"] if i not in hidden] or [-1]))
+        if filters.get("ids") is not None:
+            criteria.append(Case.id.in_(list(filters["ids"]) or [-1]))
+        if filters.get("agency"):
+            agency = places.agency_by_code(filters["agency"])
+            criteria.append(Case.agency_id == (agency.id if agency else -1))
+        for key, column, level in (("street", Case.street_id, "street"), ("grid", Case.grid_id, "grid")):
+            if filters.get(key):
+                area = places.area_by_code(filters[key])
+                criteria.append(column == (area.id if area and area.level == level else -1))
+        status = filters.get("status")
+        statuses = filters.get("statuses")
+        if status == "open" or statuses == "open":
+            criteria.append(Case.status.not_in([s.value for s in FINAL_STATUSES]))
+        elif status == "closed" or statuses == "closed":
+            criteria.append(Case.status.in_([s.value for s in FINAL_STATUSES]))
+        elif status:
+            criteria.append(Case.status == status)
+        if filters.get("since") is not None:
+            criteria.append(Case.reported_at >= filters["since"])
+        if filters.get("until") is not None:
+            criteria.append(Case.reported_at <= filters["until"])
+        return criteria
+
+    def public_page(self, filters: Mapping[str, Any]) -> PublicPage:
+        page = int(filters.get("page") or 1)
+        page_size = int(filters.get("page_size") or 50)
+        criteria = self._public_filters(filters)
+        stmt = select(Case).where(*criteria)
+        if filters.get("cursor"):
+            at, case_id = decode_cursor(filters["cursor"])
+            stmt = stmt.where(or_(Case.reported_at < at, and_(Case.reported_at == at, Case.id < case_id)))
+            offset = 0
+        else:
+            offset = (page - 1) * page_size
+        rows = list(self.session.scalars(
+            stmt.order_by(Case.reported_at.desc(), Case.id.desc()).limit(page_size + 1).offset(offset)))
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        total = None
+        if filters.get("with_total", True):
+            capped = select(Case.id).where(*criteria).limit(COUNT_LIMIT + 1).subquery()
+            total = self.session.scalar(select(func.count()).select_from(capped)) or 0
+        feedback = self._feedback_for([c.id for c in rows]) if filters.get("with_feedback", True) else {}
+        events = self._events_for([c.id for c in rows]) if filters.get("with_events") else None
+        items = public_cases(rows, self.places, feedback=feedback, events=events)
+        cursor = encode_cursor(rows[-1].reported_at, rows[-1].id) if more and rows else None
+        return PublicPage(items, page, page_size, min(total or 0, COUNT_LIMIT), (total or 0) > COUNT_LIMIT, cursor)
+
+    def _feedback_for(self, ids: Sequence[int]) -> dict[int, Feedback]:
+        if not ids:
+            return {}
+        return {f.case_id: f for f in self.session.scalars(select(Feedback).where(Feedback.case_id.in_(ids)))}
+
+    def _events_for(self, ids: Sequence[int]) -> dict[int, list[CaseEvent]]:
+        result: dict[int, list[CaseEvent]] = {i: [] for i in ids}
+        if ids:
+            for event in self.session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id.in_(ids)).order_by(CaseEvent.case_id, CaseEvent.seq)
+            ):
+                result[event.case_id].append(event)
+        return result
+
+    def public_get(self, case_id: int | str, with_events: bool = True) -> PublicCase:
+        digits = str(case_id)
+        case = self.session.get(Case, int(digits)) if digits.isdigit() and len(digits) <= 11 else None
+        if case is None or case.item_type_id in self.hidden_item_ids:
+            raise NotFound("案件不存在或不公开。", code="case_not_found")
+        events = self._events_for([case.id])[case.id] if with_events else None
+        return public_case(case, self.places, feedback=case.feedback, events=events)
+
+    def public_many(self, ids: Iterable[int], with_events: bool = False) -> list[PublicCase]:
+        return self.public_page({"ids": list(ids), "page_size": 1000, "with_total": False,
+                                 "with_events": with_events}).items
+
+    def grid_counts(self, filters: Mapping[str, Any]) -> dict[int, int]:
+        criteria = self._public_filters({k: v for k, v in filters.items() if k != "grid"})
+        rows = self.session.execute(
+            select(Case.grid_id, func.count()).where(*criteria, Case.grid_id.is_not(None)).group_by(Case.grid_id))
+        return {grid_id: count for grid_id, count in rows}
+
+    # -- tracking -------------------------------------------------------------------------
+
+    def track(self, code: str) -> Case:
+        if len(normalise_tracking_code(code)) < 8:
+            raise NotFound("查询码无效。", code="tracking_code_not_found")
+        case = self.session.scalar(select(Case).where(Case.tracking_hash == tracking_hash(code)))
+        if case is None:
+            raise NotFound("没有找到与该查询码对应的案件，请核对后重试。", code="tracking_code_not_found")
+        return case
+
+    def rate(self, code: str, rating: str, comment: str = "") -> Feedback:
+        case = self.track(code)
+        if case.status != Status.CLOSED.value:
+            raise Conflict("案件结案后才能评价。", code="not_closed")
+        if case.feedback is not None:
+            raise Conflict("该案件已评价过，每个案件只能评价一次。", code="already_rated")
+        known = (case.reporter.name, case.reporter.phone) if case.reporter else ()
+        case.feedback = Feedback(rating=rating, comment=comment, public_comment=scrub(comment, (*known, case.address)),
+                                 channel="track")
+        self.session.flush()
+        return case.feedback
+
+
+def case_service_factory(context: Any, request: Any) -> CaseService:
+    identity = getattr(request, "identity", None)
+    actor = identity.user.label if identity is not None else ""
+    return CaseService(request.dbsession, Places.of(request.dbsession, request.registry),
+                       request.registry.settings, actor=actor)
