@@ -696,6 +696,9 @@ class RegulationImporter:
         outcomes: list[ImportOutcome] = []
         first_effective = min((v.effective_date for v in pack.versions if v.effective_date), default=None)
         first_published = min((v.publish_date for v in pack.versions if v.publish_date), default=None)
+        if first_published and first_effective and first_published > first_effective:
+            # The pack's publish date is then an amendment's; the original one is unknown.
+            first_published = None
         current = pack.current
         for version in pack.versions:
             parsed = ParsedRegulation(

@@ -129,6 +129,7 @@ def test_lawpack_import_keeps_versions_and_is_idempotent(dbsession, tmp_path):
     assert summary.versions == {"created": 2, "new_version": 1}
     law = dbsession.scalar(select(Regulation).where(Regulation.title == "中华人民共和国示例法"))
     assert (law.short_title, law.level, law.region, law.source) == ("示例法", "法律", "全国", "lawpack")
+    assert (law.promulgation_date, law.effective_date) == (dt.date(2005, 1, 1), dt.date(2005, 7, 1))
     versions = sorted(law.versions, key=lambda v: v.version_no)
     assert [(v.valid_from, v.valid_to, v.is_current) for v in versions] == [
         (dt.date(2005, 7, 1), dt.date(2018, 1, 1), False),
