@@ -187,3 +187,24 @@ def test_unchanged_reimport_logs_no_search_changes(app, dbsession, tmp_path):
     import_paths(dbsession, [folder], source="corpus")
     dbsession.flush()
     assert dbsession.scalar(select(func.count(SearchChange.id))) == before
+
+
+def test_the_whole_corpus_imports_with_the_manifest_article_counts(dbsession):
+    """Done-when of issue 3: every corpus file imports with its MANIFEST.tsv article count."""
+    import pytest
+
+    from portal.regulations.manifest import read_manifest
+
+    from .test_regulation_corpus import CORPUS
+
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        pytest.skip(f"law corpus not found at {CORPUS}")
+    summary = import_paths(dbsession, [CORPUS], source="corpus")
+    assert summary.failed == []
+    manifest = read_manifest(CORPUS / "MANIFEST.tsv")
+    assert len(summary.results) == len(manifest)
+    for result in summary.results:
+        outcome = result.outcome
+        stored = dbsession.scalar(select(func.count(Article.id)).where(Article.version_id == outcome.version.id))
+        assert stored == manifest[result.path.name].article_count, result.path.name
+        assert outcome.regulation.level == manifest[result.path.name].level
