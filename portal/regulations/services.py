@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -783,19 +782,3 @@ def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
 
 def regulation_importer_factory(context: Any, request: Any) -> RegulationImporter:
     return RegulationImporter(request.dbsession)
-
-
-def import_files(
-    importer: RegulationImporter,
-    items: Sequence[tuple[ParsedRegulation, ImportMetadata, str, str | None]],
-) -> list[ImportOutcome]:
-    """Import several parsed texts (each a savepoint: a refused one leaves nothing)."""
-    outcomes = []
-    for parsed, metadata, source, source_ref in items:
-        with importer.session.begin_nested():
-            outcomes.append(importer.import_text(parsed, metadata, source, source_ref))
-    return outcomes
-
-
-def article_keys(articles: Iterable[Article]) -> list[tuple[str, str]]:
-    return [("article", f"{a.regulation_id}-{a.slug}") for a in articles]
