@@ -20,10 +20,10 @@ __all__ = [
     "STATUSES",
     "Level",
     "Status",
+    "authority_from_history",
     "effective_status",
     "infer_level",
     "infer_region",
-    "authority_from_history",
     "normalize_status",
 ]
 

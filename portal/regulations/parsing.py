@@ -297,7 +297,7 @@ def _event_kind(description: str) -> str:
         return "amended"
     if description.endswith("施行") or description == "施行" or "起施行" in description:
         return "effective"
-    if description.endswith("批准") or description.endswith("批准通过"):
+    if description.endswith(("批准", "批准通过")):
         return "approved"
     if "公布" in description or "发布" in description or "颁布" in description:
         return "promulgated"
@@ -486,10 +486,10 @@ class _Parser:
             bold = _MD_BOLD.match(line)
             if bold:
                 line = bold.group("inner") + line[bold.end():]
-        if not self.title and not self.articles and not markdown_heading:
-            if not (_ARTICLE.match(line) or _HEADING.match(line)):
-                self.set_title(lineno, line)
-                return
+        if (not self.title and not self.articles and not markdown_heading
+                and not (_ARTICLE.match(line) or _HEADING.match(line))):
+            self.set_title(lineno, line)
+            return
         if (self.articles or self.current) and _APPENDIX.match(line):
             self.close_article()
             self.in_appendix = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
@@ -32,13 +33,13 @@ from portal.regulations.parsing import ParsedArticle, ParsedRegulation, parse_da
 
 __all__ = [
     "ArticleLookupResult",
-    "apply_repeals",
     "ArticleLookupService",
     "ImportMetadata",
     "ImportOutcome",
     "RegulationImporter",
     "RegulationPage",
     "RegulationService",
+    "apply_repeals",
     "build_metadata",
     "parse_article_ref",
 ]
@@ -59,7 +60,7 @@ def parse_article_ref(value: Any) -> tuple[int, int]:
     Raises ``ValueError`` when it is none of those.
     """
     if isinstance(value, bool):
-        raise ValueError(f"not an article number: {value!r}")
+        raise ValueError(f"not an article number: {value!r}")  # noqa: TRY004 - as for any junk
     if isinstance(value, int):
         number, suffix = value, 0
     else:
@@ -151,7 +152,7 @@ class RegulationService:
 
     def browse(self, level=None, status=None, region=None, authority=None, q=None, at=None,
                page: int = 1, page_size: int = 50) -> RegulationPage:
-        filters = dict(level=level, status=status, region=region, authority=authority, q=q, at=at)
+        filters = {"level": level, "status": status, "region": region, "authority": authority, "q": q, "at": at}
         conditions = self._conditions(**filters)
         total = self.session.scalar(select(func.count(Regulation.id)).where(*conditions)) or 0
         level_order = {name: index for index, name in enumerate(LEVELS)}
@@ -683,7 +684,7 @@ class RegulationImporter:
     def _rechain(self, regulation: Regulation) -> None:
         """Order versions by start; each ends where the next begins; the last is current."""
         versions = sorted(regulation.versions, key=lambda v: (v.valid_from or dt.date.min, v.version_no))
-        for earlier, later in zip(versions, versions[1:]):
+        for earlier, later in pairwise(versions):
             earlier.valid_to = later.valid_from
             earlier.is_current = False
         versions[-1].valid_to = None

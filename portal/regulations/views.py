@@ -15,10 +15,10 @@ from portal.regulations.interfaces import IArticleLookup, IRegulationService
 from portal.regulations.metadata import LEVELS, STATUSES
 from portal.regulations.models import Article, Regulation, RegulationVersion
 from portal.regulations.schemas import (
-    RegulationArticleDetailSchema,
     ArticleLookupQuery,
     ArticleLookupResultSchema,
     PointInTimeQuery,
+    RegulationArticleDetailSchema,
     RegulationDetailSchema,
     RegulationListQuery,
     RegulationPageSchema,

@@ -256,7 +256,7 @@ def test_cli_imports_a_folder_reports_progress_and_a_bad_file(cli, tmp_path, tes
     folder = tmp_path / "texts"
     title = f"青石市{cli.marker}街巷管理条例"
     _write(folder, "road.md", ROAD_V1.replace("青石市街巷管理条例", title))
-    _write(folder, "broken.md", "# 坏文件{}\n\n第二条 乙。\n\n第一条 甲。\n".format(cli.marker))
+    _write(folder, "broken.md", f"# 坏文件{cli.marker}\n\n第二条 乙。\n\n第一条 甲。\n")
     result = cli(str(folder), "--source", "corpus")
     assert result.exit_code == 1, result.output
     assert f"✓ road.md → 新建《{title}》4 条" in result.output
