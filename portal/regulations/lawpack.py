@@ -33,6 +33,7 @@ __all__ = [
     "LawPackError",
     "LawPackRegulation",
     "LawPackVersion",
+    "count_lawpack_laws",
     "find_lawpack_db",
     "read_lawpack",
 ]
@@ -202,6 +203,21 @@ def _articles(rows: list[sqlite3.Row]) -> list[ParsedArticle]:
             line=0,
         )
     return sorted(by_key.values(), key=lambda a: a.key)
+
+
+def count_lawpack_laws(path: str | Path | None = None) -> int:
+    """How many laws (distinct names) the pack holds; 0 when it is missing or unreadable."""
+    db_path = find_lawpack_db(path)
+    if db_path is None:
+        return 0
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("SELECT COUNT(DISTINCT law_name) FROM laws").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
 
 
 def read_lawpack(

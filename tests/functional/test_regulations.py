@@ -282,6 +282,33 @@ def test_cli_options_give_metadata(cli, tmp_path, testapp):
         "规范性文件", "云岭省青石市", "已废止", "2021-01-01", f"占道{cli.marker}")
 
 
+def test_cli_loads_the_law_pack(cli, tmp_path, testapp):
+    import sqlite3
+
+    title = f"中华人民共和国{cli.marker}法"
+    pack = tmp_path / "laws.db"
+    conn = sqlite3.connect(pack)
+    conn.executescript(
+        "CREATE TABLE laws (law_id TEXT PRIMARY KEY, law_name TEXT, doc_type TEXT, level TEXT, issuing_body TEXT,"
+        " publish_date TEXT, effective_date TEXT, version_date TEXT, status TEXT, law_department TEXT);"
+        "CREATE TABLE articles (id INTEGER PRIMARY KEY, law_id TEXT, law_name TEXT, law_department TEXT,"
+        " level TEXT, status TEXT, chapter TEXT, section TEXT, article_no TEXT, article_no_arabic INTEGER,"
+        " article_text TEXT, char_count INTEGER);")
+    conn.execute("INSERT INTO laws VALUES ('x', ?, '法律', '法律', '全国人民代表大会常务委员会', '2020-01-01',"
+                 " '2020-06-01', '2020-01-01', '现行有效', '行政法')", (title,))
+    conn.execute("INSERT INTO articles (law_id, law_name, article_no, article_no_arabic, article_text)"
+                 " VALUES ('x', ?, '第一条', 1, '为了测试，制定本法。')", (title,))
+    conn.commit()
+    conn.close()
+    result = cli("--lawpack", "--lawpack-path", str(pack))
+    assert result.exit_code == 0, result.output
+    assert "国家法律包：1 部法律，1 条" in result.output
+    item = testapp.get("/api/v1/regulations", params={"q": cli.marker}).json["items"][0]
+    assert (item["title"], item["short_title"], item["level"]) == (title, f"{cli.marker}法", "法律")
+    missing = cli("--lawpack", "--lawpack-path", str(tmp_path / "none.db"))
+    assert missing.exit_code == 1 and "未找到国家法律包" in missing.output
+
+
 def test_cli_usage_errors(cli, tmp_path):
     assert cli().exit_code == 2
     _write(tmp_path, "a.md", ROAD_V1)

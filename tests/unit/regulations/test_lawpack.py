@@ -107,6 +107,13 @@ def test_entries_and_full_text_keep_their_labels(pack):
     assert [(a.number, a.label) for a in regs["某被修改法"].current.articles] == [(1, "全文")]
 
 
+def test_count(pack, tmp_path):
+    from portal.regulations.lawpack import count_lawpack_laws
+
+    assert count_lawpack_laws(pack) == 4
+    assert count_lawpack_laws(tmp_path / "missing.db") == 0
+
+
 def test_title_filter(pack):
     assert [r.title for r in read_lawpack(pack, titles={"某废止法"})] == ["某废止法"]
 
