@@ -29,11 +29,23 @@ def _places(env):  # type: ignore[no-untyped-def]
 @click.command("import-cases")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--batch-size", default=2000, show_default=True, help="Rows per transaction.")
+@click.option("--workers", default=None, type=click.IntRange(0, 16),
+              help="Processes that validate and plan rows while one writes (SQLite; default: CPU count, 0 = none).")
 @click.pass_obj
-def import_cases(env, path: Path, batch_size: int) -> None:  # type: ignore[no-untyped-def]
+def import_cases(env, path: Path, batch_size: int, workers: int | None) -> None:  # type: ignore[no-untyped-def]
     """Import cases from CSV or JSON Lines (resumable: stored cases are skipped)."""
+    import os
+
     from portal.audit import record
-    from portal.cases.importer import BulkImporter, ImportStats, batched, count_lines, read_rows
+    from portal.cases.importer import (
+        BulkImporter,
+        ImportStats,
+        batched,
+        count_lines,
+        parallel_import,
+        read_raw_rows,
+        read_rows,
+    )
 
     if path.suffix.lower() not in {".csv", ".jsonl", ".ndjson", ".json"}:
         raise click.ClickException("只支持 .csv 与 .jsonl（JSON Lines）文件。")
@@ -41,13 +53,21 @@ def import_cases(env, path: Path, batch_size: int) -> None:  # type: ignore[no-u
     stats = ImportStats()
     started = time.perf_counter()
     importer = None
+    url = env.settings["sqlalchemy.url"]
+    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
     with _progressbar(total, f"导入 {path.name}") as bar:
-        for batch in batched(read_rows(path), batch_size):
+        if url.startswith("sqlite") and workers > 0 and total > batch_size:
             with env.session(actor_name="import-cases") as session:
-                if importer is None:
-                    importer = BulkImporter(_places(env)(session), source="import")
-                importer.import_batch(session, batch, stats)
-            bar.update(len(batch))
+                places = _places(env)(session)
+            parallel_import(url, read_raw_rows(path), lambda: env.session(actor_name="import-cases"), places, stats,
+                            workers=workers, batch_size=batch_size, progress=bar.update)
+        else:
+            for batch in batched(read_rows(path), batch_size):
+                with env.session(actor_name="import-cases") as session:
+                    if importer is None:
+                        importer = BulkImporter(_places(env)(session), source="import")
+                    importer.import_batch(session, batch, stats)
+                bar.update(len(batch))
     with env.session(actor_name="import-cases") as session:
         record(session, "cases.import", "cases", path.name,
                after={"read": stats.read, "created": stats.created, "skipped": stats.skipped,

@@ -20,6 +20,7 @@ time (stored public text makes lists fast) and again in tests over every public 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -109,6 +110,12 @@ def scrub(text: str | None, known: Iterable[str | None] = ()) -> str:
     for value in sorted({v.strip().translate(_FOLD) for v in known if v and len(v.strip()) >= 2},
                         key=len, reverse=True):
         result = result.replace(value, MASK)
+    return _scrub_patterns(result)
+
+
+@functools.lru_cache(maxsize=65536)
+def _scrub_patterns(result: str) -> str:
+    # Handling notes repeat a lot ("已处置完毕"): a bulk import scrubs each distinct text once.
     for pattern in _PATTERNS:
         result = pattern.sub(MASK, result)
     result = _KEYWORD_NUMBER.sub(_keyword_number, result)

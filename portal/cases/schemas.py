@@ -228,3 +228,106 @@ class FeedbackIn(BodySchema):
     tracking_code = fields.String(required=True, validate=validate.Length(min=8, max=32))
     rating = fields.String(required=True, validate=validate.OneOf(list(RATINGS)))
     comment = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+# ----------------------------------------------------------------------------- bulk fast path
+
+_CASE_KEYS = frozenset(CaseRecord().fields) | frozenset(f.data_key for f in CaseRecord().fields.values() if f.data_key)
+_EVENT_KINDS = frozenset(k.value for k in EventKind if k is not EventKind.REPORT)
+_EVENT_KEYS = frozenset(EventRecord().fields)
+_REPORTER_KEYS = frozenset(Reporter().fields)
+_URGENCIES = frozenset(URGENCIES)
+_CHANNELS = frozenset(INGEST_CHANNELS)
+
+
+def _aware(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _short_str(value: object, limit: int) -> bool:
+    return isinstance(value, str) and len(value) <= limit
+
+
+def fast_load(raw: dict) -> dict | None:
+    """The result of ``CaseRecord().load(raw)`` for a plainly valid record, or None.
+
+    Imports read hundreds of thousands of records; marshmallow costs more than everything else a
+    row needs. This path accepts only records it can check completely and answers exactly as the
+    schema would (a unit test compares the two); anything unusual returns None and goes through
+    the schema, which then accepts it or explains what is wrong.
+    """
+    if not isinstance(raw, dict) or not raw.keys() <= _CASE_KEYS:
+        return None
+    external_id, channel, item_type = raw.get("external_id"), raw.get("channel"), raw.get("item_type")
+    if not (isinstance(external_id, str) and 1 <= len(external_id) <= 64 and channel in _CHANNELS
+            and isinstance(item_type, str) and 1 <= len(item_type) <= 40):
+        return None
+    reported_at = _aware(raw.get("reported_at"))
+    if reported_at is None:
+        return None
+    description = raw.get("description", "")
+    address = raw.get("address", "")
+    urgency = raw.get("urgency", "normal")
+    if not (_short_str(description, 4000) and _short_str(address, 300) and urgency in _URGENCIES):
+        return None
+    lat, lon, grid_code = raw.get("lat"), raw.get("lon"), raw.get("grid_code")
+    for value in (lat, lon):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return None
+    if (lat is None) != (lon is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180)):
+        return None
+    if grid_code is not None and not (isinstance(grid_code, str) and 0 < len(grid_code.strip()) <= 20):
+        return None
+    if lat is None and not grid_code:
+        return None
+    tracking_code = raw.get("tracking_code")
+    if tracking_code is not None and not (isinstance(tracking_code, str) and 8 <= len(tracking_code) <= 32):
+        return None
+    reporter = raw.get("reporter")
+    if reporter is not None:
+        if not isinstance(reporter, dict) or not reporter.keys() <= _REPORTER_KEYS:
+            return None
+        limits = {"name": 100, "phone": 40, "email": 200, "id_number": 32, "account_id": 100}
+        if not all(_short_str(reporter.get(k, ""), limits[k]) for k in limits):
+            return None
+        reporter = {k: reporter.get(k, "") for k in limits}
+    events = raw.get("events", [])
+    if not isinstance(events, list) or len(events) > MAX_EVENTS:
+        return None
+    loaded_events = []
+    for step in events:
+        if not isinstance(step, dict) or not step.keys() <= _EVENT_KEYS or step.get("kind") not in _EVENT_KINDS:
+            return None
+        at = _aware(step.get("at"))
+        agency, reason, note, step_id = step.get("agency"), step.get("reason"), step.get("note", ""), step.get("external_id")
+        if at is None or not _short_str(note, 2000):
+            return None
+        if any(v is not None and not (isinstance(v, str) and v.strip()) for v in (agency, reason, step_id)):
+            return None  # blanks and odd types: let the schema decide
+        if (agency is not None and len(agency) > 32) or (step_id is not None and len(step_id) > 64):
+            return None
+        loaded_events.append({"kind": step["kind"], "at": at, "agency": agency, "reason": reason, "note": note,
+                              "external_id": step_id})
+    feedback = raw.get("feedback")
+    if feedback is not None:
+        if (not isinstance(feedback, dict) or not feedback.keys() <= {"rating", "comment", "at"}
+                or feedback.get("rating") not in RATINGS or not _short_str(feedback.get("comment", ""), 1000)):
+            return None
+        feedback_at = None
+        if feedback.get("at") is not None:
+            feedback_at = _aware(feedback["at"])
+            if feedback_at is None:
+                return None
+        feedback = {"rating": feedback["rating"], "comment": feedback.get("comment", ""), "at": feedback_at}
+    return {
+        "external_id": external_id, "channel": channel, "item_type": item_type, "description": description,
+        "reported_at": reported_at, "urgency": urgency, "lat": float(lat) if lat is not None else None,
+        "lon": float(lon) if lon is not None else None, "grid_code": grid_code, "address": address,
+        "reporter": reporter, "tracking_code": tracking_code, "events": loaded_events, "feedback": feedback,
+    }

@@ -40,7 +40,7 @@ from portal.errors import Conflict, InvalidInput, NotFound
 #: in the settings replaces the list (codes or keys, separated by spaces or commas).
 DEFAULT_NONDISCLOSABLE = ("0136", "0138", "0502", "01050", "01051", "01066")
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-COUNT_LIMIT = 10_000
+COUNT_LIMIT = 1_000
 MAX_OFFSET_PAGES = 100
 
 

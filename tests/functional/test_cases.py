@@ -373,7 +373,8 @@ def _count(engine, prefix: str) -> tuple[int, int]:
     return cases, events
 
 
-def test_import_jsonl_reports_bad_lines_never_stores_half_rows_and_resumes(ini_file, tmp_path, cli_database):
+@pytest.mark.parametrize("options", [(), ("--batch-size", "2", "--workers", "2")], ids=["serial", "parallel"])
+def test_import_jsonl_reports_bad_lines_never_stores_half_rows_and_resumes(ini_file, tmp_path, cli_database, options):
     engine = cli_database[1]
     prefix = f"IMP-{uuid.uuid4().hex[:6]}-"
     reported = now_china() - dt.timedelta(days=10)
@@ -387,17 +388,20 @@ def test_import_jsonl_reports_bad_lines_never_stores_half_rows_and_resumes(ini_f
     lines = [json.dumps(good, ensure_ascii=False), "{not json", json.dumps(half, ensure_ascii=False),
              json.dumps({**good, "external_id": prefix + "3", "item_type": "nope"}),
              json.dumps({**good, "external_id": prefix + "4", "reporter_name": "李四", "reporter_phone": "13700000000"},
-                        ensure_ascii=False)]
+                        ensure_ascii=False),
+             # The same case again in the same file, with one more step: only the step is added.
+             json.dumps({**good, "events": [*good["events"], {"kind": "verify",
+                                                              "at": (reported + dt.timedelta(hours=3)).isoformat()}]})]
     path = tmp_path / "cases.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = run(ini_file, "import-cases", str(path))
+    result = run(ini_file, "import-cases", str(path), *options)
     assert result.exit_code == 1
     assert "第 2 行" in result.output and "第 3 行" in result.output and "第 4 行" in result.output
-    assert "新增 2" in result.output
-    assert _count(engine, prefix) == (2, 6)  # the half row (a close without handling) left nothing behind
-    again = run(ini_file, "import-cases", str(path))
-    assert "新增 0" in again.output and "已存在跳过 2" in again.output
-    assert _count(engine, prefix) == (2, 6)
+    assert "新增 2" in result.output and "补充环节 1" in result.output
+    assert _count(engine, prefix) == (2, 7)  # the half row (a close without handling) left nothing behind
+    again = run(ini_file, "import-cases", str(path), *options)
+    assert "新增 0" in again.output and "已存在跳过 3" in again.output
+    assert _count(engine, prefix) == (2, 7)
 
 
 def test_import_csv_with_step_columns(ini_file, tmp_path, cli_database):

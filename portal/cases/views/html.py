@@ -60,7 +60,7 @@ def case_list(request: Request) -> dict[str, Any]:
                                                               "grid": shape.code}),
         selected=selected_grid.id if selected_grid else None,
     )
-    pages = max(1, min(100, -(-page.total // page.page_size)))
+    pages = max(1, min(50, -(-page.total // page.page_size)))
     return {"page": page, "pages": pages, "params": request.GET, "china_tz": CHINA_TZ, "errors": errors, "map_svg": svg,
             "grid_name": selected_grid.name if selected_grid else None, **_filter_options(service)}
 
