@@ -61,6 +61,10 @@ def add_template_globals(event: Any) -> None:
         event["get_csrf_token"] = lambda: get_csrf_token(request)
 
 
+def _is_command_module(name: str) -> bool:
+    return name == "portal.cli" or name.startswith("portal.cli.") or name.endswith(".cli")
+
+
 def present_domains() -> list[str]:
     """Domains whose package exists and is ready to be included (has ``includeme``)."""
     present = []
@@ -114,5 +118,6 @@ def configure(settings: dict[str, Any]) -> Configurator:
     for domain in present_domains():
         config.include(domain)
 
-    config.scan("portal", ignore=["portal.cli", "portal.tests"])
+    # Command modules import the CLI package, which builds the app: never scan them.
+    config.scan("portal", ignore=[_is_command_module])
     return config

@@ -18,6 +18,7 @@ ENVIRONMENT_OVERRIDES: dict[str, str] = {
     "portal.corpus_dir": "PORTAL_CORPUS_DIR",
     "portal.knowledge_base": "PORTAL_KNOWLEDGE_BASE",
     "portal.lawpack": "PORTAL_LAWPACK",
+    "portal.lawpack_path": "PORTAL_LAWPACK_PATH",
 }
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
