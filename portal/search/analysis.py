@@ -80,6 +80,11 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
+def is_cjk(text: str) -> bool:
+    """True when every character of ``text`` is a CJK ideograph."""
+    return bool(text) and all(_is_cjk(ch) for ch in text)
+
+
 def runs(text: str) -> Iterator[tuple[str, bool]]:
     """Split normalized text into (run, is_cjk) pieces; punctuation and spaces separate runs."""
     for match in _RUN_RE.finditer(normalize(text)):
@@ -109,6 +114,12 @@ def word_spans(text: str) -> list[tuple[str, int, int]]:
         for word, start, end in seg.tokenize(run, mode="default"):
             out.append((word, offset + start, offset + end))
     return out
+
+
+def dictionary_words():
+    """A predicate: is this string a word of the segmenter's dictionary (domain words included)?"""
+    freq = _segmenter().FREQ
+    return lambda w: bool(freq.get(w))
 
 
 def bigrams(run: str) -> list[str]:

@@ -78,6 +78,9 @@ class QueryPlan:
     places: list[str] = field(default_factory=list)
     citation: CitationRef | None = None
     highlight: list[str] = field(default_factory=list)
+    # Single characters the query words left over (扣 in 城管扣了我的货): no index term stands for
+    # them alone; the engine may expand them to the words of its texts that contain them.
+    loose: list[str] = field(default_factory=list)
 
     @property
     def concepts(self) -> list[Concept]:
@@ -325,6 +328,7 @@ class QueryPlanner:
             terms = tuple(analysis.word_terms(word, self.mode))
             if terms:
                 groups.append(({*range(start, end)}, ConceptGroup([Concept(word, 1.0, terms)])))
+        loose = [] if self.mode == "bigram" else self._loose(rest)
         typed = {g.members[0].word for _c, g in groups}
         for key, expansions in self.synonyms.expansions(rest):
             pos = rest.find(key)
@@ -356,12 +360,23 @@ class QueryPlanner:
                     seen[m.word] = m
             group.members = list(seen.values())
         plan.groups = [g for _c, g in groups]
+        covered = set().union(*(c for c, _g in groups)) if groups else set()
+        plan.loose = [ch for ch, pos in loose if pos not in covered and ch not in plan.loose]
         highlight: set[str] = set()
         for c in plan.concepts:
             highlight.add(c.word)
             highlight.update(t for t in c.terms if len(t) >= 2)
         plan.highlight = sorted(highlight, key=len, reverse=True)
         return plan
+
+    def _loose(self, text: str) -> list[tuple[str, int]]:
+        """Content characters jieba cut off as words of one character (扣, 倒, 堵, 货)."""
+        out = []
+        for word, start, _end in analysis.word_spans(text):
+            if len(word) == 1 and analysis.is_cjk(word) and word not in STOPWORDS \
+                    and word not in LOOSE_STOP_CHARS:
+                out.append((word, start))
+        return out
 
     def _words(self, text: str) -> list[tuple[str, int, int]]:
         if self.mode == "bigram":
@@ -377,6 +392,17 @@ class QueryPlanner:
                 words.append((piece, a, b))
         return words
 
+
+# Characters that carry no subject of their own when they stand alone in a question: position
+# and direction words, measure words, light verbs, negations, conjunctions.
+LOOSE_STOP_CHARS = frozenset(
+    "上下里内外前后中间旁边时候等个些点次回来去说做干搞弄找用没不别非未无就当先再已还也又都全"
+    "多少大小高低长短新旧好坏真假第每各某另本该其"
+    # administrative divisions and the parts of a law's name or structure
+    "国省市区县镇乡村街法条款项章节"
+    # numbers, time units, and characters that mostly stand for a person or thing in general
+    "一二三四五六七八九十百千万两半日月年天人家子头员口们者"
+)
 
 _INNER_STOPWORDS = sorted((w for w in STOPWORDS if len(w) >= 2), key=len, reverse=True)
 

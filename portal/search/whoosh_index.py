@@ -52,7 +52,17 @@ from portal.search.interfaces import (
     SearchQuery,
     SearchResults,
 )
-from portal.search.query import LawCatalogue, LawEntry, QueryPlan, QueryPlanner, SynonymTable
+from portal.search.query import (
+    LOOSE_STOP_CHARS,
+    STOPWORDS,
+    Concept,
+    ConceptGroup,
+    LawCatalogue,
+    LawEntry,
+    QueryPlan,
+    QueryPlanner,
+    SynonymTable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +110,7 @@ class Ranking:
     )
     place_boost: float = 2.0  # score x (1 + place_boost) for the places the query names
     other_place_factor: float = 0.6  # local texts of another place when the query names one
+    enclosing_place_factor: float = 2.0  # the province's own texts when the query names its city
     not_in_force_factor: float = 0.85  # repealed / historical versions rank below current ones
     whole_word_weight: float = 1.0  # weight of a multi-character query word next to its bigrams
     group_sum_weight: float = 0.5  # credit for further members of a synonym group beyond the best
@@ -109,6 +120,20 @@ class Ranking:
     cross_refs: int = 9  # related articles shown after a pinned citation
     reference_boost: float = 0.2  # share of a top match's score given to articles it cites / is cited by
     reference_top: int = 10  # how many top matches pass score along their references
+    neighbour_boost: float = 0.1  # share of the better neighbouring article's score (n-1, n+1)
+    neighbour_gate: bool = True  # only articles that match the query themselves gain
+    loose_weight: float = 0.7  # weight of the words found for single / unknown characters
+    loose_docs: int = 10  # top documents those words are taken from
+    loose_terms: int = 1  # words per character
+    loose_min_docs: int = 2  # a word must occur in this many of those documents
+    loose_max_df: float = 0.02  # ... and in at most this share of all documents
+    regulation_weight: float = 0.4  # boost from the text's own best few articles (see _regulation_evidence)
+    regulation_top: int = 3
+    feedback_weight: float = 0.0  # pseudo-relevance feedback: weight of the feedback words
+    feedback_docs: int = 10  # top documents the feedback words are taken from
+    feedback_terms: int = 15  # how many feedback words
+    feedback_idf: float = 1.0  # exponent of idf in the choice of feedback words
+    feedback_gate: bool = False  # True: only documents matching the query itself gain
 
 
 # --------------------------------------------------------------------------- schema / documents
@@ -438,6 +463,20 @@ class _Snapshot:
                                             d.get("status") not in NOT_IN_FORCE_STATUSES,
                                             tuple(d.get("places") or ()))
         self.catalogue = LawCatalogue(entries.values())
+        # Places that enclose another (浙江 for 宁波: a city's texts are listed under its province
+        # first), and the documents of the enclosing level alone (a province's own texts).
+        self.enclosing: dict[str, set[str]] = {}
+        own: dict[str, list[int]] = {}
+        for docnum, d in enumerate(self.stored):
+            places = d.get("places") or ()
+            if not places or not self.live[docnum]:
+                continue
+            if len(places) == 1:
+                own.setdefault(places[0], []).append(docnum)
+            for p in places[1:]:
+                if p != places[0]:
+                    self.enclosing.setdefault(p, set()).add(places[0])
+        self.own_place_docs = {p: np.array(v, dtype=np.int64) for p, v in own.items()}
         # Reference edges as global docnums: src cites dst (same regulation).
         self.ref_src = np.zeros(0, dtype=np.int64)
         self.ref_dst = np.zeros(0, dtype=np.int64)
@@ -455,6 +494,18 @@ class _Snapshot:
             if keys.size:
                 self.ref_src = srcs[ok]
                 self.ref_dst = articles[pos[ok]]
+        # Neighbouring articles (n-1, n+1) of the same text: consecutive articles treat one topic.
+        self.prev_doc = np.full(self.n, -1, dtype=np.int64)
+        self.next_doc = np.full(self.n, -1, dtype=np.int64)
+        if self.n:
+            articles = np.flatnonzero(self.live & (self.article >= 0) & (self.regulation >= 0))
+            keys = self.regulation[articles] * 100_000 + self.article[articles]
+            order = np.argsort(keys, kind="stable")
+            keys, articles = keys[order], articles[order]
+            if keys.size > 1:
+                follows = keys[1:] == keys[:-1] + 1
+                self.next_doc[articles[:-1][follows]] = articles[1:][follows]
+                self.prev_doc[articles[1:][follows]] = articles[:-1][follows]
 
     def doc_frequency(self, field: str, term: str) -> int:
         return sum(seg.doc_frequency(field, term) for seg, _off in self.segments)
@@ -617,6 +668,7 @@ class WhooshSearchService:
         self._pending: list[tuple[str, object]] = []  # writes made while a rebuild runs
         self._last_check = 0.0
         self._segmenter_ready = False
+        self._term_cache: dict[tuple[str, int], dict[str, int]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -1012,48 +1064,227 @@ class WhooshSearchService:
                 contributions[term] = got
             return got
 
-        matched_groups = np.zeros(snap.n, dtype=np.float32)
-        n_groups = 0
-        for group in plan.groups:
-            best = None
-            total = None
-            for member in group.members:
-                terms = [t for t in member.terms if t not in common]
-                if not terms:
-                    continue
-                m = np.zeros(snap.n, dtype=np.float32)
-                # A long word stands for several bigrams: share the word's weight among them.
-                share = member.weight / len(terms) ** rk.term_share
-                for term in terms:
-                    w = share * (rk.whole_word_weight if len(term) > 2 and not term.isascii() else 1.0)
-                    for ids, contrib in contribution(term):
-                        m[ids] += w * contrib
-                if best is None:
-                    best, total = m, m.copy()
-                else:
-                    np.maximum(best, m, out=best)
-                    total += m
-            if best is not None:
-                score += best + rk.group_sum_weight * (total - best)
-                if rk.coordination:
-                    matched_groups += best > 0
-                    n_groups += 1
+        def match(groups) -> tuple[np.ndarray, np.ndarray, int, list[ConceptGroup]]:
+            raw = np.zeros(snap.n, dtype=np.float32)
+            matched = np.zeros(snap.n, dtype=np.float32)
+            count = 0
+            dead: list[ConceptGroup] = []
+            for group in groups:
+                best = None
+                total = None
+                for member in group.members:
+                    terms = [t for t in member.terms if t not in common]
+                    if not terms:
+                        continue
+                    m = np.zeros(snap.n, dtype=np.float32)
+                    # A long word stands for several bigrams: share the word's weight among them.
+                    share = member.weight / len(terms) ** rk.term_share
+                    for term in terms:
+                        w = share * (rk.whole_word_weight if len(term) > 2 and not term.isascii() else 1.0)
+                        for ids, contrib in contribution(term):
+                            m[ids] += w * contrib
+                    if best is None:
+                        best, total = m, m.copy()
+                    else:
+                        np.maximum(best, m, out=best)
+                        total += m
+                if best is not None:
+                    raw += best + rk.group_sum_weight * (total - best)
+                    if rk.coordination:
+                        matched += best > 0
+                        count += 1
+                    if not best.any():
+                        dead.append(group)
+            return raw, matched, count, dead
+
+        score, matched_groups, n_groups, dead = match(plan.groups)
+        prior = self._prior(snap, plan)
+        if rk.loose_weight:
+            # Characters cut off alone, and the characters of words no text uses (删掉, 挖走):
+            # search the words of the best matches that contain them (扣 -> 扣押, 删 -> 删除).
+            chars = list(plan.loose)
+            for group in dead:
+                word = group.members[0].word
+                if len(group.members) == 1 and analysis.is_cjk(word):
+                    chars.extend(ch for ch in word if ch not in LOOSE_STOP_CHARS and ch not in STOPWORDS
+                                 and ch not in chars)
+            if chars:
+                prelim = score * (matched_groups / n_groups) ** rk.coordination \
+                    if rk.coordination and n_groups > 1 else score
+                extra = self._expand_chars(snap, chars, prelim * prior if prior is not None else prelim,
+                                           all_terms)
+                if extra:
+                    more, more_matched, more_n, _dead = match(extra)
+                    score += more
+                    matched_groups += more_matched
+                    n_groups += more_n
         if rk.coordination and n_groups > 1:
             # Documents that answer more of the query's words rank higher (Lucene's coord).
             score *= (matched_groups / n_groups) ** rk.coordination
+        if rk.feedback_weight and score.size:
+            score = self._feedback(snap, plan, score, prior, common)
+        if rk.neighbour_boost and score.size:
+            score = self._neighbours(snap, score)
         if rk.reference_boost and snap.ref_src.size and score.size:
             score = self._propagate(snap, score)
+        if prior is not None:
+            score *= prior
+        if rk.regulation_weight and score.size:
+            score = self._regulation_evidence(snap, score)
+        return score
+
+    def _regulation_evidence(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
+        """Articles of a text that answers the query in several places rank above equally good
+        single matches in texts about something else (a text's best few articles vote)."""
+        rk = self.ranking
+        docs = np.flatnonzero((score > 0) & (snap.regulation >= 0))
+        if docs.size < 2:
+            return score
+        regs = snap.regulation[docs]
+        order = np.lexsort((-score[docs], regs))
+        docs, regs = docs[order], regs[order]
+        starts = np.r_[0, np.flatnonzero(regs[1:] != regs[:-1]) + 1]
+        rank_in = np.arange(docs.size) - np.repeat(starts, np.diff(np.r_[starts, docs.size]))
+        keep = rank_in < rk.regulation_top
+        uniq, inverse = np.unique(regs, return_inverse=True)
+        evidence = np.bincount(inverse, weights=np.where(keep, score[docs], 0.0)).astype(np.float32)
+        evidence /= max(float(evidence.max()), 1e-9)
+        out = score.copy()
+        out[docs] *= 1.0 + rk.regulation_weight * evidence[inverse]
+        return out
+
+    def _expand_chars(self, snap: _Snapshot, chars: list[str], ranked: np.ndarray,
+                      query_terms: set[str]) -> list[ConceptGroup]:
+        """For each character, the dictionary words containing it that the best matches of the
+        rest of the query use most (a word in at least two of them), as a weak extra concept."""
+        rk = self.ranking
+        k = min(rk.loose_docs, ranked.size)
+        if not k:
+            return []
+        top = np.argpartition(-ranked, k - 1)[:k]
+        top = top[ranked[top] > 0]
+        if top.size < 2:
+            return []
+        w_doc = ranked[top] / ranked[top].sum()
+        known = analysis.dictionary_words()
+        # Words as common as 管理, 部门, 进行 say nothing about the character's meaning.
+        limit = rk.loose_max_df * max(1, snap.doc_count)
+        groups = []
+        for ch in chars:
+            votes: dict[str, list[float]] = {}
+            for d, wd in zip(top.tolist(), w_doc.tolist()):
+                for t in self._doc_terms(snap, d):
+                    if ch in t and 2 <= len(t) <= 4 and t not in query_terms and known(t) \
+                            and snap.doc_frequency("body", t) <= limit:
+                        v = votes.setdefault(t, [0.0, 0])
+                        v[0] += wd
+                        v[1] += 1
+            best = sorted(((v[0], t) for t, v in votes.items() if v[1] >= rk.loose_min_docs), reverse=True)
+            members = [Concept(t, rk.loose_weight, tuple(analysis.word_terms(t, self.analysis_mode)), True)
+                       for _w, t in best[: rk.loose_terms]]
+            if members:
+                groups.append(ConceptGroup(members))
+        return groups
+
+    def _prior(self, snap: _Snapshot, plan: QueryPlan) -> np.ndarray | None:
+        """Per-document factor: the places the query names, texts in force."""
+        rk = self.ranking
+        prior = None
         if plan.places and snap.n:
             in_place = np.zeros(snap.n, dtype=bool)
             for place in plan.places:
                 ids, _tf = snap.postings("places", place)
                 in_place[ids] = True
-            factor = np.where(in_place, 1.0 + rk.place_boost,
-                              np.where(snap.has_places, rk.other_place_factor, 1.0)).astype(np.float32)
-            score *= factor
-        if rk.not_in_force_factor != 1.0:
-            score *= np.where(snap.in_force, 1.0, rk.not_in_force_factor).astype(np.float32)
-        return score
+            prior = np.where(in_place, 1.0 + rk.place_boost,
+                             np.where(snap.has_places, rk.other_place_factor, 1.0)).astype(np.float32)
+            # A city's query is also answered by its province's own texts (which the city's
+            # regulations often defer to): not another place's.
+            enclosing = {e for place in plan.places for e in snap.enclosing.get(place, ())}
+            enclosing -= set(plan.places)
+            for e in enclosing:
+                ids = snap.own_place_docs.get(e)
+                if ids is not None and ids.size:
+                    prior[ids] = np.maximum(prior[ids], rk.enclosing_place_factor)
+        if rk.not_in_force_factor != 1.0 and snap.n:
+            f = np.where(snap.in_force, 1.0, rk.not_in_force_factor).astype(np.float32)
+            prior = f if prior is None else prior * f
+        return prior
+
+    def _feedback(self, snap: _Snapshot, plan: QueryPlan, score: np.ndarray, prior: np.ndarray | None,
+                  common: set[str]) -> np.ndarray:
+        """Pseudo-relevance feedback (RM3-like): the words that dominate the best matches, other
+        than the query's own, are searched too, with a small weight."""
+        rk = self.ranking
+        ranked = score * prior if prior is not None else score
+        k = min(rk.feedback_docs, ranked.size)
+        top = np.argpartition(-ranked, k - 1)[:k]
+        top = top[ranked[top] > 0]
+        if top.size < 2:
+            return score
+        top = top[np.argsort(-ranked[top])]
+        w_doc = ranked[top] / ranked[top].sum()
+        query_terms = {t for c in plan.concepts for t in c.terms}
+        n_docs = max(1, snap.doc_count)
+        model: dict[str, float] = {}
+        for d, wd in zip(top.tolist(), w_doc.tolist()):
+            terms = self._doc_terms(snap, d)
+            if not terms:
+                continue
+            inv = 1.0 / len(terms)
+            for t, tf in terms.items():
+                model[t] = model.get(t, 0.0) + wd * tf * inv
+        cands = []
+        for t, p in model.items():
+            if t in query_terms or t in common or len(t) < 2:
+                continue
+            df = snap.doc_frequency("body", t)
+            if df < 2 or df > rk.common_term_ratio * n_docs:
+                continue
+            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+            cands.append((p * idf ** rk.feedback_idf, t, idf))
+        if not cands:
+            return score
+        cands.sort(reverse=True)
+        cands = cands[: rk.feedback_terms]
+        total = sum(c[0] for c in cands)
+        fb = np.zeros_like(score)
+        for w, t, idf in cands:
+            for fname, boost, _b in rk.fields:
+                if fname not in ("body", "title") or not boost:
+                    continue
+                ids, tf = snap.postings(fname, t)
+                if ids.size:
+                    fb[ids] += (w / total) * boost * idf * (rk.k1 + 1.0) * tf / (tf + snap.norms[fname][ids])
+        top_fb = float(fb.max())
+        if top_fb <= 0:
+            return score
+        scale = float(score.max()) / top_fb
+        gate = score > 0 if rk.feedback_gate else 1.0
+        return score + rk.feedback_weight * scale * fb * gate
+
+    def _doc_terms(self, snap: _Snapshot, docnum: int) -> dict[str, int]:
+        key = (snap.generation, docnum)
+        got = self._term_cache.get(key)
+        if got is None:
+            d = snap.stored[docnum]
+            counts: dict[str, int] = {}
+            for t in analysis.index_terms(d.get("body") or "", self.analysis_mode):
+                counts[t] = counts.get(t, 0) + 1
+            if len(self._term_cache) > 20000:
+                self._term_cache.clear()
+            self._term_cache[key] = got = counts
+        return got
+
+    def _neighbours(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
+        """An article next to a good match usually continues its topic (the duty, then its
+        exceptions, the time limit, the penalty): it shares part of its neighbours' score."""
+        rk = self.ranking
+        bonus = np.zeros_like(score)
+        for nb in (snap.prev_doc, snap.next_doc):
+            has = nb >= 0
+            np.maximum(bonus, np.where(has, score[np.where(has, nb, 0)], 0.0), out=bonus)
+        gate = score > 0 if rk.neighbour_gate else np.ones(score.size, dtype=bool)
+        return score + rk.neighbour_boost * bonus * gate
 
     def _propagate(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
         """Articles cited by (or citing) the best matches share some of their score: a penalty
