@@ -61,6 +61,10 @@ def includeme(config: Any) -> None:
 
     config.register_service_factory(catalogue_service_factory, ICatalogueService)
     config.register_service_factory(responsibility_service_factory, IResponsibilityService)
+    # The dispatch hot path reaches the same service through a request property: building
+    # pyramid_services' per-request container would cost more than the whole answer.
+    config.add_request_method(lambda request: responsibility_service_factory(None, request),
+                              "responsibility_service", reify=True)
     config.register_service_factory(duty_service_factory, IDutyService)
     config.register_service_factory(reports_factory, ICatalogueReports)
 

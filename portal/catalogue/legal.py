@@ -82,7 +82,7 @@ class LegalBasis:
             "in_force": self.in_force,
             "status": self.status,
             "status_label": self.status_label,
-            "changed_on": self.changed_on,
+            "changed_on": self.changed_on.isoformat() if self.changed_on else None,
             "url": self.url,
         }
 
@@ -134,8 +134,21 @@ class LegalBasisResolver:
             self.cache.put(self.stamp, text, on, basis)
         return basis
 
+    def resolve_dict(self, text: str, on: dt.date) -> dict[str, Any]:
+        """:meth:`resolve` as the API's dict, cached too (callers must not change it)."""
+        if self.cache is not None:
+            hit = self.cache.get_dict(self.stamp, text, on)
+            if hit is not None:
+                return hit
+        result = self.resolve(text, on).as_dict()
+        if self.cache is not None:
+            self.cache.put_dict(self.stamp, text, on, result)
+        return result
+
     def _resolve(self, text: str, on: dt.date) -> LegalBasis:
         citation = parse_citation(text)
+        if citation is not None and self.lookup is not None and not hasattr(self.lookup, "lookup"):
+            self.lookup = self.lookup()  # a provider: resolved only now, on a cache miss
         if citation is None or self.lookup is None:
             return unresolved(citation, text)
         try:
@@ -155,8 +168,9 @@ class LegalBasisResolver:
             try:
                 slug = (f"{citation.article_number}-{citation.article_suffix}" if citation.article_suffix
                         else str(citation.article_number))
-                url = self.request.route_url("regulations.article", id=regulation_id, n=slug,
-                                             _query={"at": on.isoformat()})
+                # a path, not a URL: the cache outlives the request (and its host name)
+                url = self.request.route_path("regulations.article", id=regulation_id, n=slug,
+                                              _query={"at": on.isoformat()})
             except KeyError:
                 url = None
         return LegalBasis(
@@ -180,6 +194,7 @@ class LegalBasisCache:
     def __init__(self, max_entries: int = 50_000) -> None:
         self._stamp: int | None = None
         self._data: dict[tuple[str, dt.date], LegalBasis] = {}
+        self._dicts: dict[tuple[str, dt.date], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.max_entries = max_entries
 
@@ -192,14 +207,27 @@ class LegalBasisCache:
         with self._lock:
             if stamp != self._stamp:
                 self._data = {}
+                self._dicts = {}
                 self._stamp = stamp
             if len(self._data) >= self.max_entries:
                 self._data.clear()
+                self._dicts.clear()
             self._data[(text, on)] = basis
+
+    def get_dict(self, stamp: int, text: str, on: dt.date) -> dict[str, Any] | None:
+        if stamp != self._stamp:
+            return None
+        return self._dicts.get((text, on))
+
+    def put_dict(self, stamp: int, text: str, on: dt.date, value: dict[str, Any]) -> None:
+        with self._lock:
+            if stamp == self._stamp:
+                self._dicts[(text, on)] = value
 
     def clear(self) -> None:
         with self._lock:
             self._data = {}
+            self._dicts = {}
             self._stamp = None
 
 

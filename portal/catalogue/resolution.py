@@ -36,9 +36,13 @@ LEVELS: tuple[str, ...] = ("district", "street", "zone", "unit", "grid")
 LEVEL_DEPTH: dict[str, int] = {level: depth for depth, level in enumerate(LEVELS)}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Candidate:
-    """One duty that may answer a role. ``payload`` is whatever the caller wants back."""
+    """One duty that may answer a role. ``payload`` is whatever the caller wants back.
+
+    Not frozen: candidates are built by the thousand when a snapshot is loaded, and a frozen
+    dataclass pays for ``object.__setattr__`` on every field. Treat them as read-only.
+    """
 
     duty_id: Hashable
     role: str
@@ -48,10 +52,10 @@ class Candidate:
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
     payload: Any = None
+    rank: tuple[int, int] = dataclasses.field(init=False, compare=False)
 
-    @property
-    def rank(self) -> tuple[int, int]:
-        return (1 if self.source_kind == "ruling" else 0, self.area_depth)
+    def __post_init__(self) -> None:
+        self.rank = (1 if self.source_kind == "ruling" else 0, self.area_depth)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

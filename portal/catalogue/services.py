@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -39,7 +40,16 @@ from portal.catalogue.resolution import (
     collisions,
     select_roles,
 )
-from portal.catalogue.snapshot import AreaInfo, CatalogueSnapshot, ItemInfo, SnapshotCache, freshness
+from portal.catalogue.snapshot import (
+    AreaInfo,
+    CatalogueSnapshot,
+    ItemInfo,
+    SessionProvider,
+    SnapshotCache,
+    as_session,
+    FreshnessGate,
+    freshness,
+)
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.regulations.citations import parse_citation
 from portal.workflow import State, WorkflowTransition
@@ -73,12 +83,19 @@ def caches(registry: Any) -> tuple[SnapshotCache, LegalBasisCache]:
 
 @implementer(ICatalogueService)
 class CatalogueService:
-    def __init__(self, session: Session, snapshot_cache: SnapshotCache | None = None) -> None:
-        self.session = session
+    def __init__(self, session: Session | SessionProvider, snapshot_cache: SnapshotCache | None = None) -> None:
+        # A callable is opened only when the database is really needed (cache misses).
+        self._session_source = session
         self.snapshot_cache = snapshot_cache or SnapshotCache()
 
+    @property
+    def session(self) -> Session:
+        if not isinstance(self._session_source, Session):
+            self._session_source = as_session(self._session_source)
+        return self._session_source
+
     def snapshot(self, token: str | None = None) -> CatalogueSnapshot:
-        return self.snapshot_cache.get(self.session, token)
+        return self.snapshot_cache.get(lambda: self.session, token)
 
     # -- item types -------------------------------------------------------------------------
 
@@ -98,10 +115,10 @@ class CatalogueService:
         return rows
 
     def resolve_item_info(self, value: str | ItemInfo, scheme: str | None = None,
-                          kind: str | None = None) -> ItemInfo:
+                          kind: str | None = None, snap: CatalogueSnapshot | None = None) -> ItemInfo:
         if isinstance(value, ItemInfo):
             return value
-        snap = self.snapshot()
+        snap = snap or self.snapshot()
         text = str(value or "").strip()
         if not text:
             raise InvalidInput("请指定部件或事件类型。", fields={"item_type": ["必填。"]})
@@ -201,8 +218,8 @@ class CatalogueService:
             raise NotFound(f"未找到区域 {code}。", code="area_not_found")
         return area
 
-    def area_info(self, code: str) -> AreaInfo:
-        info = self.snapshot().area_by_code.get(str(code))
+    def area_info(self, code: str, snap: CatalogueSnapshot | None = None) -> AreaInfo:
+        info = (snap or self.snapshot()).area_by_code.get(str(code))
         if info is None:
             raise NotFound(f"未找到区域 {code}。", code="area_not_found",
                            fields={"area": ["未知的区域编码。"]})
@@ -221,10 +238,11 @@ class CatalogueService:
 
         return [node(root) for root in snap.children.get(None, ())]
 
-    def locate(self, lat: float, lon: float) -> tuple[AreaInfo, list[AreaInfo]]:
-        snap = self.snapshot()
+    def locate(self, lat: float, lon: float,
+               snap: CatalogueSnapshot | None = None) -> tuple[AreaInfo, list[AreaInfo]]:
+        snap = snap or self.snapshot()
         try:
-            code = snap.locator(self.session).locate(lat, lon)
+            code = snap.locator(lambda: self.session).locate(lat, lon)
         except ValueError as exc:
             raise InvalidInput(str(exc), fields={"lat": [str(exc)]}) from exc
         if code is None:
@@ -252,28 +270,44 @@ def _limits(duty: Any, item: ItemInfo) -> dict[str, TimeLimit | None]:
 
 @implementer(IResponsibilityService)
 class ResponsibilityService:
-    def __init__(self, session: Session, *, snapshot_cache: SnapshotCache | None = None,
+    """The look-up. Answers come from the in-memory snapshot; the database is read for the
+    freshness token on every call, and otherwise only on cache misses (new token, uncached
+    citation, first point location)."""
+
+    def __init__(self, session: Session | None = None, *, snapshot_cache: SnapshotCache | None = None,
                  legal_cache: LegalBasisCache | None = None, article_lookup: Any = None,
-                 calendar: WorkingCalendar | None = None, request: Any = None) -> None:
-        self.session = session
+                 calendar: WorkingCalendar | None = None, request: Any = None,
+                 session_provider: SessionProvider | None = None,
+                 freshness_check: Callable[[], tuple[str, int]] | None = None) -> None:
+        self._session = session
+        self._session_provider = session_provider
         self.snapshot_cache = snapshot_cache or SnapshotCache()
         self.legal_cache = legal_cache or LegalBasisCache()
         self.article_lookup = article_lookup
         self.calendar = calendar or WorkingCalendar.default()
         self.request = request
-        self.catalogue = CatalogueService(session, self.snapshot_cache)
+        self.freshness_check = freshness_check
+        self.catalogue = CatalogueService(lambda: self.session, self.snapshot_cache)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            if self._session_provider is None:
+                raise RuntimeError("ResponsibilityService needs a session or a session provider")
+            self._session = self._session_provider()
+        return self._session
 
     def resolve(self, item_type: Any, area: str | None = None, lat: float | None = None,
                 lon: float | None = None, at: dt.date | None = None, reported_at: dt.datetime | None = None,
                 urgency: str = "normal", scheme: str | None = None, kind: str | None = None) -> dict[str, Any]:
-        token, stamp = freshness(self.session)
+        token, stamp = self.freshness_check() if self.freshness_check else freshness(self.session)
         snap = self.catalogue.snapshot(token)
-        item = self.catalogue.resolve_item_info(item_type, scheme, kind)
+        item = self.catalogue.resolve_item_info(item_type, scheme, kind, snap)
         located = None
         if area:
-            place = self.catalogue.area_info(area)
+            place = self.catalogue.area_info(area, snap)
         elif lat is not None and lon is not None:
-            place, _ = self.catalogue.locate(lat, lon)
+            place, _ = self.catalogue.locate(lat, lon, snap)
             located = {"lat": lat, "lon": lon, "grid": place.code}
         else:
             raise InvalidInput("请指定区域编码（area）或坐标（lat、lon）。",
@@ -295,18 +329,16 @@ class ResponsibilityService:
                                                "code": other.code, "name": other.name, "link": link}
                     break
 
-        candidates = []
+        candidates: list[Candidate] = []
         for area_id in place.chain:
-            depth = snap.areas[area_id].depth
-            for duty in snap.duties.get((answered_by.id, area_id), ()):
-                candidates.append(Candidate(duty.id, duty.role, duty.agency_id, depth, duty.source_kind,
-                                            duty.valid_from, duty.valid_to, duty))
+            candidates.extend(snap.candidates.get((answered_by.id, area_id), ()))
         decisions = select_roles(candidates, at=at)
         legal = LegalBasisResolver(self.article_lookup, self.legal_cache, stamp, self.request)
 
         roles = []
         conflicts = []
         missing = []
+        deadlines: dict[TimeLimit | None, dt.datetime | None] = {}
         for decision in decisions:
             if decision.conflicts:
                 conflicts.append({
@@ -319,27 +351,23 @@ class ResponsibilityService:
                 missing.append(decision.role)
                 continue
             duty = decision.winner.payload
-            limits = _limits(duty, answered_by)
-            applied = limits[urgency] or limits["normal"] or limits["urgent"]
-            deadline = self.calendar.deadline(reported_at, applied).astimezone(CHINA_TZ) if applied else None
+            # everything about a duty's answer except the legal basis and the deadline is fixed for
+            # the snapshot's lifetime: built once, shared by every later answer
+            memo_key = (duty.id, answered_by.id, urgency)
+            fixed = snap.memo.get(memo_key)
+            if fixed is None:
+                fixed = self._fixed_parts(snap, duty, answered_by, urgency)
+                snap.memo[memo_key] = fixed
+            head, time_limit, applied, tail = fixed
+            if applied not in deadlines:
+                deadlines[applied] = (self.calendar.deadline(reported_at, applied).astimezone(CHINA_TZ)
+                                      if applied else None)
             roles.append({
-                "role": duty.role,
-                "role_label": ROLE_LABELS[duty.role],
-                "agency": snap.agencies[duty.agency_id].as_dict(),
-                "duty_id": duty.id,
-                "scope": snap.areas[duty.area_id].as_dict(),
-                "legal_basis": [legal.resolve(c, at).as_dict() for c in duty.citations],
-                "time_limit": {
-                    "urgent": limits["urgent"].as_dict() if limits["urgent"] else None,
-                    "normal": limits["normal"].as_dict() if limits["normal"] else None,
-                    "applied": urgency if limits[urgency] else ("normal" if limits["normal"] else "urgent"),
-                },
-                "deadline": deadline,
-                "source": {"kind": duty.source_kind, "label": SOURCE_LABELS[duty.source_kind],
-                           "id": duty.source_id, "ref": duty.source_ref or None},
-                "note": duty.note or None,
-                "valid_from": duty.valid_from,
-                "valid_to": duty.valid_to,
+                **head,
+                "legal_basis": [legal.resolve_dict(c, at) for c in duty.citations],
+                "time_limit": time_limit,
+                "deadline": deadlines[applied],
+                **tail,
             })
         return {
             "item_type": item.as_dict(),
@@ -355,6 +383,31 @@ class ResponsibilityService:
         }
 
     @staticmethod
+    def _fixed_parts(snap: CatalogueSnapshot, duty: Any, item: ItemInfo, urgency: str) -> tuple:
+        limits = _limits(duty, item)
+        applied = limits[urgency] or limits["normal"] or limits["urgent"]
+        head = {
+            "role": duty.role,
+            "role_label": ROLE_LABELS[duty.role],
+            "agency": snap.agencies[duty.agency_id].as_dict(),
+            "duty_id": duty.id,
+            "scope": snap.areas[duty.area_id].as_dict(),
+        }
+        time_limit = {
+            "urgent": limits["urgent"].as_dict() if limits["urgent"] else None,
+            "normal": limits["normal"].as_dict() if limits["normal"] else None,
+            "applied": urgency if limits[urgency] else ("normal" if limits["normal"] else "urgent"),
+        }
+        tail = {
+            "source": {"kind": duty.source_kind, "label": SOURCE_LABELS[duty.source_kind],
+                       "id": duty.source_id, "ref": duty.source_ref or None},
+            "note": duty.note or None,
+            "valid_from": duty.valid_from.isoformat() if duty.valid_from else None,
+            "valid_to": duty.valid_to.isoformat() if duty.valid_to else None,
+        }
+        return head, time_limit, applied, tail
+
+    @staticmethod
     def _duty_ref(snap: CatalogueSnapshot, duty: Any) -> dict[str, Any]:
         return {
             "duty_id": duty.id,
@@ -366,10 +419,32 @@ class ResponsibilityService:
         }
 
 
+FRESHNESS_KEY = "portal.catalogue.freshness_gate"
+
+
+def freshness_gate(registry: Any) -> FreshnessGate | None:
+    gate = registry.get(FRESHNESS_KEY)
+    if gate is None and registry.get("dbengine") is not None:
+        window = float(registry.settings.get("portal.catalogue.freshness_window", 0.2)) if registry.settings else 0.2
+        gate = registry[FRESHNESS_KEY] = FreshnessGate(registry["dbengine"], window)
+    return gate
+
+
 def responsibility_service_factory(context: Any, request: Any) -> ResponsibilityService:
     snapshot_cache, legal_cache = caches(request.registry)
-    return ResponsibilityService(request.dbsession, snapshot_cache=snapshot_cache, legal_cache=legal_cache,
-                                 article_lookup=article_lookup_for(request), request=request)
+    gate = freshness_gate(request.registry)
+
+    def check() -> tuple[str, int]:
+        # A request that already has its session (it wrote, or a test injected one) must see its
+        # own transaction; otherwise the committed state, read at most every 0.2 s per process
+        # (see FreshnessGate), spares a read-only look-up a transaction-managed session.
+        if gate is None or "dbsession" in request.__dict__ or request.environ.get("app.dbsession") is not None:
+            return freshness(request.dbsession)
+        return gate()
+
+    return ResponsibilityService(session_provider=lambda: request.dbsession, snapshot_cache=snapshot_cache,
+                                 legal_cache=legal_cache, article_lookup=lambda: article_lookup_for(request),
+                                 request=request, freshness_check=check)
 
 
 # =========================================================================== editing

@@ -13,16 +13,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from portal.catalogue.geo import GridLocator
-from portal.catalogue.models import Agency, Area, CatalogueState, CrosswalkLink, Duty, ItemType
+from portal.catalogue.models import Agency, Area, CrosswalkLink, Duty, ItemType
+from portal.catalogue.resolution import Candidate
 from portal.workflow import State
 
 
@@ -118,8 +120,9 @@ class CatalogueSnapshot:
         self.token = token
         self.built_at = dt.datetime.now(dt.timezone.utc)
         self._locator: GridLocator | None = None
+        #: answers' fixed parts, filled by the look-up (valid as long as the snapshot)
+        self.memo: dict[Any, Any] = {}
         self._locator_lock = threading.Lock()
-        self._session_factory = None
 
         rows = session.execute(
             select(Area.id, Area.code, Area.name, Area.level, Area.depth, Area.parent_id)
@@ -168,8 +171,11 @@ class CatalogueSnapshot:
                 self.crosswalk[r.to_item_id].append((r.from_item_id, r.kind))
 
         self.duties: dict[tuple[int, int], list[DutyInfo]] = defaultdict(list)
+        #: the same duties as resolution candidates, built once per snapshot
+        self.candidates: dict[tuple[int, int], list[Candidate]] = defaultdict(list)
         self.items_with_duties: set[int] = set()
         count = 0
+        depth_of = {a.id: a.depth for a in self.areas.values()}
         for r in session.execute(
             select(Duty.id, Duty.item_type_id, Duty.area_id, Duty.role, Duty.agency_id, Duty.citations,
                    Duty.note, Duty.urgent_hours, Duty.normal_working_days, Duty.valid_from, Duty.valid_to,
@@ -180,6 +186,9 @@ class CatalogueSnapshot:
                             r.note or "", r.urgent_hours, r.normal_working_days, r.valid_from, r.valid_to,
                             r.source_kind, r.source_id, r.source_ref or "", bool(r.conflict_forced))
             self.duties[(r.item_type_id, r.area_id)].append(info)
+            self.candidates[(r.item_type_id, r.area_id)].append(
+                Candidate(info.id, info.role, info.agency_id, depth_of.get(info.area_id, 0), info.source_kind,
+                          info.valid_from, info.valid_to, info))
             self.items_with_duties.add(r.item_type_id)
             count += 1
         self.duty_count = count
@@ -190,7 +199,6 @@ class CatalogueSnapshot:
             self._names.append((normalise(item.name), False, item.id))
             for alias in item.aliases:
                 self._names.append((normalise(alias), True, item.id))
-        self._session_geometries: list[tuple[str, Any]] | None = None
 
     # -- areas ----------------------------------------------------------------------------
 
@@ -201,10 +209,11 @@ class CatalogueSnapshot:
     def grids(self) -> list[AreaInfo]:
         return [a for a in self.areas.values() if a.level == "grid"]
 
-    def locator(self, session: Session) -> GridLocator:
+    def locator(self, session: Session | SessionProvider) -> GridLocator:
         if self._locator is None:
             with self._locator_lock:
                 if self._locator is None:
+                    session = as_session(session)
                     pairs = [
                         (r.code, r.geometry)
                         for r in session.execute(
@@ -273,18 +282,22 @@ class SnapshotCache:
 
     @staticmethod
     def current_token(session: Session) -> str:
-        token = session.scalar(select(CatalogueState.token).where(CatalogueState.id == 1))
-        return token or "empty"
+        return freshness(session)[0]
 
-    def get(self, session: Session, token: str | None = None) -> CatalogueSnapshot:
-        token = token or self.current_token(session)
+    def get(self, session: Session | SessionProvider, token: str | None = None) -> CatalogueSnapshot:
+        """The snapshot for ``token`` (read from the database when not given).
+
+        ``session`` may be a callable returning the session, so that a look-up answered from
+        the cache never opens one.
+        """
+        token = token or self.current_token(as_session(session))
         snapshot = self._snapshot
         if snapshot is not None and snapshot.token == token:
             return snapshot
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or snapshot.token != token:
-                snapshot = CatalogueSnapshot(token, session)
+                snapshot = CatalogueSnapshot(token, as_session(session))
                 self._snapshot = snapshot
         return snapshot
 
@@ -292,21 +305,96 @@ class SnapshotCache:
         self._snapshot = None
 
 
-def freshness(session: Session) -> tuple[str, int]:
+SessionProvider = Callable[[], Session]
+
+
+def as_session(value: Session | SessionProvider) -> Session:
+    return value() if callable(value) else value
+
+
+_FRESHNESS_SQL = (
+    "SELECT (SELECT token FROM catalogue_state WHERE id = 1), (SELECT max(id) FROM search_changes)"
+)
+
+
+def freshness(session: Session | Any) -> tuple[str, int]:
     """(catalogue token, newest search change id) in one round trip.
 
     The second number moves whenever searchable content changes (regulations included), which
-    is what the legal-basis cache needs to know.
+    is what the legal-basis cache needs to know. Plain SQL: this runs on every look-up, and
+    building an expression each time would cost more than the query.
     """
-    from portal.search.models import SearchChange
-
-    row = session.execute(
-        select(
-            select(CatalogueState.token).where(CatalogueState.id == 1).scalar_subquery(),
-            select(func.max(SearchChange.id)).scalar_subquery(),
-        )
-    ).one()
+    connection = session.connection() if isinstance(session, Session) else session
+    row = connection.exec_driver_sql(_FRESHNESS_SQL).one()
     return (row[0] or "empty", int(row[1] or 0))
+
+
+def committed_freshness(engine: Any) -> tuple[str, int]:
+    """The same, read on a pooled DBAPI connection outside any ORM session.
+
+    For read-only look-ups: about a tenth of the cost of going through a session, which matters
+    when the answer itself comes from memory in a few microseconds.
+    """
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(_FRESHNESS_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if engine.dialect.name != "sqlite":
+            connection.rollback()  # end the implicit read transaction before the pool reset
+    finally:
+        connection.close()
+    return (row[0] or "empty", int(row[1] or 0))
+
+
+class FreshnessGate:
+    """Reads :func:`committed_freshness` at most once per ``window`` seconds per process.
+
+    Commits made by this process move :data:`local_commits`, which opens the gate at once, so a
+    process always sees its own writes immediately; changes made by other processes or nodes are
+    seen within ``window`` seconds. That bound is what a dispatcher can tell apart from "now",
+    and it takes the database round trip off almost every look-up under load.
+    """
+
+    def __init__(self, engine: Any, window: float = 0.2) -> None:
+        self.engine = engine
+        self.window = window
+        self._value: tuple[str, int] | None = None
+        self._at = 0.0
+        self._generation = -1
+
+    def __call__(self) -> tuple[str, int]:
+        now = time.monotonic()
+        value = self._value
+        if value is not None and now - self._at < self.window and self._generation == local_commits[0]:
+            return value
+        generation = local_commits[0]
+        value = committed_freshness(self.engine)
+        self._value, self._at, self._generation = value, now, generation
+        return value
+
+
+#: bumped after every commit in this process that flushed anything (see the listeners below)
+local_commits = [0]
+
+
+@event.listens_for(Session, "after_flush")
+def _note_write(session: Session, _context: Any) -> None:
+    session.info["_portal_flushed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _count_commit(session: Session) -> None:
+    if session.info.pop("_portal_flushed", False):
+        local_commits[0] += 1
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_write(session: Session) -> None:
+    session.info.pop("_portal_flushed", None)
 
 
 def iter_chunks(values: Iterable[Any], size: int) -> Iterable[list[Any]]:

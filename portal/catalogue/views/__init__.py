@@ -35,7 +35,11 @@ def catalogue(request: Request) -> Any:
 
 
 def responsibility(request: Request) -> Any:
-    return request.find_service(IResponsibilityService)
+    """The :class:`IResponsibilityService` of this request (see ``includeme`` for why not
+    ``find_service``)."""
+    service = request.responsibility_service
+    assert IResponsibilityService.providedBy(service)
+    return service
 
 
 def duties(request: Request) -> Any:
