@@ -1168,7 +1168,7 @@ class WhooshSearchService:
         w_doc = ranked[top] / ranked[top].sum()
         known = analysis.dictionary_words()
         # Words as common as 管理, 部门, 进行 say nothing about the character's meaning.
-        limit = rk.loose_max_df * max(1, snap.doc_count)
+        limit = max(rk.loose_max_df * snap.doc_count, 100)  # (no limit in a small index)
         groups = []
         for ch in chars:
             votes: dict[str, list[float]] = {}
