@@ -100,7 +100,10 @@ def test_a_citys_query_is_also_answered_by_its_provinces_own_texts(tmp_path):
 def test_the_planner_keeps_single_content_characters_aside():
     planner = QueryPlanner(SynonymTable())
     plan = planner.plan("城管扣了我的货")
-    assert "扣" in plan.loose and "货" in plan.loose
+    assert "货" in plan.loose
+    # (扣了 is a word once a synonym file taught it to the segmenter; then the engine expands
+    # the characters of a word no text uses, see the test below.)
+    assert "扣" in plan.loose or any("扣" in g.members[0].word for g in plan.groups)
     assert not {"了", "我", "的"} & set(plan.loose)
     # Place suffixes and the parts of a citation are no subject of their own.
     plan = planner.plan("上海市 设摊", known_places=["上海"])
