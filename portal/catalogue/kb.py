@@ -451,7 +451,15 @@ def read_duties(
         scheme = data.get("scheme")
         kind = data.get("kind", "component")
         defaults = data.get("defaults") or {}
-        for index, entry in enumerate(data.get("entries") or (), start=1):
+        expanded = []
+        for entry in data.get("entries") or ():
+            # `items: [a, b, …]` is shorthand for one entry per item with the same roles
+            if "items" in entry and "item" not in entry:
+                for item in entry["items"]:
+                    expanded.append({**{k: v for k, v in entry.items() if k != "items"}, "item": item})
+            else:
+                expanded.append(entry)
+        for index, entry in enumerate(expanded, start=1):
             where = f"{path.name} entry {index} ({entry.get('item')})"
             try:
                 key_of_item = parse_item_ref(entry["item"], scheme=entry.get("scheme", scheme),

@@ -219,3 +219,18 @@ def test_every_citation_names_a_real_article(kb):
             items = [line for line in para[1:]] if c.paragraph else [
                 line for line in para if re.match(r"^[（(]", line)]
             assert c.item <= len(items), (where, text, items)
+
+
+def test_every_five_digit_component_is_answered_directly_or_through_the_crosswalk(kb, index):
+    areas, by_item = index
+    linked = defaultdict(set)
+    for cw in kb.crosswalk:
+        if cw.to_code and cw.kind != "none":
+            linked[item_key("gb47678", "component", cw.to_code)].add(item_key("gbt30428", "component", cw.from_code))
+    grids = [a.code for a in kb.areas if a.level == "grid"][::7]
+    for item in (it for it in kb.item_types if it.scheme == "gb47678" and it.kind == "component"):
+        keys = [item.key] if by_item.get(item.key) else sorted(linked[item.key])
+        assert keys, item.key
+        for grid in grids:
+            decisions = decide(areas, by_item, keys[0], grid, dt.date(2025, 7, 1))
+            assert all(decisions[r].winner is not None for r in ROLES), (item.key, keys[0], grid)
