@@ -21,6 +21,7 @@ DEV = Path("/work/shared/eval/search_queries_dev.tsv")
 if not DEV.exists():
     DEV = ROOT.parent / "shared" / "eval" / "search_queries_dev.tsv"
 SYNONYMS = ROOT / "knowledge_base" / "synonyms.yaml"
+HOLDOUT = ROOT / "bench" / "search_queries_holdout.tsv"
 
 
 def service_for(mode: str, root: Path, rebuild: bool, synonyms: bool = True) -> tuple[WhooshSearchService, dict]:
@@ -41,13 +42,15 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--no-synonyms", action="store_true")
-    ap.add_argument("--file", default=str(DEV))
+    ap.add_argument("--file", action="append", default=None,
+                    help="judged query file(s); default: the dev set and bench/search_queries_holdout.tsv")
     args = ap.parse_args()
     for mode in args.modes.split(","):
         svc, mapping = service_for(mode, Path(args.index_root), args.rebuild, not args.no_synonyms)
-        report = evaluate_file(svc, args.file, mapping)
-        print(f"== analysis: {mode}{' (no synonyms)' if args.no_synonyms else ''}")
-        print(format_report(report, verbose=args.verbose))
+        for path in args.file or [str(DEV), str(HOLDOUT)]:
+            report = evaluate_file(svc, path, mapping)
+            print(f"== analysis: {mode}{' (no synonyms)' if args.no_synonyms else ''}")
+            print(format_report(report, verbose=args.verbose))
         svc.close()
 
 

@@ -15,8 +15,18 @@ Layout of ``index_dir``::
 
 Ranking: BM25 per field (title, regulation title, body, chapter), summed over the query's
 concepts (query words and their synonyms, synonyms weighted lower); a multiplicative prior for
-the places the query names and for texts in force; an exact citation pins its article first,
-followed by the articles it cites or that cite it.
+the places the query names (and, for a city, its province's own texts) and for texts in force; an
+exact citation pins its article first, followed by the articles it cites or that cite it.
+
+Evidence beyond an article's own words, each a small share of another score (``Ranking``):
+
+- single characters jieba cut off (扣 in 城管扣了我的货) and the characters of words no text uses
+  (删掉) are matched through the dictionary words containing them that the best matches of the
+  rest of the query use (扣押, 删除);
+- an article next to a good match (n-1, n+1 of the same text) usually continues its topic;
+- articles cited by, or citing, the best matches (a penalty article and the duty it enforces);
+- articles of a text that answers the query in several places rank above equally good single
+  matches in texts about something else.
 """
 
 from __future__ import annotations
@@ -98,7 +108,9 @@ class IndexCorrupt(SearchUnavailable):
 
 @dataclass(frozen=True)
 class Ranking:
-    """Ranking knobs (defaults tuned on the dev set, see bench/RESULTS.md)."""
+    """Ranking knobs.  Defaults chosen on the dev set and checked on the held-out set
+    (bench/search_queries_holdout.tsv): a change is kept only when it helps one without hurting
+    the other (see bench/RESULTS.md)."""
 
     k1: float = 1.2
     # field -> (boost, BM25 b)
