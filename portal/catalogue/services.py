@@ -723,7 +723,8 @@ class CatalogueReports:
             .join(ItemType, Duty.item_type_id == ItemType.id)
             .join(Area, Duty.area_id == Area.id)
             .join(Agency, Duty.agency_id == Agency.id)
-            .where(Duty.state == State.PUBLISHED.value, or_(Duty.valid_to.is_(None), Duty.valid_to >= on))
+            .where(Duty.state == State.PUBLISHED.value, or_(Duty.valid_to.is_(None), Duty.valid_to >= on),
+                   or_(Duty.valid_from.is_(None), Duty.valid_from <= on))
             .order_by(ItemType.code, Area.code, Duty.role, Duty.id)
         ).all()
         findings: list[StaleFinding] = []
