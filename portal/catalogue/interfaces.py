@@ -71,6 +71,10 @@ class IDutyService(Interface):
     def collisions(duty):
         """Published duties the given one would collide with."""
 
+    def apply_ruling(ruling_id, ruling_ref, decisions, comment=None):
+        """Publish the duties a ruling decides (source: the ruling), superseding earlier ruling
+        duties of the same item type, area and role; returns them."""
+
     def history(duty):
         """Audit entries and workflow transitions of the duty's whole lineage, oldest first."""
 

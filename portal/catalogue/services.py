@@ -633,6 +633,31 @@ class DutyService:
         self.session.flush()
         return duty
 
+    def apply_ruling(self, ruling_id: Any, ruling_ref: str, decisions: list[dict[str, Any]],
+                     comment: str | None = None) -> list[Duty]:
+        """Publish the duties a ruling decides, with the ruling as their source.
+
+        ``decisions`` are duty inputs (``item_type``, ``area``, ``role``, ``agency``,
+        ``citations``, ``valid_from`` …). A ruling outranks every general entry within its scope,
+        so those stay as they are; an earlier *ruling* duty for the same item type, area and role
+        is superseded by the new one. The ruling was reviewed by the panel, so its duties are
+        published at once (the transitions are still recorded).
+        """
+        created = []
+        for decision in decisions:
+            data = {**decision, "source_kind": "ruling", "source_id": str(ruling_id),
+                    "source_ref": ruling_ref}
+            duty = self.create(data)
+            for earlier in self.session.scalars(select(Duty).where(
+                Duty.item_type_id == duty.item_type_id, Duty.area_id == duty.area_id, Duty.role == duty.role,
+                Duty.state == State.PUBLISHED.value, Duty.source_kind == "ruling", Duty.id != duty.id,
+            )):
+                workflow_transition(self.session, earlier, "supersede", f"由裁定 {ruling_ref} 取代")
+            self.transition(duty, "submit", comment or f"依裁定 {ruling_ref}")
+            self.transition(duty, "publish", comment or f"依裁定 {ruling_ref}")
+            created.append(duty)
+        return created
+
     # -- history ----------------------------------------------------------------------------
 
     def lineage(self, duty: Duty) -> list[Duty]:

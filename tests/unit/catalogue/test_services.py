@@ -361,3 +361,21 @@ def test_changed_knowledge_base_updates_untouched_rows_only(session, tmp_path):
     assert stats["duties updated"] == 1 and stats["duties kept (edited in portal)"] == 1
     assert edited.note == "编辑在门户中改过"
     assert untouched.note.endswith("（复核）")
+
+
+def test_a_ruling_creates_duties_that_outrank_and_supersede_earlier_rulings(session):
+    service = DutyService(session)
+    grid_unit = ESTATE_UNIT  # 安居社区: the estate's property company owns 0102 there
+    first = service.apply_ruling(11, "示例区城市管理权属争议裁定〔2025〕3号", [
+        {"item_type": "0102", "area": grid_unit, "role": "owner", "agency": "PS",
+         "citations": ["《城镇排水与污水处理条例》第十六条"], "valid_from": dt.date(2025, 3, 1)}])
+    assert first[0].state == "published" and first[0].source_kind == "ruling" and first[0].source_id == "11"
+    grid = first_grid_of(session, grid_unit)
+    owner = by_role(resolver(session).resolve("0102", area=grid, at=dt.date(2025, 6, 1)))["owner"]
+    assert owner["agency"]["code"] == "PS" and owner["source"]["id"] == "11"
+    second = service.apply_ruling(12, "示例区城市管理权属争议裁定〔2025〕4号", [
+        {"item_type": "0102", "area": grid_unit, "role": "owner", "agency": "WY01", "valid_from": dt.date(2025, 5, 1)}])
+    assert first[0].state == "superseded"
+    owner = by_role(resolver(session).resolve("0102", area=grid, at=dt.date(2025, 6, 1)))["owner"]
+    assert owner["agency"]["code"] == "WY01" and owner["source"]["ref"].endswith("4号")
+    assert second[0].conflict_forced is False
