@@ -123,7 +123,9 @@ class Ranking:
     place_boost: float = 2.0  # score x (1 + place_boost) for the places the query names
     other_place_factor: float = 0.6  # local texts of another place when the query names one
     enclosing_place_factor: float = 2.0  # the province's own texts when the query names its city
-    not_in_force_factor: float = 0.85  # repealed / historical versions rank below current ones
+    # Repealed / historical versions rank below current ones when about as relevant; a tie-breaker,
+    # not a penalty (the in-force filter is there for strict needs, and a status shows on each hit).
+    not_in_force_factor: float = 0.95
     whole_word_weight: float = 1.0  # weight of a multi-character query word next to its bigrams
     group_sum_weight: float = 0.5  # credit for further members of a synonym group beyond the best
     coordination: float = 1.0  # exponent of the share of query words a document matches
@@ -689,6 +691,7 @@ class WhooshSearchService:
         "上海 北京 单位和个人 应当 不得 禁止",
         "人民政府 有关部门 规定 管理条例第一条",
         "中华人民共和国行政处罚法第一条",
+        "城管扣了我的东西 删掉 怎么办",  # single / unknown characters: the expansion path
     )
 
     def warm_up(self) -> None:
