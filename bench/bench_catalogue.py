@@ -143,15 +143,20 @@ def build_database(settings: dict, target_duties: int, seed: int = 7) -> dict:
 def bench_in_process(settings: dict, samples: int, seed: int = 11) -> dict:
     from portal.catalogue.geo import GridLocator
     from portal.catalogue.legal import article_lookup_for_session
-    from portal.catalogue.services import CatalogueService, ResponsibilityService, caches
+    from portal.catalogue.services import CatalogueService, ResponsibilityService, caches, freshness_gate
     from portal.config import configure
 
     registry = configure(dict(settings)).make_wsgi_app().registry
     snapshot_cache, legal_cache = caches(registry)
     session = registry["dbsession_factory"]()
+    # as the API serves it: snapshot and legal-basis caches, freshness read through the gate
+    gate = freshness_gate(registry)
     service = ResponsibilityService(session, snapshot_cache=snapshot_cache, legal_cache=legal_cache,
-                                    article_lookup=article_lookup_for_session(session))
-    catalogue = CatalogueService(session, snapshot_cache)
+                                    article_lookup=article_lookup_for_session(session), freshness_check=gate)
+    # and with a database round trip for the freshness token on every call
+    strict = ResponsibilityService(session, snapshot_cache=snapshot_cache, legal_cache=legal_cache,
+                                   article_lookup=article_lookup_for_session(session))
+    catalogue = CatalogueService(session, snapshot_cache, gate)
     snap = catalogue.snapshot()
     rng = random.Random(seed)
     grids = [a.code for a in snap.grids()]
@@ -174,6 +179,12 @@ def bench_in_process(settings: dict, samples: int, seed: int = 11) -> dict:
         answer = service.resolve(item, area=grid, at=at, reported_at=reported)
         timings.append((time.perf_counter() - t0) * 1000)
         roles += len(answer["roles"])
+    strict_timings = []
+    for _ in range(samples // 2):
+        item, grid = rng.choice(items), rng.choice(grids)
+        t0 = time.perf_counter()
+        strict.resolve(item, area=grid, at=at, reported_at=reported)
+        strict_timings.append((time.perf_counter() - t0) * 1000)
     # the demo components with all four roles, the case dispatchers meet most
     components = [i.key for i in snap.items.values() if i.scheme == "gbt30428"]
     component_timings = []
@@ -219,6 +230,7 @@ def bench_in_process(settings: dict, samples: int, seed: int = 11) -> dict:
         "snapshot_build_seconds": round(snapshot_seconds, 3),
         "resolve_ms": stats(timings),
         "resolve_components_ms": stats(component_timings),
+        "resolve_db_roundtrip_ms": stats(strict_timings),
         "resolve_by_point_ms": stats(point_resolve),
         "mean_roles_per_answer": round(roles / samples, 2),
         "locate_bare_ms": stats(bare),
@@ -401,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"snapshot build: {proc['snapshot_build_seconds']} s")
         print(f"resolve (any item type):     {proc['resolve_ms']}  ({proc['mean_roles_per_answer']} roles/answer)")
         print(f"resolve (demo components):   {proc['resolve_components_ms']}")
+        print(f"resolve, token read per call: {proc['resolve_db_roundtrip_ms']}")
         print(f"resolve by point:            {proc['resolve_by_point_ms']}")
         print(f"locate, GridLocator:         {proc['locate_bare_ms']}  ({proc['points_inside']:.0%} inside)")
         print(f"locate, service:             {proc['locate_service_ms']}")

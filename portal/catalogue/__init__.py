@@ -68,6 +68,13 @@ def includeme(config: Any) -> None:
     config.register_service_factory(duty_service_factory, IDutyService)
     config.register_service_factory(reports_factory, ICatalogueReports)
 
+    from portal.catalogue.documents import CatalogueDocumentProvider, keys_of_duty, keys_of_item_type
+    from portal.catalogue.models import Duty, ItemType
+
+    config.add_search_provider(CatalogueDocumentProvider())
+    config.add_search_source(Duty, keys_of_duty)
+    config.add_search_source(ItemType, keys_of_item_type)
+
     # After the regulations (order 10): duties cite them, but loading does not depend on them.
     config.add_kb_loader("catalogue", kb_loader, order=20)
     config.add_portal_section("catalogue.index", "权责清单",

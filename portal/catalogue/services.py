@@ -83,10 +83,12 @@ def caches(registry: Any) -> tuple[SnapshotCache, LegalBasisCache]:
 
 @implementer(ICatalogueService)
 class CatalogueService:
-    def __init__(self, session: Session | SessionProvider, snapshot_cache: SnapshotCache | None = None) -> None:
+    def __init__(self, session: Session | SessionProvider, snapshot_cache: SnapshotCache | None = None,
+                 freshness_check: Callable[[], tuple[str, int]] | None = None) -> None:
         # A callable is opened only when the database is really needed (cache misses).
         self._session_source = session
         self.snapshot_cache = snapshot_cache or SnapshotCache()
+        self.freshness_check = freshness_check
 
     @property
     def session(self) -> Session:
@@ -95,6 +97,8 @@ class CatalogueService:
         return self._session_source
 
     def snapshot(self, token: str | None = None) -> CatalogueSnapshot:
+        if token is None and self.freshness_check is not None:
+            token = self.freshness_check()[0]
         return self.snapshot_cache.get(lambda: self.session, token)
 
     # -- item types -------------------------------------------------------------------------
@@ -251,9 +255,24 @@ class CatalogueService:
         return grid, snap.ancestors(grid)
 
 
+def request_freshness_check(request: Any) -> Callable[[], tuple[str, int]]:
+    """How a request learns the catalogue's current token (see :class:`FreshnessGate`)."""
+    gate = freshness_gate(request.registry)
+
+    def check() -> tuple[str, int]:
+        # A request that already has its session (it wrote, or a test injected one) must see its
+        # own transaction; otherwise the committed state, read at most every 0.2 s per process,
+        # spares a read-only look-up a transaction-managed session.
+        if gate is None or "dbsession" in request.__dict__ or request.environ.get("app.dbsession") is not None:
+            return freshness(request.dbsession)
+        return gate()
+
+    return check
+
+
 def catalogue_service_factory(context: Any, request: Any) -> CatalogueService:
     snapshot_cache, _ = caches(request.registry)
-    return CatalogueService(request.dbsession, snapshot_cache)
+    return CatalogueService(lambda: request.dbsession, snapshot_cache, request_freshness_check(request))
 
 
 # =========================================================================== the look-up
@@ -432,16 +451,7 @@ def freshness_gate(registry: Any) -> FreshnessGate | None:
 
 def responsibility_service_factory(context: Any, request: Any) -> ResponsibilityService:
     snapshot_cache, legal_cache = caches(request.registry)
-    gate = freshness_gate(request.registry)
-
-    def check() -> tuple[str, int]:
-        # A request that already has its session (it wrote, or a test injected one) must see its
-        # own transaction; otherwise the committed state, read at most every 0.2 s per process
-        # (see FreshnessGate), spares a read-only look-up a transaction-managed session.
-        if gate is None or "dbsession" in request.__dict__ or request.environ.get("app.dbsession") is not None:
-            return freshness(request.dbsession)
-        return gate()
-
+    check = request_freshness_check(request)
     return ResponsibilityService(session_provider=lambda: request.dbsession, snapshot_cache=snapshot_cache,
                                  legal_cache=legal_cache, article_lookup=lambda: article_lookup_for(request),
                                  request=request, freshness_check=check)

@@ -379,3 +379,19 @@ def test_a_ruling_creates_duties_that_outrank_and_supersede_earlier_rulings(sess
     owner = by_role(resolver(session).resolve("0102", area=grid, at=dt.date(2025, 6, 1)))["owner"]
     assert owner["agency"]["code"] == "WY01" and owner["source"]["ref"].endswith("4号")
     assert second[0].conflict_forced is False
+
+
+def test_search_documents_per_item_type(session):
+    from portal.catalogue.documents import CatalogueDocumentProvider
+
+    provider = CatalogueDocumentProvider()
+    item = session.scalar(select(ItemType).where(ItemType.scheme == "gbt30428", ItemType.code == "0102"))
+    docs = list(provider.documents(session, "duty", [str(item.id)]))
+    assert len(docs) == 1
+    doc = docs[0]
+    assert doc.title.startswith("0102 污水井盖") and "窨井盖" in doc.body
+    assert "示例区排水有限公司" in doc.body and "《城市道路管理条例》第二十三条" in doc.body
+    assert "物业服务有限公司（" in doc.body  # the estates, with their unit
+    assert doc.url == "/catalogue/item-types/0102?scheme=gbt30428&kind=component"
+    assert provider.count(session, "duty") >= 85
+    assert list(provider.documents(session, "duty", ["not-a-number"])) == []
