@@ -90,8 +90,7 @@ def import_cases(env, path: Path, batch_size: int, workers: int | None) -> None:
 @click.pass_obj
 def demo_data(env, count: int, seed: int, end: str | None) -> None:  # type: ignore[no-untyped-def]
     """Generate deterministic demo cases for the demo district (skips those already stored)."""
-    from portal.cases.loader import load_demo_cases
-    from portal.cases.services import demo_tracking_code
+    from portal.cases.loader import load_demo_cases, sample_tracking_codes
 
     last_day = dt.date.fromisoformat(end) if end else None
     started = time.perf_counter()
@@ -100,8 +99,9 @@ def demo_data(env, count: int, seed: int, end: str | None) -> None:  # type: ign
                                 end=last_day, settings=env.settings, progress=bar.update)
     elapsed = time.perf_counter() - started
     click.echo(f"{stats.summary()}；用时 {elapsed:.1f} 秒。")
-    samples = [demo_tracking_code(f"demo-{seed}", f"DEMO-{seed}-{n:07d}") for n in (1, 2, 3)]
-    click.echo("示例查询码（/track）：" + "、".join(samples))
+    with env.session(actor_name="demo-data") as session:
+        samples = sample_tracking_codes(session, seed)
+    click.echo("可评价的示例查询码（/track）：" + ("、".join(samples) or "无"))
     for error in stats.errors[:MAX_ERRORS_SHOWN]:
         click.echo(str(error), err=True)
 

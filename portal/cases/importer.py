@@ -199,7 +199,8 @@ def store_plans(session: Session, plans: list[CasePlan]) -> list[int]:
 def _utc_text(value: Any) -> Any:
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    u = value - value.utcoffset()
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
 
 
 def _bool_int(value: Any) -> Any:

@@ -31,6 +31,10 @@ class ICaseService(Interface):
     def grid_counts(filters):
         """Disclosed cases per grid id under ``filters`` (the district map)."""
 
+    def bounce_hotspots(since=None, by="grid", min_bounces=3, limit=50):
+        """Item types × grids (or streets) where cases keep bouncing as "not our asset", with the
+        agencies that bounced them: candidates for arbitration."""
+
     def track(code):
         """The case a tracking code belongs to; raises NotFound."""
 

@@ -15,7 +15,6 @@ from portal.cases.importer import BulkImporter, ImportStats, batched, normalise_
 from portal.cases.models import Case
 from portal.cases.places import Places
 from portal.cases.services import demo_tracking_code, nondisclosable_ids
-from portal.catalogue.calendar import LimitUnit, TimeLimit
 
 DEFAULT_DEMO_CASES = 20_000
 DEFAULT_DEMO_SEED = 20260701
@@ -101,10 +100,18 @@ def demo_cases_loader(context: Any) -> str:
     records = ((n, normalise_record(r)) for n, r in enumerate(demo.generate(world, count, seed), start=1))
     for batch in batched(records, BATCH):
         importer.import_batch(session, batch, stats)
-    sample = demo_tracking_code(secret, f"DEMO-{seed}-{count:07d}")
-    return f"演示案件 {stats.created} 件（种子 {seed}；示例查询码 {sample}）" + (
+    samples = "、".join(sample_tracking_codes(session, seed, 2)) or "无"
+    return f"演示案件 {stats.created} 件（种子 {seed}；可评价的示例查询码 {samples}）" + (
         f"，{len(stats.errors)} 行出错：{stats.errors[0]}" if stats.errors else "")
 
 
-def limit(days: int) -> TimeLimit:
-    return TimeLimit(days, LimitUnit.WORKING_DAYS)
+def sample_tracking_codes(session: Session, seed: int, count: int = 3) -> list[str]:
+    """Tracking codes of recent closed, unrated demo cases: what a demo of /track needs."""
+    from portal.cases.models import Feedback
+
+    rated = select(Feedback.case_id)
+    external_ids = session.scalars(
+        select(Case.external_id).where(Case.source == "demo", Case.external_id.like(f"DEMO-{seed}-%"),
+                                       Case.status == "closed", Case.id.not_in(rated))
+        .order_by(Case.id.desc()).limit(count))
+    return [demo_tracking_code(f"demo-{seed}", external_id) for external_id in external_ids]

@@ -16,6 +16,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -142,10 +143,26 @@ class Places:
     def agency_by_code(self, code: str) -> Any | None:
         return self.snapshot.agency_by_code.get((code or "").strip())
 
-    def locate(self, session: Session, lat: float, lon: float) -> Any | None:
-        """The grid containing the point, or None outside the district."""
-        code = self.snapshot.locator(session).locate(lat, lon)
+    def locate(self, session: Session, lat: float, lon: float, hint: str | None = None) -> Any | None:
+        """The grid containing the point, or None outside the district.
+
+        ``hint`` is the grid the sender says the point is in: when the point lies inside that
+        grid (not merely on its border) it is the answer, without searching all grids.
+        """
+        locator = self.snapshot.locator(session)
+        if hint:
+            geometry = self._hint_geometry(locator, hint)
+            if geometry is not None and shapely.contains_xy(geometry, lon, lat):
+                return self.snapshot.area_by_code.get(hint)
+        code = locator.locate(lat, lon)
         return self.snapshot.area_by_code.get(code) if code else None
+
+    def _hint_geometry(self, locator: Any, code: str) -> Any:
+        geometries = self.__dict__.get("_geometries")
+        if geometries is None or geometries[0] is not locator:
+            geometries = (locator, dict(zip(locator.codes, (locator.geometry(c) for c in locator.codes))))
+            self.__dict__["_geometries"] = geometries
+        return geometries[1].get(code)
 
     def place_label(self, grid_id: int | None, street_id: int | None = None) -> str:
         """The public place: street and grid, never closer."""

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -41,7 +42,8 @@ from portal.errors import Conflict, InvalidInput, NotFound
 DEFAULT_NONDISCLOSABLE = ("0136", "0138", "0502", "01050", "01051", "01066")
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 COUNT_LIMIT = 1_000
-MAX_OFFSET_PAGES = 100
+GRID_COUNT_TTL = 60.0
+_GRID_COUNTS: dict[tuple[str, str, str], tuple[float, dict[int, int]]] = {}
 
 
 # ----------------------------------------------------------------------------- tracking codes
@@ -207,7 +209,7 @@ def resolve_place(record: Mapping[str, Any], places: Places, session: Session) -
     """(grid id, street id) of a record: the grid containing lat/lon, else the given grid code."""
     grid = None
     if record.get("lat") is not None and record.get("lon") is not None:
-        grid = places.locate(session, record["lat"], record["lon"])
+        grid = places.locate(session, record["lat"], record["lon"], hint=record.get("grid_code"))
         if grid is None and not record.get("grid_code"):
             raise InvalidInput("该位置不在本辖区的任何网格内。", code="outside_district",
                                fields={"lat": ["位置不在辖区内。"]})
@@ -490,10 +492,60 @@ class CaseService:
                                  "with_events": with_events}).items
 
     def grid_counts(self, filters: Mapping[str, Any]) -> dict[int, int]:
-        criteria = self._public_filters({k: v for k, v in filters.items() if k != "grid"})
+        """Cases per grid for the map. Counting a million rows takes a moment, and a map a minute
+        old is as good as a new one, so answers are kept for ``GRID_COUNT_TTL`` seconds."""
+        wanted = {k: v for k, v in filters.items()
+                  if k in {"item_type", "agency", "street", "status", "since", "until"} and v}
+        key = (str(self.session.get_bind().engine.url), self.places.snapshot.token, repr(sorted(wanted.items())))
+        now = time.monotonic()
+        cached = _GRID_COUNTS.get(key)
+        if cached is not None and now - cached[0] < GRID_COUNT_TTL:
+            return cached[1]
+        criteria = self._public_filters(wanted)
         rows = self.session.execute(
             select(Case.grid_id, func.count()).where(*criteria, Case.grid_id.is_not(None)).group_by(Case.grid_id))
-        return {grid_id: count for grid_id, count in rows}
+        counts = {grid_id: count for grid_id, count in rows}
+        if len(_GRID_COUNTS) > 256:
+            _GRID_COUNTS.clear()
+        _GRID_COUNTS[key] = (now, counts)
+        return counts
+
+    # -- dispute hotspots ---------------------------------------------------------------
+
+    def bounce_hotspots(self, since: dt.datetime | None = None, *, by: str = "grid", min_bounces: int = 3,
+                        limit: int = 50) -> list[dict[str, Any]]:
+        """Item types × places where cases keep being returned as "not our asset".
+
+        ``by`` is ``grid`` or ``street``. Each hotspot names the item type, the place, how many
+        bounces and bounced cases there were, and which agencies bounced them: the file an expert
+        panel needs to rule on the ownership (arbitration reads this).
+        """
+        place = Case.grid_id if by == "grid" else Case.street_id
+        criteria = [CaseEvent.kind == EventKind.BOUNCE.value, CaseEvent.reason == "not_our_asset", place.is_not(None)]
+        if since is not None:
+            criteria.append(CaseEvent.at >= since)
+        rows = self.session.execute(
+            select(Case.item_type_id, place, func.count(CaseEvent.id), func.count(func.distinct(Case.id)))
+            .join(Case, Case.id == CaseEvent.case_id).where(*criteria)
+            .group_by(Case.item_type_id, place).having(func.count(CaseEvent.id) >= min_bounces)
+            .order_by(func.count(CaseEvent.id).desc()).limit(limit)
+        ).all()
+        result = []
+        for item_id, area_id, bounces, cases in rows:
+            agencies = self.session.execute(
+                select(CaseEvent.agency_id, func.count()).join(Case, Case.id == CaseEvent.case_id)
+                .where(*criteria, Case.item_type_id == item_id, place == area_id)
+                .group_by(CaseEvent.agency_id).order_by(func.count().desc())
+            ).all()
+            item, area = self.places.item(item_id), self.places.area(area_id)
+            result.append({
+                "item_type": {"code": item.code, "name": item.name, "key": item.key} if item else None,
+                "area": {"code": area.code, "name": area.name, "level": area.level} if area else None,
+                "bounces": bounces, "cases": cases,
+                "agencies": [{"code": a.code, "name": a.name, "bounces": n}
+                             for agency_id, n in agencies if (a := self.places.agency(agency_id)) is not None],
+            })
+        return result
 
     # -- tracking -------------------------------------------------------------------------
 

@@ -59,21 +59,21 @@ def render_map(shapes: Mapping[int, GridShape], counts: Mapping[int, int], link:
     for shape in sorted(shapes.values(), key=lambda s: s.code):
         count = counts.get(shape.area_id, 0)
         d = " ".join("M" + " L".join(point(x, y) for x, y in ring) + " Z" for ring in shape.rings)
-        stroke = ' stroke="#dc2626" stroke-width="2.5"' if shape.area_id == selected else ""
+        stroke = 'stroke="#dc2626" stroke-width="2.5"' if shape.area_id == selected else 'stroke="#334155" stroke-width="0.6"'
         parts.append(
-            f'<a href={quoteattr(link(shape))}><path d="{d}" fill="{colour(count, bounds)}" stroke="#334155" '
-            f'stroke-width="0.6"{stroke}><title>{escape(shape.name)}：{count} 件</title></path></a>'
+            f'<a href={quoteattr(link(shape))}><path d="{d}" fill="{colour(count, bounds)}" {stroke}>'
+            f'<title>{escape(shape.name)}：{count} 件</title></path></a>'
         )
     x = 4
-    legend_y = height + 12
-    parts.append(f'<g class="legend" font-size="11"><text x="{x}" y="{legend_y + 11}">案件数</text>')
-    x += 44
+    legend_y = height + 10
+    parts.append(f'<g class="legend" font-size="17"><text x="{x}" y="{legend_y + 16}">案件数</text>')
+    x += 60
     lower = 1
     for index, bound in enumerate(bounds):
         label = f"{lower}–{bound}" if bound > lower else f"{bound}"
-        parts.append(f'<rect x="{x}" y="{legend_y}" width="14" height="14" fill="{PALETTE[1 + min(index, len(PALETTE) - 2)]}" '
-                     f'stroke="#334155" stroke-width="0.5"/><text x="{x + 18}" y="{legend_y + 11}">{label}</text>')
-        x += 26 + 7 * len(label)
+        parts.append(f'<rect x="{x}" y="{legend_y}" width="20" height="20" fill="{PALETTE[1 + min(index, len(PALETTE) - 2)]}" '
+                     f'stroke="#334155" stroke-width="0.5"/><text x="{x + 25}" y="{legend_y + 16}">{label}</text>')
+        x += 36 + 10 * len(label)
         lower = bound + 1
     parts.append("</g></svg>")
     return "".join(parts)

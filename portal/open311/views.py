@@ -316,7 +316,7 @@ def get_token(request: Request) -> Response:
 def _attributes(params: Mapping[str, Any]) -> dict[str, list[str]]:
     """``attribute[CODE]=v`` and ``attribute[CODE][]=v1&attribute[CODE][]=v2``."""
     result: dict[str, list[str]] = {}
-    for key in list(params.keys()):
+    for key in dict.fromkeys(params.keys()):  # a MultiDict repeats keys; getall gathers them
         if not key.startswith("attribute[") or "]" not in key:
             continue
         code = key[len("attribute["):key.index("]")]

@@ -155,6 +155,22 @@ def test_bounce_needs_a_reason_and_redispatch_restarts_the_clock(testapp, dispat
     assert testapp.get(f"/api/v1/cases/{case_id}").json["status"] == "dispatched"
 
 
+def test_bounce_hotspots_name_item_place_and_agencies(testapp, dispatcher, dbsession):
+    from portal.cases.services import CaseService
+
+    reported = now_china() - dt.timedelta(days=2)
+    for _ in range(3):
+        case_id = post_case(testapp, dispatcher, item_type="0114", reported_at=reported.isoformat()).json["id"]
+        event(testapp, dispatcher, case_id, "dispatch", reported + dt.timedelta(minutes=10), agency="GS")
+        event(testapp, dispatcher, case_id, "bounce", reported + dt.timedelta(hours=1), reason="not_our_asset")
+    hotspots = CaseService(dbsession).bounce_hotspots(since=reported - dt.timedelta(days=1))
+    spot = next(h for h in hotspots if h["item_type"]["code"] == "0114")
+    assert spot["bounces"] >= 3 and spot["cases"] >= 3 and spot["area"]["level"] == "grid"
+    assert spot["agencies"][0]["code"] == "GS"
+    by_street = CaseService(dbsession).bounce_hotspots(by="street", min_bounces=3)
+    assert any(h["item_type"]["code"] == "0114" and h["area"]["level"] == "street" for h in by_street)
+
+
 def test_ingestion_needs_a_dispatcher_or_clerk_key(testapp, make_api_key, catalogue_kb):
     body = case_body()
     testapp.post_json("/api/v1/cases", body, status=403)
