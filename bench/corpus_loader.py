@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portal.search.interfaces import SearchDocument
-from portal.search.numerals import NUMERAL_CHARS, chinese_to_int
+from portal.numerals import NUMERAL_CHARS, chinese_to_int
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = (HERE.parent.parent / "shared" / "corpus" / "laws").resolve()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from portal.regulations.numerals import (
+from portal.numerals import (
     NUMERAL_CHARS,
     article_label,
     format_chinese_number,

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.regulations.numerals import article_label, parse_article_label, parse_chinese_number
+from portal.numerals import article_label, parse_article_label, parse_chinese_number
 from portal.regulations.parsing import (
     ParsedArticle,
     clean_line,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.audit import Audited
 from portal.db import Base, TimestampMixin, utcnow
 from portal.regulations.metadata import effective_status
-from portal.regulations.numerals import article_label
+from portal.numerals import article_label
 
 
 class Regulation(Audited, TimestampMixin, Base):

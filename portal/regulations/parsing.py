@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.regulations.numerals import (
+from portal.numerals import (
     NUMERAL_CHARS,
     article_label,
     format_chinese_number,

@@ -28,7 +28,7 @@ from portal.regulations.metadata import (
     normalize_status,
 )
 from portal.regulations.models import Article, Regulation, RegulationVersion
-from portal.regulations.numerals import parse_article_label, parse_chinese_number
+from portal.numerals import parse_article_label, parse_chinese_number
 from portal.regulations.parsing import ParsedArticle, ParsedRegulation, parse_date
 
 __all__ = [
@@ -270,7 +270,7 @@ class RegulationService:
                                   Article.suffix == suffix)
         ).first()
         if found is None:
-            from portal.regulations.numerals import article_label
+            from portal.numerals import article_label
 
             raise NotFound(f"《{regulation.title}》没有{article_label(number, suffix)}。")
         return regulation, version, found

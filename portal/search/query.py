@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portal.search import analysis
-from portal.search.numerals import NUMERAL_CHARS, chinese_to_int
+from portal.numerals import NUMERAL_CHARS, chinese_to_int
 
 # Words that carry no subject matter in a question: interrogatives, particles, pronouns and
 # auxiliaries.  Content words (罚款, 违法, 没有, 期限 …) are never listed here.
@@ -203,9 +203,9 @@ def find_citation(text: str) -> CitationRef | None:
 
 
 def _cn(number: int) -> str:
-    from portal.search.numerals import int_to_chinese
+    from portal.numerals import format_chinese_number
 
-    return int_to_chinese(number)
+    return format_chinese_number(number)
 
 
 def _law_text_before(before: str) -> str:

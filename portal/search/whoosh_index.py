@@ -552,7 +552,7 @@ _REF_RE = re.compile(r"(》|本法|本条例|本规定|本办法|本细则)?第(
 def internal_references(text: str) -> list[int]:
     """Article numbers a text cites within its own regulation: 第二十四条, 本条例第二十四条,
     but not 《城市道路管理条例》第二十四条 (another text)."""
-    from portal.search.numerals import chinese_to_int
+    from portal.numerals import chinese_to_int
 
     out: list[int] = []
     for m in _REF_RE.finditer(text):
@@ -1385,7 +1385,7 @@ class WhooshSearchService:
 
     def _cross_references(self, snap: _Snapshot, target: int, regulation_id: int) -> list[int]:
         """Articles of the same regulation that ``target`` cites, then those citing it."""
-        from portal.search.numerals import chinese_to_int
+        from portal.numerals import chinese_to_int
 
         same = np.flatnonzero((snap.regulation == regulation_id) & snap.live & (snap.article > 0))
         by_number = {int(snap.article[d]): int(d) for d in same}

@@ -174,7 +174,7 @@ def _corpus():
 
 def _articles(path):
     """article number -> list of paragraphs (each a list of item lines)."""
-    from portal.regulations.numerals import parse_chinese_number
+    from portal.numerals import parse_chinese_number
 
     result = {}
     current = None

@@ -1,4 +1,7 @@
-"""Chinese numerals as they appear in statute labels (第一百零五条) and dates.
+"""Chinese numerals as they appear in statute labels (第一百零五条), dates and queries.
+
+One implementation for the whole portal: the statute parser, citations, the search's query
+planner and the catalogue all read numbers through it.
 
 Parsing accepts every form a pasted law text uses: ordinary digits (一二三…, 〇/零, 两),
 financial capitals (壹贰叁…), the units 十百千万亿 in any size, Arabic and
@@ -15,6 +18,7 @@ __all__ = [
     "CHINESE_DIGITS",
     "NUMERAL_CHARS",
     "article_label",
+    "chinese_to_int",
     "format_chinese_number",
     "parse_article_label",
     "parse_chinese_number",
@@ -37,9 +41,12 @@ _BIG_UNITS: dict[str, int] = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 1
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
+# Colloquial contractions people type in queries (第廿三条): read as their full forms.
+_CONTRACTIONS = str.maketrans({"廿": "二十", "卅": "三十"})
+
 #: Every character that may occur in a numeral; handy for building regexes.
 NUMERAL_CHARS = (
-    "".join(CHINESE_DIGITS) + "".join(_SMALL_UNITS) + "".join(_BIG_UNITS)
+    "".join(CHINESE_DIGITS) + "".join(_SMALL_UNITS) + "".join(_BIG_UNITS) + "廿卅"
     + "0123456789０１２３４５６７８９"
 )
 
@@ -65,7 +72,7 @@ def parse_chinese_number(text: str) -> int:
     """
     if not isinstance(text, str):
         raise ValueError(f"not a numeral: {text!r}")  # noqa: TRY004 - one error type for callers
-    s = _WHITESPACE.sub("", text).translate(_FULLWIDTH)
+    s = _WHITESPACE.sub("", text).translate(_FULLWIDTH).translate(_CONTRACTIONS)
     if not s:
         raise ValueError("empty numeral")
     if s.isascii() and s.isdigit():
@@ -235,3 +242,12 @@ def parse_article_label(text: str) -> tuple[int, int]:
     if number < 1:
         raise ValueError(f"article number must be positive: {text!r}")
     return number, suffix
+
+
+def chinese_to_int(text: str | None) -> int | None:
+    """Like :func:`parse_chinese_number`, but None for anything that is not a numeral
+    (the query planner probes words that may or may not be numbers)."""
+    try:
+        return parse_chinese_number(text or "")
+    except ValueError:
+        return None

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.regulations.numerals import (
+from portal.numerals import (
     article_label,
     format_chinese_number,
     parse_article_label,
