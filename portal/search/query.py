@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portal.search import analysis
-from portal.numerals import NUMERAL_CHARS, chinese_to_int
+from portal.numerals import NUMERAL_CHARS, chinese_to_int, format_chinese_number
 
 # Words that carry no subject matter in a question: interrogatives, particles, pronouns and
 # auxiliaries.  Content words (罚款, 违法, 没有, 期限 …) are never listed here.
@@ -193,19 +193,13 @@ def find_citation(text: str) -> CitationRef | None:
         has_law_suffix = before.rstrip("》>\"”").endswith(_LAW_SUFFIXES)
         if not m.group("di") and not has_law_suffix:
             continue
-        label = f"第{_cn(number)}条" + (m.group("zhi") or "")
+        label = f"第{format_chinese_number(number)}条" + (m.group("zhi") or "")
         law_text = _law_text_before(before)
         best = CitationRef(law_text, number, label, (m.start() - (len(before) - len(law_text))
                                                     if law_text else m.start(), m.end()), m.start())
         if law_text:
             break
     return best
-
-
-def _cn(number: int) -> str:
-    from portal.numerals import format_chinese_number
-
-    return format_chinese_number(number)
 
 
 def _law_text_before(before: str) -> str:
