@@ -241,6 +241,18 @@ def test_no_personal_data_on_any_public_surface(testapp, dispatcher):
     assert (detail["lat"], detail["lon"]) != (LAT, LON)
 
 
+def test_bulk_export_iterates_every_disclosed_case_redacted(testapp, dispatcher, dbsession):
+    from portal.cases.services import CaseService
+
+    created = _make_secret_case(testapp, dispatcher)
+    hidden = post_case(testapp, dispatcher, item_type="0136").json
+    exported = {c.id: c for c in CaseService(dbsession).iter_public(batch_size=2, with_events=True)}
+    assert created["id"] in exported and hidden["id"] not in exported
+    text = json.dumps([c.as_dict() for c in exported.values()], ensure_ascii=False, default=str)
+    for secret in SECRETS:
+        assert secret not in text
+
+
 def test_public_list_filters_and_paginates(testapp, dispatcher):
     marker = uuid.uuid4().hex[:6]
     reported = now_china() - dt.timedelta(days=5)
