@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.cases.lifecycle import (
@@ -360,16 +361,25 @@ class CaseService:
 
     def ingest(self, record: Mapping[str, Any], source: str = "api") -> IngestResult:
         existing = self.by_external_id(record["external_id"])
-        if existing is not None:
-            added = 0
-            for step in sorted(record.get("events") or (), key=lambda s: s["at"]):
-                _, created = self.add_event(existing, step)
-                added += created
-            return IngestResult(existing, False, added)
-        code = record.get("tracking_code") or new_tracking_code()
-        plan = plan_case(record, self.places, self.calendar, self.session, source=source, actor=self.actor, tracking_code=code)
-        case = self.store_plan(plan)
-        return IngestResult(case, True, len(plan.events) - 1, code)
+        if existing is None:
+            code = record.get("tracking_code") or new_tracking_code()
+            plan = plan_case(record, self.places, self.calendar, self.session, source=source, actor=self.actor,
+                             tracking_code=code)
+            try:
+                with self.session.begin_nested():
+                    case = self.store_plan(plan)
+                return IngestResult(case, True, len(plan.events) - 1, code)
+            except IntegrityError:
+                # Another request stored the same external id between our look-up and our insert
+                # (PostgreSQL lets both through to the unique index): this one is a replay.
+                existing = self.by_external_id(record["external_id"])
+                if existing is None:
+                    raise
+        added = 0
+        for step in sorted(record.get("events") or (), key=lambda s: s["at"]):
+            _, created = self.add_event(existing, step)
+            added += created
+        return IngestResult(existing, False, added)
 
     def _stored_twin(self, case: Case, step: Mapping[str, Any], agency_id: int | None) -> CaseEvent | None:
         for event in case.events:
@@ -380,7 +390,7 @@ class CaseService:
                 return event
         return None
 
-    def add_event(self, case: Case, step: Mapping[str, Any]) -> tuple[CaseEvent, bool]:
+    def add_event(self, case: Case, step: Mapping[str, Any], *, _again: bool = True) -> tuple[CaseEvent, bool]:
         agency = self.places.agency_by_code(step["agency"]) if step.get("agency") else None
         twin = self._stored_twin(case, step, agency.id if agency else None)
         if twin is not None:
@@ -389,11 +399,20 @@ class CaseService:
         known = (case.reporter.name, case.reporter.phone) if case.reporter else ()
         ctx = CaseContext(case.item_type_id, case.grid_id, case.urgency, self.places, self.calendar)
         row = apply_step(state, {**step, "_known": (*known, case.address)}, ctx, case.event_count + 1, self.actor)
-        for name, value in state.columns().items():
-            setattr(case, name, value)
-        event = CaseEvent(**row)
-        case.events.append(event)
-        self.session.flush()
+        try:
+            with self.session.begin_nested():
+                for name, value in state.columns().items():
+                    setattr(case, name, value)
+                event = CaseEvent(**row)
+                case.events.append(event)
+                self.session.flush()
+        except IntegrityError:
+            # A concurrent step took this sequence number: read the case again and judge anew
+            # (the step may now be a replay, or out of order).
+            if not _again:
+                raise
+            self.session.refresh(case)
+            return self.add_event(case, step, _again=False)
         return event, True
 
     def submit(self, record: Mapping[str, Any]) -> tuple[Case, str, Any]:

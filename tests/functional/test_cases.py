@@ -142,6 +142,27 @@ def test_replays_never_duplicate(testapp, dispatcher, dbsession):
     assert dbsession.scalar(select(func.count()).where(CaseEvent.case_id == first["id"])) == 3
 
 
+def test_a_concurrent_duplicate_is_settled_as_a_replay(testapp, dispatcher, dbsession, monkeypatch):
+    """Two requests with the same external id racing past the look-up: the unique index decides,
+    and the loser answers as a replay instead of failing."""
+    from portal.cases.schemas import CaseRecord
+    from portal.cases.services import CaseService
+
+    body = case_body()
+    first = testapp.post_json("/api/v1/cases", body, headers=dispatcher, status=201).json
+    service = CaseService(dbsession)
+    real = service.by_external_id
+    calls = []
+
+    def blind_once(external_id):
+        calls.append(external_id)
+        return None if len(calls) == 1 else real(external_id)
+
+    monkeypatch.setattr(service, "by_external_id", blind_once)
+    result = service.ingest(CaseRecord().load(body))
+    assert result.created is False and result.case.id == first["id"] and len(calls) == 2
+
+
 def test_bounce_needs_a_reason_and_redispatch_restarts_the_clock(testapp, dispatcher):
     reported = now_china() - dt.timedelta(days=1)
     case_id = post_case(testapp, dispatcher, item_type="0114", reported_at=reported.isoformat()).json["id"]
