@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -838,9 +837,3 @@ def reports_factory(context: Any, request: Any) -> CatalogueReports:
     return CatalogueReports(request.dbsession, article_lookup=article_lookup_for(request),
                             snapshot_cache=snapshot_cache, legal_cache=legal_cache)
 
-
-def group_by(values: list[Any], key: Any) -> dict[Any, list[Any]]:
-    result: dict[Any, list[Any]] = defaultdict(list)
-    for value in values:
-        result[key(value)].append(value)
-    return result
