@@ -24,6 +24,7 @@ def includeme(config: Any) -> None:
     config.add_route("cases.api.list", "/api/v1/cases")
     config.add_route("cases.api.detail", r"/api/v1/cases/{id:\d+}")
     config.add_route("cases.api.events", "/api/v1/cases/{id}/events")
+    config.add_route("cases.api.feedback", "/api/v1/cases/{id}/feedback")
     config.register_service_factory(case_service_factory, ICaseService)
     # After the catalogue (order 20): demo cases need its item types, grids and duties.
     config.add_kb_loader("demo-cases", demo_cases_loader, order=90)

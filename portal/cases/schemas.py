@@ -124,6 +124,19 @@ class EventIn(EventRecord, BodySchema):
         unknown = RAISE
 
 
+class FeedbackRecordIn(FeedbackRecord, BodySchema):
+    """A rating the linkage centre collected by calling the reporter back (回访)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class FeedbackStored(Schema):
+    case_id = fields.Integer()
+    created = fields.Boolean()
+    rating = fields.String()
+
+
 class CaseIngested(Schema):
     id = fields.Integer()
     case_number = fields.String()

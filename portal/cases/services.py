@@ -595,14 +595,21 @@ class CaseService:
         return case
 
     def rate(self, code: str, rating: str, comment: str = "") -> Feedback:
-        case = self.track(code)
+        return self.record_feedback(self.track(code), rating, comment, channel="track")
+
+    def record_feedback(self, case: Case, rating: str, comment: str = "", *, channel: str = "track",
+                        at: dt.datetime | None = None, replay_ok: bool = False) -> Feedback:
+        """The one rating of a closed case. With ``replay_ok`` the same rating sent again returns
+        the stored one (ingestion replays); otherwise a second rating is refused."""
+        if case.feedback is not None and replay_ok and case.feedback.rating == rating:
+            return case.feedback
         if case.status != Status.CLOSED.value:
             raise Conflict("案件结案后才能评价。", code="not_closed")
         if case.feedback is not None:
             raise Conflict("该案件已评价过，每个案件只能评价一次。", code="already_rated")
         known = (case.reporter.name, case.reporter.phone) if case.reporter else ()
         case.feedback = Feedback(rating=rating, comment=comment, public_comment=scrub(comment, (*known, case.address)),
-                                 channel="track")
+                                 channel=channel, **({"at": at} if at is not None else {}))
         self.session.flush()
         return case.feedback
 

@@ -163,6 +163,24 @@ def test_a_concurrent_duplicate_is_settled_as_a_replay(testapp, dispatcher, dbse
     assert result.created is False and result.case.id == first["id"] and len(calls) == 2
 
 
+def test_callback_feedback_once_per_closed_case(testapp, dispatcher):
+    reported = now_china() - dt.timedelta(days=2)
+    case_id = post_case(testapp, dispatcher, reported_at=reported.isoformat()).json["id"]
+    url = f"/api/v1/cases/{case_id}/feedback"
+    early = testapp.post_json(url, {"rating": "satisfied"}, headers=dispatcher, status=409)
+    assert early.json["error"]["code"] == "not_closed"
+    for kind, hours in (("dispatch", 1), ("handle", 2), ("verify", 3), ("close", 4)):
+        event(testapp, dispatcher, case_id, kind, reported + dt.timedelta(hours=hours))
+    body = {"rating": "dissatisfied", "comment": "处理太慢，请回电13912345678"}
+    assert testapp.post_json(url, body, headers=dispatcher, status=201).json["created"] is True
+    assert testapp.post_json(url, body, headers=dispatcher, status=200).json["created"] is False  # a replay
+    other = testapp.post_json(url, {"rating": "satisfied"}, headers=dispatcher, status=409)
+    assert other.json["error"]["code"] == "already_rated"
+    testapp.post_json(url, {"rating": "great"}, headers=dispatcher, status=400)
+    detail = testapp.get(f"/api/v1/cases/{case_id}")
+    assert detail.json["rating"] == "dissatisfied" and "13912345678" not in detail.text
+
+
 def test_bounce_needs_a_reason_and_redispatch_restarts_the_clock(testapp, dispatcher):
     reported = now_china() - dt.timedelta(days=1)
     case_id = post_case(testapp, dispatcher, item_type="0114", reported_at=reported.isoformat()).json["id"]

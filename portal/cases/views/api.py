@@ -10,7 +10,17 @@ from pyramid.view import view_config
 
 from portal.accounts.permissions import Permissions
 from portal.cases.public import PublicCase
-from portal.cases.schemas import CaseIngested, CasePage, CaseQuery, CaseRecord, EventIn, EventIngested, PublicCaseOut
+from portal.cases.schemas import (
+    CaseIngested,
+    CasePage,
+    CaseQuery,
+    CaseRecord,
+    EventIn,
+    EventIngested,
+    FeedbackRecordIn,
+    FeedbackStored,
+    PublicCaseOut,
+)
 from portal.cases.views import cases
 from portal.open311.render import CHINA_TZ
 
@@ -80,3 +90,18 @@ def add_event(request: Request) -> dict[str, Any]:
     return {"case_id": case.id, "created": created, "seq": event.seq, "kind": event.kind,
             "at": event.at.astimezone(CHINA_TZ), "status": case.status,
             "deadline": case.deadline.astimezone(CHINA_TZ) if case.deadline else None}
+
+
+@view_config(route_name="cases.api.feedback", renderer="json", request_method="POST",
+             permission=Permissions.CASES_INGEST, schema=FeedbackRecordIn,
+             api_doc={"summary": "回访评价（满意 / 基本满意 / 不满意）：每个已结案案件一次；同一评价重放不重复",
+                      "tags": TAGS, "response": FeedbackStored, "auth": True, "errors": (400, 404, 409)})
+def add_feedback(request: Request) -> dict[str, Any]:
+    service = cases(request)
+    case = service.get(request.matchdict["id"])
+    existed = case.feedback is not None
+    data = request.parsed
+    feedback = service.record_feedback(case, data["rating"], data["comment"], channel="callback", at=data["at"],
+                                       replay_ok=True)
+    request.response.status = 200 if existed else 201
+    return {"case_id": case.id, "created": not existed, "rating": feedback.rating}
