@@ -164,12 +164,7 @@ def render_error(request: Request, exc: BaseException) -> Response:
     info = error_info(exc)
     if info.status >= 500:
         log.exception("unhandled error on %s %s", request.method, request.path_info, exc_info=exc)
-    # Whatever the view wrote must not be committed with an error answer.
-    if request.environ.get("tm.active") is None and getattr(request, "tm", None) is not None:
-        try:
-            request.tm.doom()
-        except Exception:  # noqa: BLE001 - no transaction active is fine here
-            pass
+    # pyramid_tm aborts the transaction of any request whose error an exception view rendered.
     return _formatter_for(request)(request, info)
 
 
