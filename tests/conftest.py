@@ -137,6 +137,55 @@ def testapp(app: Any, tm: transaction.TransactionManager, dbsession: Session) ->
     })
 
 
+def load_demo_catalogue(connection: Any, laws: tuple[str, ...] = ()) -> None:
+    """Load knowledge_base/'s demo catalogue onto ``connection`` (and, when the shared corpus is
+    present, the corpus laws named in ``laws``, so citations resolve to real articles)."""
+    from portal.catalogue.loader import load_catalogue
+
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
+                      info={"actor_name": "test-catalogue"})
+    if laws and CORPUS_DIR.is_dir():
+        from portal.regulations.importing import import_paths
+
+        import_paths(session, [CORPUS_DIR / name for name in laws], manifest=CORPUS_DIR / "MANIFEST.tsv",
+                     source="corpus")
+    load_catalogue(session, ROOT / "knowledge_base")
+    session.commit()
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def catalogue_laws() -> tuple[str, ...]:
+    """Corpus laws to import beside the demo catalogue; override in a module or conftest."""
+    return ()
+
+
+@pytest.fixture(scope="module")
+def catalogue_connection(engine: Engine, catalogue_laws: tuple[str, ...]) -> Iterator[Any]:
+    """A connection whose open transaction holds the demo catalogue.
+
+    Loading it takes about a second, too slow for every test: it is loaded once per test module
+    and rolled back at the module's end, so other modules never see it.
+    """
+    connection = engine.connect()
+    outer = connection.begin()
+    load_demo_catalogue(connection, catalogue_laws)
+    yield connection
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def catalogue_session(catalogue_connection: Any) -> Iterator[Session]:
+    """Each test in a SAVEPOINT on the catalogue's connection, rolled back afterwards."""
+    nested = catalogue_connection.begin_nested()
+    session = Session(bind=catalogue_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield session
+    session.close()
+    if nested.is_active:
+        nested.rollback()
+
+
 @pytest.fixture
 def make_user(dbsession: Session) -> Any:
     """Create a user with some roles (password: ``correct horse battery``)."""

@@ -21,39 +21,14 @@ SECRETS = ("欧阳娜娜", "13912345678", "330106199001011234", "浙A12345", "�
            "文三路138号3幢2单元501室")
 
 
-@pytest.fixture(scope="module")
-def kb_connection(engine):
-    """The demo catalogue loaded once per module inside a transaction rolled back at the end,
-    so other tests never see it."""
-    from portal.catalogue.loader import load_catalogue
-
-    connection = engine.connect()
-    outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
-                      info={"actor_name": "test-catalogue"})
-    load_catalogue(session, ROOT / "knowledge_base")
-    session.commit()
-    session.close()
-    yield connection
-    outer.rollback()
-    connection.close()
+@pytest.fixture
+def dbsession(catalogue_session):
+    """Every test of this module runs against the demo catalogue (tests/conftest.py)."""
+    return catalogue_session
 
 
 @pytest.fixture
-def dbsession(kb_connection):
-    """Each test in a SAVEPOINT on the catalogue's connection, rolled back afterwards."""
-    session = Session(bind=kb_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def catalogue_kb(kb_connection):
-    return kb_connection
-
-
-@pytest.fixture
-def dispatcher(make_api_key, catalogue_kb):
+def dispatcher(make_api_key, catalogue_connection):
     return {"Authorization": f"Bearer {make_api_key('dispatcher')}"}
 
 
@@ -210,7 +185,7 @@ def test_bounce_hotspots_name_item_place_and_agencies(testapp, dispatcher, dbses
     assert any(h["item_type"]["code"] == "0114" and h["area"]["level"] == "street" for h in by_street)
 
 
-def test_ingestion_needs_a_dispatcher_or_clerk_key(testapp, make_api_key, catalogue_kb):
+def test_ingestion_needs_a_dispatcher_or_clerk_key(testapp, make_api_key, catalogue_connection):
     body = case_body()
     testapp.post_json("/api/v1/cases", body, status=403)
     testapp.post_json("/api/v1/cases", body, headers={"Authorization": "Bearer cdp_nonsense"}, status=401)
@@ -516,11 +491,11 @@ def test_demo_data_is_deterministic_and_idempotent(ini_file, cli_database):
 
 @pytest.mark.parametrize("path", ["/cases/99999999999999999999", "/api/v1/cases/99999999999999999999",
                                   "/open311/v2/requests/99999999999999999999.json"])
-def test_absurd_ids_are_404_not_500(testapp, catalogue_kb, path):
+def test_absurd_ids_are_404_not_500(testapp, catalogue_connection, path):
     testapp.get(path, status=404)
 
 
-def test_openapi_documents_the_case_api(testapp, catalogue_kb):
+def test_openapi_documents_the_case_api(testapp, catalogue_connection):
     spec = testapp.get("/api/v1/openapi.json").json
     assert {"get", "post"} <= set(spec["paths"]["/api/v1/cases"])
     assert "post" in spec["paths"]["/api/v1/cases/{id}/events"]

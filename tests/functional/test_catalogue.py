@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,34 +20,14 @@ LAWS = ROOT.parent / "shared" / "corpus" / "laws"
 
 
 @pytest.fixture(scope="module")
-def kb_connection(engine) -> Iterator[object]:
-    """The demo knowledge base loaded once per module, rolled back at the end."""
-    from portal.catalogue.loader import load_catalogue
-
-    connection = engine.connect()
-    outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    if LAWS.is_dir():
-        from portal.regulations.importing import import_paths
-
-        import_paths(session, [LAWS / "city-road-management-regulation.md", LAWS / "city-water-supply-regulation.md"],
-                     source="corpus")
-    load_catalogue(session, ROOT / "knowledge_base")
-    session.commit()
-    session.close()
-    yield connection
-    outer.rollback()
-    connection.close()
+def catalogue_laws() -> tuple[str, ...]:
+    """Cited laws imported beside the catalogue when the shared corpus is present."""
+    return ("city-road-management-regulation.md", "city-water-supply-regulation.md")
 
 
 @pytest.fixture
-def session(kb_connection) -> Iterator[Session]:
-    nested = kb_connection.begin_nested()
-    session = Session(bind=kb_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    yield session
-    session.close()
-    if nested.is_active:
-        nested.rollback()
+def session(catalogue_session) -> Session:
+    return catalogue_session
 
 
 @pytest.fixture

@@ -5,54 +5,28 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
 
 from portal.catalogue.calendar import CHINA_TZ
 
-ROOT = Path(__file__).resolve().parents[2]
 BASE = "/open311/v2"
 LAT, LON = 30.2336, 120.0860
 
 
-@pytest.fixture(scope="module")
-def kb_connection(engine):
-    """The demo catalogue, loaded in a module-wide transaction that is rolled back at the end."""
-    from portal.catalogue.loader import load_catalogue
-
-    connection = engine.connect()
-    outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
-                      info={"actor_name": "test-catalogue"})
-    load_catalogue(session, ROOT / "knowledge_base")
-    session.commit()
-    session.close()
-    yield connection
-    outer.rollback()
-    connection.close()
+@pytest.fixture
+def dbsession(catalogue_session):
+    """Every test of this module runs against the demo catalogue (tests/conftest.py)."""
+    return catalogue_session
 
 
 @pytest.fixture
-def dbsession(kb_connection):
-    session = Session(bind=kb_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def catalogue_kb(kb_connection):
-    return kb_connection
-
-
-@pytest.fixture
-def api_key(make_api_key, catalogue_kb):
+def api_key(make_api_key, catalogue_connection):
     return make_api_key()  # any authenticated key may submit
 
 
 @pytest.fixture
-def dispatcher(make_api_key, catalogue_kb):
+def dispatcher(make_api_key, catalogue_connection):
     return {"Authorization": f"Bearer {make_api_key('dispatcher')}"}
 
 
@@ -69,7 +43,7 @@ def post_request(testapp, api_key, status=200, **fields):
     return testapp.post(f"{BASE}/requests.json", data, status=status)
 
 
-def test_discovery_in_both_formats(testapp, catalogue_kb):
+def test_discovery_in_both_formats(testapp, catalogue_connection):
     data = testapp.get(f"{BASE}/discovery.json").json
     assert {"changeset", "contact", "key_service", "endpoints"} <= set(data)
     endpoint = data["endpoints"][0]
@@ -79,7 +53,7 @@ def test_discovery_in_both_formats(testapp, catalogue_kb):
     assert root.tag == "discovery" and root.find("./endpoints/endpoint/formats/format") is not None
 
 
-def test_services_list_and_definition(testapp, catalogue_kb):
+def test_services_list_and_definition(testapp, catalogue_connection):
     services = testapp.get(f"{BASE}/services.json").json
     assert isinstance(services, list) and len(services) > 50
     manhole = next(s for s in services if s["service_code"] == "0103")
@@ -211,7 +185,7 @@ def test_pages_and_extensions(testapp, dispatcher):
     assert root.findtext("./request/expected_datetime").endswith("+08:00")
 
 
-def test_unknown_requests_and_tokens_are_404_in_the_asked_format(testapp, catalogue_kb):
+def test_unknown_requests_and_tokens_are_404_in_the_asked_format(testapp, catalogue_connection):
     assert xml(testapp.get(f"{BASE}/requests/99999999.xml", status=404)).findtext("./error/code") == "404"
     assert testapp.get(f"{BASE}/tokens/NOPE-NOPE-NOPE.json", status=404).json[0]["code"] == 404
     assert testapp.get(f"{BASE}/requests/abc.json", status=404).json[0]["code"] == 404

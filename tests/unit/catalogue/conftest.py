@@ -8,7 +8,6 @@ transaction is rolled back at the end, so nothing leaks into other tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,35 +25,17 @@ CITED_LAWS = (
 )
 
 
-def load_catalogue_fixture(connection, *, with_laws: bool = True) -> None:
-    from portal.catalogue.loader import load_catalogue
-
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    if with_laws and LAWS.is_dir():
-        from portal.regulations.importing import import_paths
-
-        import_paths(session, [LAWS / name for name in CITED_LAWS], manifest=LAWS / "MANIFEST.tsv",
-                     source="corpus")
-    load_catalogue(session, ROOT / "knowledge_base")
-    session.commit()
-    session.close()
+@pytest.fixture(scope="module")
+def catalogue_laws() -> tuple[str, ...]:
+    return CITED_LAWS
 
 
 @pytest.fixture(scope="module")
-def kb_connection(engine) -> Iterator[object]:
-    connection = engine.connect()
-    outer = connection.begin()
-    load_catalogue_fixture(connection)
-    yield connection
-    outer.rollback()
-    connection.close()
+def kb_connection(catalogue_connection) -> object:
+    """The demo catalogue with the laws its duties cite (tests/conftest.py)."""
+    return catalogue_connection
 
 
 @pytest.fixture
-def session(kb_connection) -> Iterator[Session]:
-    nested = kb_connection.begin_nested()
-    session = Session(bind=kb_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    yield session
-    session.close()
-    if nested.is_active:
-        nested.rollback()
+def session(catalogue_session) -> Session:
+    return catalogue_session
