@@ -111,7 +111,12 @@ ErrorFormatter = Callable[[Request, ErrorInfo], Response]
 def error_info(exc: BaseException) -> ErrorInfo:
     """Reduce any exception to what every error format needs."""
     if isinstance(exc, PortalError):
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+        headers: dict[str, str] = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+
         return ErrorInfo(exc.status, exc.code, exc.message, exc.fields, headers)
     if isinstance(exc, ValidationError):
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
@@ -176,10 +181,16 @@ def not_found(exc: HTTPNotFound, request: Request) -> Response:
 
 @forbidden_view_config()
 def forbidden(exc: HTTPForbidden, request: Request) -> Response:
-    is_html = _formatter_for(request) is html_error_response
-    if is_html and request.identity is None and request.method in {"GET", "HEAD"}:
-        # An anonymous visitor of a staff page is sent to log in, and back afterwards.
-        return HTTPFound(location=request.route_url("accounts.login", _query={"next": request.path_qs}))
+    from portal.accounts.security import uses_api_keys
+
+    if request.identity is None:
+        if uses_api_keys(request):
+            # No credentials at all is "who are you?" (401), not "you may not" (403).
+            return render_error(request, Unauthorized("此操作需要 API 密钥：Authorization: Bearer <密钥>。",
+                                                      code="authentication_required"))
+        if request.method in {"GET", "HEAD"}:
+            # An anonymous visitor of a staff page is sent to log in, and back afterwards.
+            return HTTPFound(location=request.route_url("accounts.login", _query={"next": request.path_qs}))
     return render_error(request, exc)
 
 

@@ -62,7 +62,8 @@ def open311_error_response(request: Request, info: ErrorInfo) -> Response:
     fmt = matched.get("format") or format_of(request.path_info)
     body, content_type = render(fmt, "errors", errors_payload([(status, description)]))
     response = Response(body=body, status=status, content_type=content_type, charset="utf-8")
-    response.headers.update(info.headers)
+    # A challenge belongs to a 401; Open311 answers 403 for a missing or bad key.
+    response.headers.update({k: v for k, v in info.headers.items() if status == 401 or k != "WWW-Authenticate"})
     return response
 
 

@@ -187,7 +187,7 @@ def test_bounce_hotspots_name_item_place_and_agencies(testapp, dispatcher, dbses
 
 def test_ingestion_needs_a_dispatcher_or_clerk_key(testapp, make_api_key, catalogue_connection):
     body = case_body()
-    testapp.post_json("/api/v1/cases", body, status=403)
+    testapp.post_json("/api/v1/cases", body, status=401)
     testapp.post_json("/api/v1/cases", body, headers={"Authorization": "Bearer cdp_nonsense"}, status=401)
     editor = {"Authorization": f"Bearer {make_api_key('editor')}"}
     testapp.post_json("/api/v1/cases", body, headers=editor, status=403)

@@ -233,7 +233,7 @@ def test_hostile_query_never_500s(app_):
 
 def test_duty_api_requires_an_editor_key(app_, dispatcher_key):
     body = {"item_type": "0101", "area": "330199001", "role": "owner", "agency": "DX"}
-    app_.post_json("/api/v1/duties", body, status=403)
+    app_.post_json("/api/v1/duties", body, status=401)
     app_.post_json("/api/v1/duties", body, headers=auth(dispatcher_key), status=403)
     app_.post_json("/api/v1/duties", body, headers={"Authorization": "Bearer nope"}, status=401)
 

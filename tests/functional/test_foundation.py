@@ -89,7 +89,9 @@ def test_invalid_api_key_is_401_not_anonymous(testapp):
 
 
 def test_audit_log_is_for_admins_only(testapp, make_api_key):
-    testapp.get("/api/v1/audit", status=403)
+    anonymous = testapp.get("/api/v1/audit", status=401)
+    assert anonymous.json["error"]["code"] == "authentication_required"
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
     testapp.get("/api/v1/audit", headers={"Authorization": f"Bearer {make_api_key('editor')}"}, status=403)
     response = testapp.get("/api/v1/audit", headers={"Authorization": f"Bearer {make_api_key('admin')}"})
     assert response.json["total"] >= 0
@@ -141,7 +143,7 @@ def test_api_requests_ignore_the_session_cookie(testapp, login_as):
     """A logged-in browser session must not authorise API calls (no CSRF surface)."""
     login_as("admin", username="browser-admin")
     testapp.get("/admin/audit", status=200)
-    testapp.get("/api/v1/audit", status=403)
+    testapp.get("/api/v1/audit", status=401)
 
 
 def test_rate_limited_callers_get_429_with_retry_after(app_settings, engine, dbsession, tm):
