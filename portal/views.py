@@ -7,8 +7,8 @@ from typing import Any
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
-from sqlalchemy import text
 
+from portal.migrate import current_revision
 
 
 @view_config(route_name="home", renderer="home.jinja2", request_method="GET")
@@ -21,7 +21,7 @@ def healthz(request: Request) -> Response:
     """Readiness for load balancers: database answering and migrated, search index usable."""
     checks: dict[str, Any] = {}
     try:
-        revision = request.dbsession.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        revision = current_revision(request.dbsession.connection())
         checks["database"] = {"ok": revision is not None, "revision": revision}
     except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
         checks["database"] = {"ok": False, "error": type(exc).__name__}
