@@ -59,7 +59,6 @@ def percentile(values: list[float], p: float) -> float:
 
 def prepare(settings: dict, count: int, seed: int, jsonl: Path) -> dict:
     from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
 
     from portal.cases import demo
     from portal.cases.importer import ImportStats

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping

@@ -29,7 +29,7 @@ from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import utcnow
-from portal.search.interfaces import IDocumentProvider, ISearchService, SearchDocument
+from portal.search.interfaces import IDocumentProvider, SearchDocument
 from portal.search.models import SearchChange
 
 log = logging.getLogger(__name__)

@@ -49,7 +49,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from whoosh import fields, index as whoosh_index, writing
+from whoosh import fields, index as whoosh_index
 from whoosh.analysis import RegexTokenizer
 from whoosh.filedb.filestore import FileStorage
 from zope.interface import implementer
@@ -57,6 +57,7 @@ from zope.interface import implementer
 from portal.search import analysis
 from portal.search.interfaces import (
     ISearchService,
+    SearchUnavailable,
     SearchDocument,
     SearchHit,
     SearchQuery,
@@ -90,12 +91,6 @@ _MAX_PAGE_SIZE = 100
 _MAX_PAGE = 1000
 
 
-try:  # the contract's exception (portal.search.interfaces), so callers need not import this module
-    from portal.search.interfaces import SearchUnavailable
-except ImportError:  # pragma: no cover - an interfaces module without it
-
-    class SearchUnavailable(RuntimeError):  # type: ignore[no-redef]
-        """The index cannot be used (missing, corrupt, or of an old schema): rebuild it."""
 
 
 class IndexMissing(SearchUnavailable):
