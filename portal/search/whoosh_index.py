@@ -129,10 +129,6 @@ class Ranking:
     cross_refs: int = 9  # related articles shown after a pinned citation
     reference_boost: float = 0.2  # share of a top match's score given to articles it cites / is cited by
     reference_top: int = 10  # how many top matches pass score along their references
-    duplicate_top: int = 30  # near-duplicate texts among this many best matches ...
-    duplicate_similarity: float = 0.8  # (character-bigram Jaccard at least this) ...
-    duplicate_factor: float = 0.2  # ... keep one copy, the other's score x this
-    duplicate_prefer_specific: bool = True  # the better copy: the one of the shorter (topical) text
     neighbour_boost: float = 0.1  # share of the better neighbouring article's score (n-1, n+1)
     neighbour_gate: bool = True  # only articles that match the query themselves gain
     loose_weight: float = 0.7  # weight of the words found for single / unknown characters
@@ -507,10 +503,6 @@ class _Snapshot:
             if keys.size:
                 self.ref_src = srcs[ok]
                 self.ref_dst = articles[pos[ok]]
-        # Articles per regulation (live ones).
-        regs, counts = np.unique(self.regulation[self.live & (self.article >= 0) & (self.regulation >= 0)],
-                                 return_counts=True) if self.n else (np.zeros(0), np.zeros(0))
-        self.regulation_size = dict(zip(regs.tolist(), counts.tolist()))
         # Neighbouring articles (n-1, n+1) of the same text: consecutive articles treat one topic.
         self.prev_doc = np.full(self.n, -1, dtype=np.int64)
         self.next_doc = np.full(self.n, -1, dtype=np.int64)
@@ -1149,57 +1141,7 @@ class WhooshSearchService:
             score *= prior
         if rk.regulation_weight and score.size:
             score = self._regulation_evidence(snap, score)
-        if rk.duplicate_top and rk.duplicate_factor != 1.0 and score.size:
-            score = self._collapse_duplicates(snap, score)
         return score
-
-    def _collapse_duplicates(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
-        """Two texts that repeat one another's article (a code and the law it replaced, a
-        consolidated copy) should not take two of the first places: the lower copy moves down."""
-        rk = self.ranking
-        k = min(rk.duplicate_top, score.size)
-        top = np.argpartition(-score, k - 1)[:k]
-        top = top[score[top] > 0]
-        if top.size < 2:
-            return score
-        top = top[np.lexsort((top, -score[top]))]
-        kept: list[tuple[int, int, set]] = []
-        demoted: list[int] = []
-        for d in top.tolist():
-            grams = self._bigrams(snap, d)
-            reg = int(snap.regulation[d])
-            dup = False
-            if len(grams) >= 8:
-                for _k, kreg, kgrams in kept:
-                    # A replaced text and its replacement: copies where one is not in force.
-                    if kreg != reg and snap.in_force[d] != snap.in_force[_k] \
-                            and len(grams & kgrams) >= rk.duplicate_similarity * len(grams | kgrams):
-                        dup = (_k, kreg, kgrams)
-                        break
-            if dup is False:
-                kept.append((d, reg, grams))
-            elif rk.duplicate_prefer_specific and snap.regulation_size.get(reg, 0) < snap.regulation_size.get(dup[1], 0):
-                # The copy in the topical text (a law) over the one in a compilation (a code).
-                demoted.append(dup[0])
-                kept[kept.index(dup)] = (d, reg, grams)
-            else:
-                demoted.append(d)
-        if not demoted:
-            return score
-        out = score.copy()
-        out[demoted] *= rk.duplicate_factor
-        return out
-
-    def _bigrams(self, snap: _Snapshot, docnum: int) -> set:
-        key = (snap.generation, docnum, "bigrams")
-        got = self._term_cache.get(key)
-        if got is None:
-            body = snap.stored[docnum].get("body") or ""
-            got = {body[i:i + 2] for i in range(len(body) - 1)}
-            if len(self._term_cache) > 20000:
-                self._term_cache.clear()
-            self._term_cache[key] = got
-        return got
 
     def _regulation_evidence(self, snap: _Snapshot, score: np.ndarray) -> np.ndarray:
         """Articles of a text that answers the query in several places rank above equally good

@@ -1,6 +1,6 @@
 """Ranking evidence beyond an article's own words: neighbouring articles, the regulation's other
 articles, the province of a city named in the query, and single characters of the query
-and near-duplicate copies of a replaced text (texts written for the tests)."""
+(texts written for the tests)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from .conftest import article, regulation
 
 # Isolate one mechanism at a time: every extra evidence off, then the one under test on.
 PLAIN = dataclasses.replace(Ranking(), neighbour_boost=0.0, regulation_weight=0.0, loose_weight=0.0,
-                            enclosing_place_factor=Ranking().other_place_factor, reference_boost=0.0,
-                            duplicate_factor=1.0)
+                            enclosing_place_factor=Ranking().other_place_factor, reference_boost=0.0)
 
 
 def _service(tmp_path: Path, docs, ranking: Ranking) -> WhooshSearchService:
@@ -134,37 +133,3 @@ def test_a_single_character_is_matched_through_the_words_of_the_best_matches(tmp
         assert set(order[:3]) == seizure
     else:
         assert set(order[:3]) != seizure
-
-
-_GONE = dict(status="已废止")
-_NOW = dict(status="现行有效")
-_COPY = "禁止在噪声敏感建筑物集中区域夜间进行产生噪声的施工作业，但抢修、抢险作业除外。"
-DUPLICATES = [
-    regulation(1, "示范噪声防治法", **_GONE),
-    article(1, "示范噪声防治法", 30, "第三十条", _COPY, **_GONE),
-    article(1, "示范噪声防治法", 31, "第三十一条", "工业企业应当公开排放信息。", **_GONE),
-    regulation(2, "示范环境法典", **_NOW),
-    article(2, "示范环境法典", 500, "第五百条", _COPY, **_NOW),
-    *[article(2, "示范环境法典", n, f"第{n}条", f"第{n}号附则事项由主管部门另行规定。", **_NOW)
-      for n in range(501, 506)],
-    regulation(3, "示范城市管理条例", **_NOW),
-    article(3, "示范城市管理条例", 12, "第十二条", "施工单位夜间作业产生噪声的，由城市管理部门责令改正。", **_NOW),
-    regulation(4, "示范市甲条例", **_NOW),
-    article(4, "示范市甲条例", 7, "第七条", "夜间施工作业应当公告附近居民，并采取降低噪声的措施。", **_NOW),
-    regulation(5, "示范市乙条例", **_NOW),
-    article(5, "示范市乙条例", 7, "第七条", "夜间施工作业应当公告附近居民，并采取降低噪声的措施。", **_NOW),
-]
-
-
-def test_a_replaced_text_and_its_copy_do_not_take_two_places(tmp_path):
-    query = "夜间 施工作业 噪声 抢修"
-    plain = _order(_service(tmp_path / "a", DUPLICATES, PLAIN), query)
-    assert set(plain[:2]) == {"1-30", "2-500"}
-    collapsed = _order(_service(tmp_path / "b", DUPLICATES, dataclasses.replace(PLAIN, duplicate_factor=0.2)),
-                       query)
-    # One copy keeps its place (the one of the topical text, not of the compilation) and the
-    # other drops below the other texts' answers.
-    assert collapsed[0] == "1-30"
-    assert collapsed.index("2-500") > max(collapsed.index("3-12"), collapsed.index("4-7"))
-    # Equivalent articles of two texts both in force (two cities) are not copies of a replaced text.
-    assert abs(collapsed.index("4-7") - collapsed.index("5-7")) == 1
