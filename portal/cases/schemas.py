@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from portal.cases.lifecycle import BOUNCE_REASONS, EventKind, Status
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES
@@ -44,10 +44,7 @@ def _blank_to_none(data: dict, names: tuple[str, ...]) -> dict:
     return data
 
 
-class Reporter(Schema):
-    class Meta:
-        unknown = RAISE
-
+class Reporter(BodySchema):
     name = fields.String(load_default="", validate=validate.Length(max=100))
     phone = fields.String(load_default="", validate=validate.Length(max=40))
     email = fields.String(load_default="", validate=validate.Length(max=200))
@@ -55,10 +52,7 @@ class Reporter(Schema):
     account_id = fields.String(load_default="", validate=validate.Length(max=100))
 
 
-class EventRecord(Schema):
-    class Meta:
-        unknown = RAISE
-
+class EventRecord(BodySchema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind if k is not EventKind.REPORT]),
                          metadata={"description": "dispatch, handle, verify, supervise, close, bounce, reopen, cancel"})
     at = W3CDateTime(required=True, metadata={"description": "W3C datetime with offset"})
@@ -75,10 +69,7 @@ class EventRecord(Schema):
         return _blank_to_none(data, ("agency", "reason", "external_id"))
 
 
-class FeedbackRecord(Schema):
-    class Meta:
-        unknown = RAISE
-
+class FeedbackRecord(BodySchema):
     rating = fields.String(required=True, validate=validate.OneOf(list(RATINGS)))
     comment = fields.String(load_default="", validate=validate.Length(max=1000))
     at = W3CDateTime(load_default=None, allow_none=True)
@@ -117,18 +108,12 @@ class CaseRecord(BodySchema):
             raise ValidationError("必须提供位置：lat/lon 或 grid_code。", "lat")
 
 
-class EventIn(EventRecord, BodySchema):
+class EventIn(EventRecord):
     """One step posted to ``/api/v1/cases/{id}/events``."""
 
-    class Meta:
-        unknown = RAISE
 
-
-class FeedbackRecordIn(FeedbackRecord, BodySchema):
+class FeedbackRecordIn(FeedbackRecord):
     """A rating the linkage centre collected by calling the reporter back (回访)."""
-
-    class Meta:
-        unknown = RAISE
 
 
 class FeedbackStored(Schema):
