@@ -22,6 +22,8 @@ from portal.settings import as_bool
 
 def _add_search_provider(config: Any, provider: Any) -> None:
     config.registry["portal.search.projection"].add_provider(provider)
+    default = getattr(provider, "searched_by_default", provider.doc_types)
+    config.registry.getUtility(ISearchService).default_doc_types.update(default)
 
 
 def _add_search_source(config: Any, model: type, keys_of: Any) -> None:

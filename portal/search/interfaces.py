@@ -107,6 +107,9 @@ class IDocumentProvider(Interface):
     """Builds search documents of some document types from the database."""
 
     doc_types = Attribute("Tuple of the doc_type names this provider builds.")
+    searched_by_default = Attribute(
+        "Optional: the doc types a query without a type filter searches (default: all of doc_types). "
+        "Types left out are reached with type=… and shown beside the main results.")
 
     def documents(session, doc_type: str, doc_ids: Iterable[str] | None = None) -> Iterator[SearchDocument]:
         """Documents of ``doc_type`` for ``doc_ids`` (all of them when None).
@@ -121,6 +124,8 @@ class IDocumentProvider(Interface):
 
 class ISearchService(Interface):
     """The full-text index. Implementations: Whoosh (portal.search.whoosh_index)."""
+
+    default_doc_types = Attribute("Set of doc types searched when a query names none (empty: all).")
 
     def search(query: SearchQuery) -> SearchResults:
         """Run a query. Never raises for odd user input; an empty query returns no hits."""

@@ -29,7 +29,9 @@ class SearchParams(QuerySchema):
     q = fields.String(load_default="", validate=validate.Length(max=200),
                       metadata={"description": "查询词：关键词、问题或法规条文引用（如 行政处罚法第63条）"})
     type = fields.List(fields.String(validate=validate.OneOf(sorted(DOC_TYPE_LABELS))), load_default=list,
-                       metadata={"description": "文档类型，可重复或逗号分隔：" + ", ".join(sorted(DOC_TYPE_LABELS))})
+                       metadata={"description": "文档类型，可重复或逗号分隔：" + ", ".join(sorted(DOC_TYPE_LABELS))
+                                         + "。省略时检索法规和条文；权责条目（duty）须指明类型，"
+                                         "其数量见 facets.doc_type"})
     level = fields.String(validate=validate.Length(max=32), metadata={"description": "效力级别，如 法律、地方性法规"})
     status = fields.String(validate=validate.Length(max=32), metadata={"description": "时效性，如 现行有效"})
     region = fields.String(validate=validate.Length(max=32), metadata={"description": "地区，如 上海"})

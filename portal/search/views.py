@@ -53,6 +53,23 @@ def run_search(request: Request) -> SearchResults | None:
         raise error from exc
 
 
+def beside_results(request: Request, results: SearchResults | None, per_type: int = 3) -> list[tuple[str, SearchResults]]:
+    """The best few matches of each doc type outside the default scope (catalogue entries …),
+    shown next to the main list when the query named no type."""
+    if results is None or request.parsed["type"]:
+        return []
+    service = request.find_service(ISearchService)
+    shown = service.default_doc_types
+    boxes = []
+    for doc_type, count in results.facets.get("doc_type", []):
+        if doc_type in shown or not count:
+            continue
+        extra = service.search(SearchQuery(text=results.query.text, doc_types=(doc_type,), page_size=per_type))
+        if extra.hits:
+            boxes.append((doc_type, extra))
+    return boxes
+
+
 def results_payload(request: Request, results: SearchResults | None) -> dict[str, Any]:
     params = request.parsed
     if results is None:
@@ -84,6 +101,7 @@ def search_page(request: Request) -> dict[str, Any]:
     return {
         "params": request.parsed,
         "results": results,
+        "beside": beside_results(request, results),
         "doc_type_labels": DOC_TYPE_LABELS,
         "facet_labels": FACET_LABELS,
     }

@@ -678,6 +678,11 @@ class WhooshSearchService:
         self._last_check = 0.0
         self._segmenter_ready = False
         self._term_cache: dict[tuple[str, int], dict[str, int]] = {}
+        # Doc types a query without a type filter searches (empty: all of them).  Set by the
+        # document providers: the regulations library is searched by default, while catalogue
+        # entries (dozens of near-identical 井盖 item types) are asked for by type and shown
+        # beside the results, so they never crowd the articles out of the first page.
+        self.default_doc_types: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -973,9 +978,11 @@ class WhooshSearchService:
         empty = SearchResults(query=query, total=0, hits=[], facets={f: [] for f in FACETS})
         if plan.empty or snap.n == 0:
             return empty
-        allowed = self._filter_mask(snap, query)
-        if allowed is None:
+        filtered = self._filter_mask(snap, query)
+        of_type = self._type_mask(snap, query)
+        if filtered is None:
             return empty
+        allowed = filtered & of_type if of_type is not None else np.zeros(snap.n, dtype=bool)
         score = self._score(snap, plan)
         pinned, citation = self._pin(snap, plan, allowed)
         if plan.citation is not None and not pinned:
@@ -994,6 +1001,9 @@ class WhooshSearchService:
             matched[pinned] = True
         total = int(matched.sum())
         facets = self._facets(snap, matched)
+        # The type facet counts the matches of every type, so "权责条目 (12)" shows while only
+        # regulations are listed.
+        facets["doc_type"] = self._facets(snap, (score > 0) & filtered, ("doc_type",))["doc_type"]
         # Ranking: pinned documents first (in order), then by score.
         need = page * size
         order: list[int] = list(pinned)
@@ -1019,14 +1029,19 @@ class WhooshSearchService:
                 for d in page_docs]
         return SearchResults(query=query, total=total, hits=hits, facets=facets, citation=citation)
 
+    def _type_mask(self, snap: _Snapshot, query: SearchQuery) -> np.ndarray | None:
+        """Documents of the asked-for types (the default scope when none are asked for)."""
+        doc_types = tuple(query.doc_types) or tuple(sorted(self.default_doc_types))
+        if not doc_types:
+            return np.ones(snap.n, dtype=bool)
+        codes = [c for c in (self._codes.lookup("doc_type", t) for t in doc_types) if c is not None]
+        if not codes:
+            return None
+        return np.isin(snap.facets["doc_type"], codes)
+
     def _filter_mask(self, snap: _Snapshot, query: SearchQuery) -> np.ndarray | None:
+        """Every filter but the type one (the type facet counts across types)."""
         mask = snap.live.copy()
-        if query.doc_types:
-            codes = [self._codes.lookup("doc_type", t) for t in query.doc_types]
-            codes = [c for c in codes if c is not None]
-            if not codes:
-                return None
-            mask &= np.isin(snap.facets["doc_type"], codes)
         for facet in ("level", "status", "region", "authority"):
             value = getattr(query, facet, None)
             if value:
@@ -1400,9 +1415,10 @@ class WhooshSearchService:
                     out.append(d)
         return out
 
-    def _facets(self, snap: _Snapshot, matched: np.ndarray) -> dict[str, list[tuple[str, int]]]:
+    def _facets(self, snap: _Snapshot, matched: np.ndarray,
+                names: Sequence[str] = FACETS) -> dict[str, list[tuple[str, int]]]:
         out: dict[str, list[tuple[str, int]]] = {}
-        for facet in FACETS:
+        for facet in names:
             codes = snap.facets[facet][matched]
             codes = codes[codes >= 0]
             if not codes.size:

@@ -21,6 +21,11 @@ DOCS = [
 ]
 
 
+DUTY = SearchDocument(doc_type="duty", doc_id="9101", title="窨井盖（部件，公用设施）",
+                      body="又称：井盖、检查井 权属：示例区供水公司 养护：示例区供水公司",
+                      url="/catalogue/item-types/0101")
+
+
 @pytest.fixture
 def indexed(app):
     service = app.registry.getUtility(ISearchService)
@@ -37,6 +42,26 @@ def test_api_hits_carry_regulation_article_snippet_and_url(testapp, indexed):
     assert hit["article"] == {"number": 12, "label": "第十二条"}
     assert hit["url"] == "http://example.com/regulations/901/articles/12"
     assert "<mark>" in hit["snippet"]
+
+
+@pytest.fixture
+def with_duty(app, indexed):
+    indexed.index([DUTY])
+    yield
+    indexed.delete([DUTY.key])
+
+
+def test_catalogue_entries_show_beside_the_regulations(testapp, with_duty):
+    body = testapp.get("/api/v1/search", params={"q": "窨井盖"}).json
+    assert "9101" not in {h["id"] for h in body["hits"]}
+    assert {f["value"]: f["count"] for f in body["facets"]["doc_type"]}.get("duty") == 1
+    duties = testapp.get("/api/v1/search", params={"q": "窨井盖", "type": "duty"}).json
+    assert [h["id"] for h in duties["hits"]] == ["9101"]
+    page = testapp.get("/search", params={"q": "窨井盖"})
+    box = page.html.select_one("section.beside")
+    assert box is not None and "权责条目" in box.h2.text
+    assert box.a["href"] == "/catalogue/item-types/0101"
+    assert page.html.select("ol.hits li.hit")  # the articles are still listed
 
 
 def test_filters_and_facets(testapp, indexed):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.search.interfaces import ISearchService, SearchQuery
+from portal.search.interfaces import ISearchService, SearchDocument, SearchQuery
 from portal.search.whoosh_index import SearchUnavailable, WhooshSearchService, make_snippet, places_of
 
 from .conftest import BJ, ROAD, SH, TRAFFIC, article, corpus
@@ -87,6 +87,21 @@ def test_facets_count_the_filtered_result_set(service):
     filtered = service.search(SearchQuery(text="设摊", level="地方性法规"))
     assert dict(filtered.facets["level"]) == {"地方性法规": 2}
     assert set(results.facets) == {"doc_type", "level", "status", "region", "authority"}
+
+
+def test_types_outside_the_default_scope_are_asked_for_by_type(fresh_service):
+    item = SearchDocument(doc_type="duty", doc_id="7", title="井盖（部件）", body="又称：窨井盖、检查井 权属：示范区供水公司",
+                          url="/catalogue/item-types/0101")
+    fresh_service.index([item])
+    fresh_service.default_doc_types.update({"regulation", "article"})
+    plain = fresh_service.search(SearchQuery(text="井盖"))
+    assert plain.hits and "duty:7" not in keys(plain)
+    # The type facet still counts the catalogue entry, so the page can offer it.
+    assert dict(plain.facets["doc_type"])["duty"] == 1
+    assert dict(plain.facets["doc_type"])["article"] == plain.total
+    assert keys(fresh_service.search(SearchQuery(text="井盖", doc_types=("duty",)))) == ["duty:7"]
+    fresh_service.default_doc_types.clear()  # no scope declared: every type
+    assert "duty:7" in keys(fresh_service.search(SearchQuery(text="井盖", page_size=50)))
 
 
 def test_pagination(service):
