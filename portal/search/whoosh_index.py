@@ -1407,12 +1407,30 @@ class WhooshSearchService:
             if n and n != number and n in by_number and by_number[n] not in out:
                 out.append(by_number[n])
         label = snap.stored[target].get("article_label") or ""
-        if label:
-            cites = re.compile(re.escape(label) + "(?!之)")
-            for d in same:
-                d = int(d)
-                if d != target and d not in out and cites.search(snap.stored[d].get("body") or ""):
-                    out.append(d)
+        if not label:
+            return out
+        cites = re.compile(re.escape(label) + "(?!之)")
+        co_cited: list[int] = []
+        for d in same:
+            d = int(d)
+            citing = snap.stored[d].get("body") or ""
+            if d == target or not cites.search(citing):
+                continue
+            if d not in out:
+                out.append(d)
+            # An article cited as a pair with the target (未依照本法第四十四条、第四十五条的规定)
+            # belongs to the same procedure: show it after the citing articles.  Longer lists
+            # (第三十三条、第三十四条、第三十五条规定的罚款数额) only enumerate siblings.
+            for sentence in re.split(r"[。；;]", citing):
+                if not cites.search(sentence):
+                    continue
+                numbers = {chinese_to_int(m.group(1)) for m in self._ARTICLE_REF_RE.finditer(sentence)}
+                numbers.discard(number)
+                if len(numbers) == 1:
+                    (n,) = numbers
+                    if n in by_number and by_number[n] != d:
+                        co_cited.append(by_number[n])
+        out.extend(d for d in dict.fromkeys(co_cited) if d not in out)
         return out
 
     def _facets(self, snap: _Snapshot, matched: np.ndarray,

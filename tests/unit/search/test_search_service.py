@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from portal.search.interfaces import ISearchService, SearchDocument, SearchQuery
-from portal.search.whoosh_index import SearchUnavailable, WhooshSearchService, make_snippet, places_of
+from portal.search.whoosh_index import Ranking, SearchUnavailable, WhooshSearchService, make_snippet, places_of
 
-from .conftest import BJ, ROAD, SH, TRAFFIC, article, corpus
+from .conftest import BJ, LAW, ROAD, SH, TRAFFIC, article, corpus
 
 
 def keys(results) -> list[str]:
@@ -151,6 +151,28 @@ def test_exact_citations_come_first(service, query, expected):
 def test_citation_brings_the_articles_it_is_linked_with(service):
     results = service.search(SearchQuery(text=f"{ROAD}第27条"))
     assert keys(results)[:2] == ["article:1-27", "article:1-42"]  # 第四十二条 punishes 第二十七条
+
+
+def test_citation_brings_the_article_cited_as_its_pair(tmp_path, synonyms_file):
+    law = "中华人民共和国示范处罚法"
+    docs = [
+        article(7, law, 44, "第四十四条", "行政机关作出处罚决定之前，应当告知当事人拟作出的处罚内容。", **LAW),
+        article(7, law, 45, "第四十五条", "当事人有权进行陈述和申辩。", **LAW),
+        article(7, law, 50, "第五十条", "行政机关作出处罚决定之前，应当告知当事人处罚内容并听取意见。", **LAW),
+        article(7, law, 62, "第六十二条", "未依照本法第四十四条、第四十五条的规定告知当事人的，不得作出处罚决定。", **LAW),
+        article(7, law, 70, "第七十条", "本法第四十四条、第五十条、第六十二条规定的期限，不含法定节假日。", **LAW),
+    ]
+    svc = WhooshSearchService(tmp_path / "index", synonyms_file, refresh_interval=0,
+                              ranking=Ranking(cross_refs=3))
+    svc.rebuild(docs)
+    try:
+        got = keys(svc.search(SearchQuery(text="示范处罚法第44条")))
+        # 62 cites it; 45 is cited beside it there; 70's longer list only enumerates, so its
+        # other members (50) come after, as merely similar wording.
+        assert got[:3] == ["article:7-44", "article:7-62", "article:7-70"]
+        assert got[3] == "article:7-45"
+    finally:
+        svc.close()
 
 
 def test_citation_of_unknown_article_does_not_break(service):
