@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pyramid.request import Request
@@ -64,7 +65,7 @@ def beside_results(request: Request, results: SearchResults | None, per_type: in
     for doc_type, count in results.facets.get("doc_type", []):
         if doc_type in shown or not count:
             continue
-        extra = service.search(SearchQuery(text=results.query.text, doc_types=(doc_type,), page_size=per_type))
+        extra = service.search(dataclasses.replace(results.query, doc_types=(doc_type,), page=1, page_size=per_type))
         if extra.hits:
             boxes.append((doc_type, extra))
     return boxes

@@ -979,9 +979,10 @@ class WhooshSearchService:
         if plan.empty or snap.n == 0:
             return empty
         filtered = self._filter_mask(snap, query)
-        of_type = self._type_mask(snap, query)
         if filtered is None:
             return empty
+        of_type = self._type_mask(snap, query)
+        # Types absent from the index match nothing, but the type facet still counts the others.
         allowed = filtered & of_type if of_type is not None else np.zeros(snap.n, dtype=bool)
         score = self._score(snap, plan)
         pinned, citation = self._pin(snap, plan, allowed)
