@@ -29,6 +29,7 @@ def includeme(config: Any) -> None:
     )
 
     config.add_route("regulations.index", "/regulations")
+    config.add_route("regulations.import", "/regulations/import")
     config.add_route("regulations.detail", r"/regulations/{id:\d+}")
     config.add_route("regulations.article", r"/regulations/{id:\d+}/articles/{n}")
     config.add_route("regulations.api.list", "/api/v1/regulations")

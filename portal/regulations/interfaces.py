@@ -59,5 +59,10 @@ class IRegulationImporter(Interface):
         """Store one parsed text: a new regulation, a new version of an existing one when its
         text changed, or nothing when it is unchanged. Returns an ``ImportOutcome``."""
 
+    def import_submitted(text, name, options=None, dry_run=False):
+        """Store one text an editor pasted or uploaded (``options``: an ``ImportMetadata``);
+        ``dry_run`` only reports what would happen. Returns a ``SubmittedImport``; a malformed
+        text raises ``InvalidInput`` naming the line, and nothing is stored."""
+
     def import_lawpack_regulation(pack_regulation):
         """Store one law of the national-law pack with all its versions."""

@@ -42,6 +42,7 @@ __all__ = [
     "normalize_heading",
     "parse_date",
     "parse_history",
+    "decode_text",
     "parse_regulation_file",
     "parse_regulation_text",
     "split_article_body",
@@ -636,18 +637,23 @@ def parse_regulation_text(text: str, *, source: str = "<string>") -> ParsedRegul
     return _Parser(source, lines).run()
 
 
-def parse_regulation_file(path: str | Path) -> ParsedRegulation:
-    """Read and parse one file (UTF-8, with or without BOM; GB18030 as a fallback)."""
-    path = Path(path)
-    data = path.read_bytes()
+def decode_text(data: bytes, source: str) -> str:
+    """A statute file's bytes as text: UTF-8 (with or without BOM), else GB18030, the encoding
+    of texts saved from many official databases on Chinese Windows."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - gb18030 decodes nearly anything
-        raise RegulationParseError(str(path), 1, "无法解码文件 / cannot decode file", "encoding")
+    else:
+        raise RegulationParseError(source, 1, "无法解码文件 / cannot decode file", "encoding")
     if "\x00" in text:
-        raise RegulationParseError(str(path), 1, "不是文本文件 / not a text file", "binary")
-    return parse_regulation_text(text, source=str(path))
+        raise RegulationParseError(source, 1, "不是文本文件 / not a text file", "binary")
+    return text
+
+
+def parse_regulation_file(path: str | Path) -> ParsedRegulation:
+    """Read and parse one file (see :func:`decode_text` for the encodings)."""
+    path = Path(path)
+    return parse_regulation_text(decode_text(path.read_bytes(), str(path)), source=str(path))

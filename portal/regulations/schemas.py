@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from portal.regulations.metadata import LEVELS, STATUSES
 from portal.regulations.services import parse_article_ref
-from portal.validation import QuerySchema
+from portal.validation import BodySchema, QuerySchema
 
 
 class RegulationListQuery(QuerySchema):
@@ -145,3 +145,60 @@ class ArticleLookupResultSchema(Schema):
     regulation = fields.Nested(RegulationLinkSchema, allow_none=True)
     article = fields.Nested(RegulationArticleSchema, allow_none=True)
     paragraph_text = fields.String(allow_none=True)
+
+
+# ----------------------------------------------------------------------------- import (editors)
+
+# A national code runs to ~300k characters; the request body limit (portal.max_body_bytes) caps
+# what arrives anyway.
+MAX_TEXT_CHARS = 1_000_000
+
+
+class RegulationImportIn(BodySchema):
+    """One statute text and what is known of it; header lines of the text fill what is not given."""
+
+    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT_CHARS), metadata={
+        "description": "全文：markdown（与 corpus 相同格式）或从官方数据库复制的纯文本（第X编/章/节，可无章）"})
+    filename = fields.String(load_default=None, validate=validate.Length(max=200),
+                             metadata={"description": "来源文件名，记入版本来源"})
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "只预览解析结果，不保存"})
+    title = fields.String(load_default=None, validate=validate.Length(min=2, max=300))
+    short_title = fields.String(load_default=None, validate=validate.Length(min=2, max=100))
+    level = fields.String(load_default=None, validate=validate.OneOf(LEVELS), metadata={"description": "效力级别"})
+    issuing_authority = fields.String(load_default=None, validate=validate.Length(min=2, max=300),
+                                      metadata={"description": "制定机关"})
+    region = fields.String(load_default=None, validate=validate.Length(min=2, max=100),
+                           metadata={"description": "地区，如 上海市、浙江省杭州市；全国性法规为 全国"})
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES), metadata={"description": "时效性"})
+    document_number = fields.String(load_default=None, validate=validate.Length(min=2, max=200),
+                                    metadata={"description": "文号"})
+    promulgation_date = fields.Date(load_default=None, metadata={"description": "公布日期"})
+    effective_date = fields.Date(load_default=None, metadata={"description": "法规最初施行日期"})
+    version_date = fields.Date(load_default=None, metadata={"description": "产生本文本的修改日期"})
+    valid_from = fields.Date(load_default=None, metadata={"description": "本文本起始有效日期"})
+    repealed_date = fields.Date(load_default=None, metadata={"description": "废止日期"})
+
+
+class ImportedArticleSchema(Schema):
+    label = fields.String()
+    text = fields.String(metadata={"description": "前 120 字"})
+
+
+class RegulationImportResultSchema(Schema):
+    action = fields.String(metadata={"description": "created | new_version | updated | unchanged"})
+    label = fields.String(metadata={"example": "新版本"})
+    dry_run = fields.Boolean()
+    regulation = fields.Nested(RegulationLinkSchema, allow_none=True,
+                               metadata={"description": "预览新法规时为 null"})
+    title = fields.String()
+    level = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    issuing_authority = fields.String(allow_none=True)
+    status = fields.String(allow_none=True)
+    version_no = fields.Integer()
+    valid_from = fields.Date(allow_none=True)
+    articles = fields.Integer()
+    chapters = fields.List(fields.String())
+    first_articles = fields.List(fields.Nested(ImportedArticleSchema))
+    warnings = fields.List(fields.String())
+    repeals = fields.List(fields.String(), metadata={"description": "本文本“同时废止”条款终止的法规"})

@@ -29,7 +29,13 @@ from portal.regulations.metadata import (
 )
 from portal.regulations.models import Article, Regulation, RegulationVersion
 from portal.numerals import parse_article_label, parse_chinese_number
-from portal.regulations.parsing import ParsedArticle, ParsedRegulation, parse_date
+from portal.regulations.parsing import (
+    ParsedArticle,
+    ParsedRegulation,
+    RegulationParseError,
+    parse_date,
+    parse_regulation_text,
+)
 
 __all__ = [
     "ArticleLookupResult",
@@ -39,6 +45,7 @@ __all__ = [
     "RegulationImporter",
     "RegulationPage",
     "RegulationService",
+    "SubmittedImport",
     "apply_repeals",
     "build_metadata",
     "parse_article_ref",
@@ -545,6 +552,28 @@ def _history_json(parsed: ParsedRegulation) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class SubmittedImport:
+    """What importing an editor's text did, or for a dry run (预览) would do."""
+
+    action: str  # created | new_version | updated | unchanged
+    label: str
+    dry_run: bool
+    regulation_id: int | None  # None on a dry run of a text the library does not hold yet
+    title: str
+    level: str | None
+    region: str | None
+    issuing_authority: str | None
+    status: str | None
+    version_no: int
+    valid_from: dt.date | None
+    articles: int
+    chapters: list[str]
+    first_articles: list[dict[str, str]]
+    warnings: list[str]
+    repeals: list[str]  # 《…》自 date 起废止: the texts this one's 同时废止 clause ends
+
+
 @implementer(IRegulationImporter)
 class RegulationImporter:
     """Stores parsed texts. Callers decide the transaction: one file, one savepoint or commit."""
@@ -562,7 +591,7 @@ class RegulationImporter:
         metadata = metadata or build_metadata(parsed)
         title = _title_key(metadata.title or parsed.title)
         if not title:
-            raise ImportRefused(f"{parsed.source}：缺少法规标题（请在清单或 --title 中给出）。",
+            raise ImportRefused(f"{parsed.source}：缺少法规标题（请在清单、--title 或导入表单的“标题”中给出）。",
                                 fields={"title": ["必填"]})
         if metadata.expected_article_count is not None and metadata.expected_article_count != len(parsed.articles):
             raise ImportRefused(
@@ -689,6 +718,47 @@ class RegulationImporter:
             earlier.is_current = False
         versions[-1].valid_to = None
         versions[-1].is_current = True
+
+    def import_submitted(self, text: str, name: str, options: ImportMetadata | None = None,
+                         dry_run: bool = False) -> SubmittedImport:
+        """One text an editor pasted or uploaded, through the same parser and rules as
+        ``portal import-regulations``, inside a SAVEPOINT: a dry run rolls it back, so the
+        preview shows exactly what the import would do.  A malformed text raises
+        :class:`InvalidInput` naming the line, and nothing of it is stored."""
+        try:
+            parsed = parse_regulation_text(text, source=name)
+        except RegulationParseError as exc:
+            raise InvalidInput(f"{name} 第 {exc.line} 行：{exc.message}", code=f"regulation_{exc.code}",
+                               fields={"text": [f"第 {exc.line} 行：{exc.message}"]}) from exc
+        savepoint = self.session.begin_nested()
+        try:
+            outcome = self.import_text(parsed, build_metadata(parsed, None, options), source="manual",
+                                       source_ref=name)
+            repeals = apply_repeals(self.session)
+            regulation, version = outcome.regulation, outcome.version
+            chapters: list[str] = []
+            for article in parsed.articles:
+                chapters.extend(h for h in article.chapter_path if h not in chapters)
+            # Read everything now: a rolled-back savepoint expires these objects.
+            result = SubmittedImport(
+                action=outcome.action, label=outcome.label, dry_run=dry_run,
+                regulation_id=None if dry_run and outcome.action == "created" else regulation.id,
+                title=regulation.title, level=regulation.level, region=regulation.region,
+                issuing_authority=regulation.issuing_authority, status=regulation.status,
+                version_no=version.version_no, valid_from=version.valid_from, articles=outcome.articles,
+                chapters=chapters,
+                first_articles=[{"label": a.label, "text": a.text[:120]} for a in parsed.articles[:5]],
+                warnings=list(outcome.warnings),
+                repeals=[f"《{r.repealed.title}》自 {r.on.isoformat()} 起废止" for r in repeals],
+            )
+        except BaseException:
+            savepoint.rollback()
+            raise
+        if dry_run:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+        return result
 
     # -- the national-law pack ---------------------------------------------------------
     def import_lawpack_regulation(self, pack: LawPackRegulation) -> list[ImportOutcome]:

@@ -5,25 +5,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from marshmallow import ValidationError
+from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 
 from portal.accounts.permissions import Permissions
-from portal.errors import NotFound
+from portal.errors import InvalidInput, NotFound, PortalError
 from portal.regulations.citations import Citation
-from portal.regulations.interfaces import IArticleLookup, IRegulationService
+from portal.regulations.interfaces import IArticleLookup, IRegulationImporter, IRegulationService
 from portal.regulations.metadata import LEVELS, STATUSES
 from portal.regulations.models import Article, Regulation, RegulationVersion
+from portal.regulations.parsing import RegulationParseError, decode_text
 from portal.regulations.schemas import (
     ArticleLookupQuery,
     ArticleLookupResultSchema,
     PointInTimeQuery,
     RegulationArticleDetailSchema,
     RegulationDetailSchema,
+    RegulationImportIn,
+    RegulationImportResultSchema,
     RegulationListQuery,
     RegulationPageSchema,
 )
-from portal.regulations.services import parse_article_ref, today
+from portal.regulations.services import ImportMetadata, SubmittedImport, parse_article_ref, today
 
 _MAX_ID = 2**31 - 1
 _LIST_KEYS = ("level", "status", "region", "authority", "q", "at")
@@ -291,3 +296,95 @@ def lookup_api(request: Request) -> dict[str, Any]:
         "article": _article(request, result.article) if result.article else None,
         "paragraph_text": result.paragraph_text,
     })
+
+
+# ----------------------------------------------------------------- importing a text (editors)
+
+_IMPORT_OPTIONS = ("title", "short_title", "level", "issuing_authority", "region", "status", "document_number",
+                   "promulgation_date", "effective_date", "version_date", "valid_from", "repealed_date")
+
+
+def _import(request: Request, data: dict[str, Any]) -> SubmittedImport:
+    options = ImportMetadata(**{name: data.get(name) for name in _IMPORT_OPTIONS})
+    name = f"web:{data.get('filename') or '粘贴文本'}"
+    return request.find_service(IRegulationImporter).import_submitted(
+        data["text"], name, options, dry_run=data["dry_run"])
+
+
+def _import_result(request: Request, result: SubmittedImport) -> dict[str, Any]:
+    link = None
+    if result.regulation_id is not None:
+        link = {"id": result.regulation_id, "title": result.title,
+                "url": request.route_url("regulations.detail", id=result.regulation_id)}
+    return {**{name: getattr(result, name) for name in result.__dataclass_fields__ if name != "regulation_id"},
+            "regulation": link}
+
+
+def _import_form(request: Request) -> dict[str, Any]:
+    """The form as the API's input: an uploaded file wins over the text box; empty fields are
+    "not given" (the text's header lines may still say them)."""
+    post = request.POST
+    raw: dict[str, Any] = {}
+    for name in ("filename", *_IMPORT_OPTIONS):
+        value = (post.get(name) or "").strip()
+        if value:
+            raw[name] = value
+    upload = post.get("file")
+    if getattr(upload, "file", None) is not None and upload.filename:
+        try:
+            raw["text"] = decode_text(upload.file.read(), upload.filename)
+        except RegulationParseError as exc:
+            raise InvalidInput(f"{upload.filename}：{exc.message}", code=f"regulation_{exc.code}",
+                               fields={"file": [exc.message]}) from exc
+        raw["filename"] = upload.filename
+    elif post.get("text", "").strip():
+        raw["text"] = post["text"]
+    # Only the explicit 导入 button stores anything; any other submission previews.
+    raw["dry_run"] = post.get("action") != "import"
+    return raw
+
+
+def _import_page(values: dict[str, Any], errors: dict[str, Any] | None = None,
+                 preview: SubmittedImport | None = None) -> dict[str, Any]:
+    return {"values": values, "errors": errors or {}, "preview": preview, "levels": LEVELS, "statuses": STATUSES}
+
+
+@view_config(route_name="regulations.import", renderer="regulations/import.jinja2", request_method="GET",
+             permission=Permissions.REGULATIONS_EDIT)
+def import_form_page(request: Request) -> dict[str, Any]:
+    return _import_page({})
+
+
+@view_config(route_name="regulations.import", renderer="regulations/import.jinja2", request_method="POST",
+             permission=Permissions.REGULATIONS_EDIT)
+def import_submit_page(request: Request) -> Any:
+    raw: dict[str, Any] = {}
+    try:
+        raw = _import_form(request)
+        result = _import(request, RegulationImportIn().load(raw))
+    except ValidationError as exc:
+        request.response.status = 400
+        errors = dict(exc.messages) if isinstance(exc.messages, dict) else {"_": exc.messages}
+        if "text" in errors and "text" not in raw:
+            errors["text"] = ["请上传文件或粘贴全文。"]
+        return _import_page(raw, errors)
+    except PortalError as exc:
+        request.response.status = exc.status
+        return _import_page(raw, {**exc.fields, "_": [exc.message]})
+    if result.dry_run:
+        return _import_page(raw, preview=result)
+    request.session.flash(f"已导入《{result.title}》：{result.label}，第 {result.version_no} 版，{result.articles} 条。",
+                          "success")
+    return HTTPSeeOther(request.route_url("regulations.detail", id=result.regulation_id))
+
+
+@view_config(route_name="regulations.api.list", renderer="json", request_method="POST",
+             permission=Permissions.REGULATIONS_EDIT, schema=RegulationImportIn,
+             api_doc={"summary": "导入一部法规文本（新建，或文本变化时新增版本并保留旧版本）；dry_run 只预览",
+                      "tags": ["regulations"], "response": RegulationImportResultSchema, "auth": True,
+                      "errors": (400, 413)})
+def import_api(request: Request) -> dict[str, Any]:
+    result = _import(request, request.parsed)
+    stored_new = not result.dry_run and result.action in ("created", "new_version")
+    request.response.status = 201 if stored_new else 200
+    return RegulationImportResultSchema().dump(_import_result(request, result))
