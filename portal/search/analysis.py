@@ -63,7 +63,10 @@ def warm_up(extra_words: Iterable[str] = ()) -> None:
             for word in DOMAIN_WORDS:
                 tok.add_word(word, freq=None)
             _tokenizer = tok
-        for word in extra_words:
+        # Sorted: add_word's frequency depends on the words added before it, and a set's order
+        # differs between processes, so the indexing and the serving process (and the rebuild's
+        # workers) would otherwise cut some words differently.
+        for word in sorted(extra_words):
             word = normalize(word).strip()
             # add_word only steers segmentation of CJK words; skip anything else.
             if len(word) >= 2 and all(_is_cjk(ch) for ch in word) and not _tokenizer.FREQ.get(word):

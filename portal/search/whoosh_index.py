@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import json
 import logging
 import math
@@ -43,7 +44,8 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -219,15 +221,49 @@ def _date_int(value: dt.date | None, default: int) -> int:
     return value.year * 10_000 + value.month * 100 + value.day
 
 
+def _first_of_each_key(documents: Iterable[SearchDocument], repeated: list[SearchDocument]
+                       ) -> Iterator[SearchDocument]:
+    seen: set[str] = set()
+    for doc in documents:
+        if doc.key in seen:
+            repeated.append(doc)
+        else:
+            seen.add(doc.key)
+            yield doc
+
+
+def _batches(items: Iterable[SearchDocument], size: int) -> Iterator[list[SearchDocument]]:
+    batch: list[SearchDocument] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _analyse_batch(job: tuple[list[SearchDocument], str]) -> list[dict]:
+    """In a rebuild worker process (its segmenter warmed with the same words)."""
+    batch, mode = job
+    return [_doc_fields(doc, mode) for doc in batch]
+
+
+@lru_cache(maxsize=4096)
+def _cached_terms(text: str, mode: str) -> tuple[str, ...]:
+    return tuple(analysis.index_terms(text, mode))
+
+
 def _doc_fields(doc: SearchDocument, mode: str) -> dict:
     texts = {
         "title": _strip_title(doc),
-        "regt": " ".join(t for t in (doc.regulation_title, doc.regulation_short_title) if t)
-        if doc.doc_type != "regulation" else "",
         "body": doc.body or "",
-        "chapter": doc.chapter or "",
     }
-    terms = {name: analysis.index_terms(value, mode) for name, value in texts.items()}
+    terms: dict[str, Sequence[str]] = {name: analysis.index_terms(value, mode) for name, value in texts.items()}
+    # Every article repeats its regulation's title and often its chapter heading: analyse each once.
+    terms["regt"] = _cached_terms(" ".join(t for t in (doc.regulation_title, doc.regulation_short_title) if t)
+                                  if doc.doc_type != "regulation" else "", mode)
+    terms["chapter"] = _cached_terms(doc.chapter or "", mode)
     places = places_of(doc)
     data = {
         "key": doc.key,
@@ -655,7 +691,8 @@ class WhooshSearchService:
 
     def __init__(self, index_dir: str | os.PathLike, synonyms_path: str | os.PathLike | None = None, *,
                  analysis_mode: str = analysis.DEFAULT_MODE, ranking: Ranking | None = None,
-                 refresh_interval: float = 1.0, writer_timeout: float = 120.0):
+                 refresh_interval: float = 1.0, writer_timeout: float = 120.0, rebuild_memory_mb: int = 1024,
+                 rebuild_workers: int | None = None):
         if analysis_mode not in analysis.MODES:
             raise ValueError(f"unknown analysis mode {analysis_mode!r}")
         self.index_dir = Path(index_dir)
@@ -664,6 +701,12 @@ class WhooshSearchService:
         self.ranking = ranking or Ranking()
         self.refresh_interval = refresh_interval
         self.writer_timeout = writer_timeout
+        # Whoosh sorts a rebuild's postings (~2.8M for the law pack + corpus) in memory up to
+        # this size and spills pickled runs to disk beyond it; spilling doubled the rebuild time.
+        self.rebuild_memory_mb = rebuild_memory_mb
+        # Segmenting the texts is the other half of a rebuild: worker processes do it while this
+        # one writes (None: one per core; 0 or 1: all in this process).
+        self.rebuild_workers = (os.cpu_count() or 1) if rebuild_workers is None else rebuild_workers
         self.synonyms = SynonymTable.load(self.synonyms_path)
         self.planner = QueryPlanner(self.synonyms, analysis_mode)
         self._codes = _Codes()
@@ -896,16 +939,11 @@ class WhooshSearchService:
         try:
             storage = FileStorage(str(path))
             ix = storage.create_index(_schema())
-            writer = ix.writer(limitmb=256)
+            writer = ix.writer(limitmb=self.rebuild_memory_mb)
+            repeated: list[SearchDocument] = []  # a key given twice: the later one wins
             try:
-                seen: set[str] = set()
-                repeated: list[SearchDocument] = []  # a key given twice: the later one wins
-                for doc in documents:
-                    if doc.key in seen:
-                        repeated.append(doc)
-                        continue
-                    seen.add(doc.key)
-                    writer.add_document(**_doc_fields(doc, self.analysis_mode))
+                for prepared in self._analysed(_first_of_each_key(documents, repeated)):
+                    writer.add_document(**prepared)
                     count += 1
                     if progress is not None and count % 500 == 0:
                         progress(count)
@@ -945,6 +983,37 @@ class WhooshSearchService:
         except SearchUnavailable:  # pragma: no cover - freshly built
             log.exception("fresh index unreadable")
         return count
+
+    # Below this many documents a rebuild segments them itself: starting workers costs more.
+    parallel_from = 2000
+
+    def _analysed(self, documents: Iterable[SearchDocument]) -> Iterator[dict]:
+        """Index fields of the documents, in order; segmented by worker processes when allowed."""
+        docs = iter(documents)
+        first = list(itertools.islice(docs, self.parallel_from))
+        for doc in first:
+            yield _doc_fields(doc, self.analysis_mode)
+        if len(first) < self.parallel_from:
+            return
+        if self.rebuild_workers <= 1:
+            for doc in docs:
+                yield _doc_fields(doc, self.analysis_mode)
+            return
+        import multiprocessing
+
+        # spawn, not fork: a rebuild may run in a serving process beside other threads.
+        context = multiprocessing.get_context("spawn")
+        words = sorted(self.synonyms.words())
+        with context.Pool(self.rebuild_workers, initializer=analysis.warm_up, initargs=(words,)) as pool:
+            # The documents are read here, not in the pool's feeder thread: they may come from a
+            # database session, which belongs to this thread.  A few batches stay in flight.
+            in_flight: deque = deque()
+            for batch in _batches(docs, 200):
+                in_flight.append(pool.apply_async(_analyse_batch, ((batch, self.analysis_mode),)))
+                if len(in_flight) > 2 * self.rebuild_workers:
+                    yield from in_flight.popleft().get()
+            while in_flight:
+                yield from in_flight.popleft().get()
 
     def _collect_old_generations(self, keep: str) -> None:
         """Remove generations older than the previous one (another process may still be
@@ -1490,6 +1559,10 @@ def from_settings(settings: dict) -> WhooshSearchService:
       makes health() ask for a rebuild)
     - ``portal.search.refresh_interval`` seconds between checks for commits made by other
       processes (default 1.0; this process's own commits are seen at once)
+    - ``portal.search.rebuild_memory_mb`` memory for sorting postings during a rebuild (default
+      1024: the whole library sorts in memory; less spills to disk and takes about twice as long)
+    - ``portal.search.rebuild_workers`` processes that segment texts during a rebuild (default: one
+      per core; 1 segments in the rebuilding process itself)
     """
     synonyms = settings.get("portal.search.synonyms")
     if not synonyms and settings.get("portal.knowledge_base"):
@@ -1499,4 +1572,6 @@ def from_settings(settings: dict) -> WhooshSearchService:
         synonyms,
         analysis_mode=settings.get("portal.search.analysis", analysis.DEFAULT_MODE),
         refresh_interval=float(settings.get("portal.search.refresh_interval", 1.0)),
+        rebuild_memory_mb=int(settings.get("portal.search.rebuild_memory_mb", 1024)),
+        rebuild_workers=int(workers) if (workers := settings.get("portal.search.rebuild_workers")) else None,
     )

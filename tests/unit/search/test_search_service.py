@@ -351,3 +351,17 @@ def test_unresolved_citation_falls_back_to_the_article_label(service):
     assert keys(unknown_law)[0] == "article:2-25"
     missing_article = service.search(SearchQuery(text=f"{ROAD}第999条"))
     assert missing_article.hits and all(h.regulation_id == 1 for h in missing_article.hits[:3])
+
+
+def test_a_rebuild_segmented_by_worker_processes_equals_one_done_in_process(tmp_path, synonyms_file):
+    queries = ["马路上窨井盖丢了谁负责", "上海摆摊罚多少", "违建 拆除", "示范城市道路管理条例第二十三条", "噪音"]
+    results = []
+    for workers in (1, 2):
+        svc = WhooshSearchService(tmp_path / f"index-{workers}", synonyms_file, refresh_interval=0,
+                                  rebuild_workers=workers)
+        svc.parallel_from = 5  # the synthetic corpus is small: hand most of it to the workers
+        assert svc.rebuild(corpus()) == len(corpus())
+        results.append([[(h.doc_type, h.doc_id, round(h.score, 4), h.snippet) for h in svc.search(SearchQuery(text=q)).hits]
+                        for q in queries])
+        svc.close()
+    assert results[0] == results[1] and all(results[0])
