@@ -733,9 +733,15 @@ class RegulationImporter:
         savepoint = self.session.begin_nested()
         try:
             outcome = self.import_text(parsed, build_metadata(parsed, None, options), source="manual",
-                                       source_ref=name)
+                                       source_ref=f"web:{name}")
             repeals = apply_repeals(self.session)
             regulation, version = outcome.regulation, outcome.version
+            warnings = list(outcome.warnings)
+            start = version.valid_from or dt.date.min
+            if outcome.action == "new_version" and any(
+                    (v.valid_from or dt.date.min) >= start for v in regulation.versions if v is not version):
+                warnings.append(f"新文本自 {version.valid_from or '日期不详'} 起有效，不晚于已有文本：已有文本将不再在任何日期有效。"
+                                "若是修正录入错误可以忽略；若是修改后的新文本，请填写“本次修改日期”或“本文本有效自”。")
             chapters: list[str] = []
             for article in parsed.articles:
                 chapters.extend(h for h in article.chapter_path if h not in chapters)
@@ -748,7 +754,7 @@ class RegulationImporter:
                 version_no=version.version_no, valid_from=version.valid_from, articles=outcome.articles,
                 chapters=chapters,
                 first_articles=[{"label": a.label, "text": a.text[:120]} for a in parsed.articles[:5]],
-                warnings=list(outcome.warnings),
+                warnings=warnings,
                 repeals=[f"《{r.repealed.title}》自 {r.on.isoformat()} 起废止" for r in repeals],
             )
         except BaseException:

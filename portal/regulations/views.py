@@ -306,7 +306,7 @@ _IMPORT_OPTIONS = ("title", "short_title", "level", "issuing_authority", "region
 
 def _import(request: Request, data: dict[str, Any]) -> SubmittedImport:
     options = ImportMetadata(**{name: data.get(name) for name in _IMPORT_OPTIONS})
-    name = f"web:{data.get('filename') or '粘贴文本'}"
+    name = data.get("filename") or "粘贴的文本"
     return request.find_service(IRegulationImporter).import_submitted(
         data["text"], name, options, dry_run=data["dry_run"])
 

@@ -405,7 +405,11 @@ def test_api_import_adds_a_version_keeps_the_old_one_and_replays_unchanged(testa
     old = testapp.get(f"/api/v1/regulations/{road.id}/articles/2", params={"at": "2016-01-01"}).json
     assert "一小时" in old["text"]
     again = testapp.post_json("/api/v1/regulations", {"text": changed}, headers=headers, status=200)
-    assert again.json["action"] == "unchanged"
+    assert again.json["action"] == "unchanged" and not again.json["warnings"]
+    # a text changed without a later date would hide every older text: the preview says so
+    typo = testapp.post_json("/api/v1/regulations", {"text": changed.replace("管好街巷", "管理好街巷"), "dry_run": True},
+                             headers=headers, status=200).json
+    assert typo["action"] == "new_version" and any("不晚于已有文本" in w for w in typo["warnings"])
 
 
 def test_api_import_validates_input_and_permissions(testapp, make_api_key, dbsession):
