@@ -41,6 +41,7 @@ DOMAIN_WORDS = (
 
 _lock = threading.Lock()
 _tokenizer = None  # jieba.Tokenizer, created by warm_up()
+_added: list[str] = []  # words added beyond the domain words, in the order they were added
 
 
 def normalize(text: str) -> str:
@@ -50,6 +51,25 @@ def normalize(text: str) -> str:
 
 def warm_up(extra_words: Iterable[str] = ()) -> None:
     """Load the jieba dictionary and the domain words.  Idempotent; call it from the app factory."""
+    # Sorted: add_word's frequency depends on the words added before it, and a set's order
+    # differs between processes, so the indexing and the serving process would otherwise cut
+    # some words differently.
+    _add_words(sorted(extra_words))
+
+
+def segmenter_words() -> list[str]:
+    """The words this process's segmenter was taught beyond the domain words, in order."""
+    with _lock:
+        return list(_added)
+
+
+def warm_up_as(words: Iterable[str]) -> None:
+    """Teach this process's segmenter the words another one learnt (:func:`segmenter_words`), in
+    the same order, so that both cut every text alike (the rebuild's worker processes)."""
+    _add_words(words)
+
+
+def _add_words(words: Iterable[str]) -> None:
     global _tokenizer
     with _lock:
         if _tokenizer is None:
@@ -63,14 +83,12 @@ def warm_up(extra_words: Iterable[str] = ()) -> None:
             for word in DOMAIN_WORDS:
                 tok.add_word(word, freq=None)
             _tokenizer = tok
-        # Sorted: add_word's frequency depends on the words added before it, and a set's order
-        # differs between processes, so the indexing and the serving process (and the rebuild's
-        # workers) would otherwise cut some words differently.
-        for word in sorted(extra_words):
+        for word in words:
             word = normalize(word).strip()
             # add_word only steers segmentation of CJK words; skip anything else.
             if len(word) >= 2 and all(_is_cjk(ch) for ch in word) and not _tokenizer.FREQ.get(word):
                 _tokenizer.add_word(word, freq=None)
+                _added.append(word)
 
 
 def _segmenter():

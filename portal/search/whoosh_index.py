@@ -1003,8 +1003,8 @@ class WhooshSearchService:
 
         # spawn, not fork: a rebuild may run in a serving process beside other threads.
         context = multiprocessing.get_context("spawn")
-        words = sorted(self.synonyms.words())
-        with context.Pool(self.rebuild_workers, initializer=analysis.warm_up, initargs=(words,)) as pool:
+        words = analysis.segmenter_words()
+        with context.Pool(self.rebuild_workers, initializer=analysis.warm_up_as, initargs=(words,)) as pool:
             # The documents are read here, not in the pool's feeder thread: they may come from a
             # database session, which belongs to this thread.  A few batches stay in flight.
             in_flight: deque = deque()
