@@ -12,6 +12,7 @@ from portal.accounts.interfaces import IApiKeyService, IUserService
 from portal.accounts.ratelimit import RateLimiter
 from portal.accounts.security import PortalSecurityPolicy, uses_api_keys
 from portal.accounts.services import api_key_service_factory, user_service_factory
+from portal.accounts.usage import ApiKeyUsage
 from portal.settings import as_bool
 
 UNSAFE_DEV_SECRET = "dev-only-secret-change-me"
@@ -41,6 +42,9 @@ def includeme(config: Any) -> None:
     config.set_default_csrf_options(require_csrf=True, callback=_csrf_applies)
     config.set_security_policy(PortalSecurityPolicy())
     config.registry["portal.ratelimiter"] = RateLimiter()
+    config.registry["portal.apikey_usage"] = ApiKeyUsage(
+        config.registry["dbsession_writer_factory"],
+        interval=float(settings.get("apikeys.usage_write_interval", 60)))
     config.register_service_factory(user_service_factory, IUserService)
     config.register_service_factory(api_key_service_factory, IApiKeyService)
     config.add_tween("portal.accounts.ratelimit.body_size_tween_factory", under=EXCVIEW)

@@ -71,6 +71,9 @@ class PortalSecurityPolicy:
             request.environ["portal.api_key_rejected"] = api_key is None
             if api_key is None:
                 return None
+            usage = request.registry.get("portal.apikey_usage")
+            if usage is not None:
+                usage.seen(api_key.id)
             user = api_key.user
         else:
             user_id = self.session_helper.authenticated_userid(request)

@@ -110,7 +110,8 @@ def apikeys_list(env: PortalEnv, username: str | None) -> None:
         user = DatabaseUserService(session).by_username(username) if username else None
         for key in DatabaseApiKeyService(session).list_for(user):
             state = "revoked" if key.revoked_at else "active"
-            click.echo(f"{key.id}\tcdp_{key.prefix}_…\t{key.user.username}\t{key.name}\t{state}")
+            used = f"last used {key.last_used_at:%Y-%m-%d %H:%M} UTC" if key.last_used_at else "never used"
+            click.echo(f"{key.id}\tcdp_{key.prefix}_…\t{key.user.username}\t{key.name}\t{state}\t{used}")
 
 
 @apikeys.command("revoke")

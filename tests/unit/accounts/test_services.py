@@ -43,3 +43,43 @@ def test_api_keys_are_hashed_shown_once_and_revocable(dbsession):
     assert keys.verify("garbage") is None
     keys.revoke(key.id)
     assert keys.verify(secret) is None
+
+
+def test_api_key_use_is_recorded_at_most_once_per_interval(dbsession):
+    import contextlib
+    import datetime as dt
+
+    from sqlalchemy.exc import OperationalError
+
+    from portal.accounts.usage import ApiKeyUsage
+
+    user = DatabaseUserService(dbsession).create("client", None, ["dispatcher"])
+    key, _secret = DatabaseApiKeyService(dbsession).create(user, "open data")
+    dbsession.flush()
+    clock = [0.0]
+    now = [dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)]
+    usage = ApiKeyUsage(lambda: contextlib.nullcontext(dbsession), interval=60,
+                        clock=lambda: clock[0], now=lambda: now[0])
+
+    def recorded():
+        dbsession.expire(key)
+        at = key.last_used_at  # SQLite gives it back naive (stored as UTC)
+        return None if at is None else (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+    usage.seen(key.id)
+    assert recorded() is None  # noted in memory only: calls do not write
+    clock[0], now[0] = 61.0, now[0] + dt.timedelta(seconds=61)
+    usage.seen(key.id)
+    assert recorded() == dt.datetime(2026, 11, 27, 8, 1, 1, tzinfo=dt.timezone.utc)
+    # a time noted by a slower process never moves it backwards
+    now[0] = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.timezone.utc)
+    usage.seen(key.id)
+    assert usage.write() == 1
+    assert recorded().hour == 8
+
+    def locked():
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    failing = ApiKeyUsage(locked, interval=0, clock=lambda: clock[0], now=lambda: now[0])
+    failing.seen(key.id)  # the write fails: the call still succeeds, the time waits for the next write
+    assert failing.write() == 0 and key.id in failing._seen
