@@ -21,6 +21,12 @@ class IUserService(Interface):
     def set_password(user, password: str) -> None:
         """Store an argon2 hash of ``password``."""
 
+    def list():
+        """Every user, by username."""
+
+    def update(user, *, roles=None, is_active=None, actor=None) -> None:
+        """Change roles and/or activation; raises Conflict when ``actor`` would lock themselves out."""
+
 
 class IApiKeyService(Interface):
     def create(user, name: str, rate_limit_per_minute: int | None = None):
@@ -28,6 +34,9 @@ class IApiKeyService(Interface):
 
     def verify(secret: str):
         """The active ApiKey for this secret, or None."""
+
+    def list_for(user=None):
+        """The keys of ``user`` (all keys when None), oldest first; never their secrets."""
 
     def revoke(key_id: int) -> None:
         """Revoke a key; it stops working at once."""

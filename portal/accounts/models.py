@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.audit import Audited
 from portal.db import Base, utcnow
 
 
@@ -28,8 +29,10 @@ ROLE_LABELS: dict[Role, str] = {
 }
 
 
-class User(Base):
+class User(Audited, Base):
     __tablename__ = "users"
+    # Who was given which role, and when, is audited; secrets and sign-in times are not.
+    __audit_exclude__ = frozenset({"password_hash", "last_login_at"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -52,10 +55,11 @@ class User(Base):
         return str(role) in self.roles
 
 
-class ApiKey(Base):
+class ApiKey(Audited, Base):
     """An API key: only a SHA-256 of the secret is stored; the secret is shown once."""
 
     __tablename__ = "api_keys"
+    __audit_exclude__ = frozenset({"key_hash", "last_used_at"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -64,6 +64,20 @@ class DatabaseUserService:
     def set_roles(self, user: User, roles: Iterable[str]) -> None:
         user.roles = _validate_roles(roles)
 
+    def update(self, user: User, *, roles: Iterable[str] | None = None, is_active: bool | None = None,
+               actor: User | None = None) -> None:
+        """Change roles and/or whether the account may sign in. Admins cannot lock themselves
+        out: the last way back in would be the server's shell."""
+        if actor is not None and actor.id == user.id:
+            if is_active is False:
+                raise Conflict("不能停用自己的账号。", fields={"active": ["不能停用自己"]})
+            if roles is not None and user.has_role(Role.ADMIN) and Role.ADMIN.value not in set(roles):
+                raise Conflict("不能取消自己的管理员角色。", fields={"roles": ["不能取消自己的管理员角色"]})
+        if roles is not None:
+            self.set_roles(user, roles)
+        if is_active is not None:
+            user.is_active = is_active
+
     def set_password(self, user: User, password: str) -> None:
         if len(password) < 8:
             raise InvalidInput("密码至少 8 个字符。", fields={"password": ["至少 8 个字符"]})
