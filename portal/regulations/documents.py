@@ -1,10 +1,11 @@
 """Search documents of the regulations library: one per regulation, one per article.
 
 The index holds, for each regulation, the text in force today (or, for a law not yet
-effective, its newest text); older texts stay reachable through the pages' ``?at=``.
-Article documents are keyed by regulation and article number (``12-23``, ``12-23-1``), not
-by row, so a new version replaces the old text's documents and an article the new text
-drops is deleted from the index.
+effective, its newest text) under keys made of regulation and article number (``12-23``,
+``12-23-1``), not rows, so a new version replaces the old text's documents and an article the new
+text drops is deleted.  The articles of every other version are indexed too, keyed by version
+(``12-23@1``) and marked historical: a search for a past date finds the text in force that day,
+and a search without a date never sees them.
 """
 
 from __future__ import annotations
@@ -28,20 +29,23 @@ _CHUNK = 500
 # date" filter uses valid_from / valid_to, which never go stale.
 
 
-def article_doc_id(regulation_id: int, number: int, suffix: int) -> str:
-    return f"{regulation_id}-{number}-{suffix}" if suffix else f"{regulation_id}-{number}"
+def article_doc_id(regulation_id: int, number: int, suffix: int, version_no: int | None = None) -> str:
+    """``12-23`` (text in force), ``12-23-1`` (第二十三条之一), ``12-23@1`` (an older text's)."""
+    doc_id = f"{regulation_id}-{number}-{suffix}" if suffix else f"{regulation_id}-{number}"
+    return doc_id if version_no is None else f"{doc_id}@{version_no}"
 
 
-def _parse_article_doc_id(doc_id: str) -> tuple[int, int, int] | None:
-    parts = doc_id.split("-")
+def _parse_article_doc_id(doc_id: str) -> tuple[int, int, int, int | None] | None:
+    base, _, version = doc_id.partition("@")
     try:
-        numbers = [int(part) for part in parts]
+        numbers = [int(part) for part in base.split("-")]
+        version_no = int(version) if version else None
     except ValueError:
         return None
     if len(numbers) == 2:
-        return numbers[0], numbers[1], 0
+        return numbers[0], numbers[1], 0, version_no
     if len(numbers) == 3:
-        return numbers[0], numbers[1], numbers[2]
+        return numbers[0], numbers[1], numbers[2], version_no
     return None
 
 
@@ -108,12 +112,8 @@ class RegulationDocumentProvider:
     def count(self, session: Session, doc_type: str) -> int:
         if doc_type == REGULATION:
             return session.scalar(select(func.count(Regulation.id))) or 0
-        if doc_type == ARTICLE:
-            versions = list(self._indexed_versions(session, None).values())
-            total = 0
-            for chunk in _chunks(versions):
-                total += session.scalar(select(func.count(Article.id)).where(Article.version_id.in_(chunk))) or 0
-            return total
+        if doc_type == ARTICLE:  # every version's articles: older texts are indexed for dated searches
+            return session.scalar(select(func.count(Article.id))) or 0
         return 0
 
     def _regulation_documents(self, session: Session, doc_ids: Iterable[str] | None) -> Iterator[SearchDocument]:
@@ -157,27 +157,40 @@ class RegulationDocumentProvider:
             )
 
     def _article_documents(self, session: Session, doc_ids: Iterable[str] | None) -> Iterator[SearchDocument]:
-        wanted: dict[int, set[tuple[int, int]]] | None = None
+        """The articles of the text in force today, plus those of every other version as
+        historical documents (``…@version``), which only searches for a past date see."""
+        wanted: dict[int, set[tuple[int, int, int | None]]] | None = None
         if doc_ids is not None:
             wanted = defaultdict(set)
             for doc_id in doc_ids:
                 parsed = _parse_article_doc_id(doc_id)
                 if parsed is not None:
-                    wanted[parsed[0]].add((parsed[1], parsed[2]))
+                    wanted[parsed[0]].add(parsed[1:])
             if not wanted:
                 return
         regulations = self._regulations(session, None if wanted is None else wanted.keys())
-        versions = self._indexed_versions(session, regulations.keys())
-        by_version = {version_id: regulation_id for regulation_id, version_id in versions.items()}
+        indexed = self._indexed_versions(session, regulations.keys())
+        versions: dict[int, RegulationVersion] = {}
+        for chunk in _chunks(sorted(regulations)):
+            versions.update((v.id, v) for v in session.scalars(
+                select(RegulationVersion).where(RegulationVersion.regulation_id.in_(chunk))))
+        first_version = {}
+        for version in sorted(versions.values(), key=lambda v: (v.valid_from or dt.date.min, v.version_no)):
+            first_version.setdefault(version.regulation_id, version.id)
         today = self._today()
         statuses = {regulation_id: regulation.status_on(today) for regulation_id, regulation in regulations.items()}
-        for chunk in _chunks(list(by_version)):
+        for chunk in _chunks(sorted(versions)):
             stmt = select(Article).where(Article.version_id.in_(chunk)).order_by(Article.version_id, Article.position)
             for article in session.scalars(stmt):
-                regulation = regulations[by_version[article.version_id]]
-                if wanted is not None and (article.number, article.suffix) not in wanted[regulation.id]:
+                version = versions[article.version_id]
+                regulation = regulations[version.regulation_id]
+                historical = indexed.get(regulation.id) != version.id
+                key = (article.number, article.suffix, version.version_no if historical else None)
+                if wanted is not None and key not in wanted[regulation.id]:
                     continue
-                yield article_document(regulation, article, statuses[regulation.id])
+                yield article_document(regulation, article, statuses[regulation.id], version=version,
+                                       historical=historical, earliest=first_version[regulation.id] == version.id,
+                                       today=today)
 
 
 def _extra(regulation: Regulation) -> dict[str, str]:
@@ -189,14 +202,45 @@ def _extra(regulation: Regulation) -> dict[str, str]:
     return extra
 
 
-def article_document(regulation: Regulation, article: Article, status: str | None = None) -> SearchDocument:
-    """``status``: the regulation's status when indexed (default: its declared one)."""
+HISTORICAL = "历史版本"
+NOT_YET_EFFECTIVE = "尚未生效"
+
+
+def article_document(regulation: Regulation, article: Article, status: str | None = None, *,
+                     version: RegulationVersion | None = None, historical: bool = False,
+                     earliest: bool = True, today: dt.date | None = None) -> SearchDocument:
+    """``status``: the regulation's status when indexed (default: its declared one).
+
+    With its ``version``, the document is valid while that text was: from the version's start
+    (the regulation's own start for its earliest known text, which stands in for any older one)
+    to the day before the next text took over.  A ``historical`` text is keyed and linked by its
+    version, and carries the status 历史版本 (尚未生效 for an amendment still to take effect)."""
+    valid_from, valid_to = regulation.effective_date, regulation.repealed_date
+    if historical:
+        # Not today's text: an older one, or an amendment that takes effect later.
+        later = version is not None and version.valid_from and version.valid_from > (today or dt.date.today())
+        status = NOT_YET_EFFECTIVE if later else HISTORICAL
+    if version is not None:
+        if not earliest and version.valid_from:
+            valid_from = version.valid_from
+        if version.valid_to:
+            ends = version.valid_to - dt.timedelta(days=1)
+            valid_to = min(ends, valid_to) if valid_to else ends
+    url = article_path(regulation.id, article.number, article.suffix)
+    extra: dict[str, str] = {"suffix": str(article.suffix)} if article.suffix else {}
+    if historical and version is not None:
+        # Opens the text as it stood then (the day it took effect, or the last day it was in force).
+        shown = valid_from or valid_to
+        if shown:
+            url += f"?at={shown.isoformat()}"
+        extra.update(version=str(version.version_no), historical="1")
     return SearchDocument(
         doc_type=ARTICLE,
-        doc_id=article_doc_id(regulation.id, article.number, article.suffix),
+        doc_id=article_doc_id(regulation.id, article.number, article.suffix,
+                              version.version_no if historical and version is not None else None),
         title=f"{regulation.title} {article.label}",
         body=article.text,
-        url=article_path(regulation.id, article.number, article.suffix),
+        url=url,
         regulation_id=regulation.id,
         regulation_title=regulation.title,
         regulation_short_title=regulation.short_title,
@@ -207,41 +251,56 @@ def article_document(regulation: Regulation, article: Article, status: str | Non
         status=status or regulation.status,
         region=regulation.region,
         authority=regulation.issuing_authority,
-        valid_from=regulation.effective_date,
-        valid_to=regulation.repealed_date,
-        extra={"suffix": str(article.suffix)} if article.suffix else {},
+        valid_from=valid_from,
+        valid_to=valid_to,
+        extra=extra,
     )
 
 
 # -- which documents a changed row affects (config.add_search_source) --------------------------
 
 
-def _article_keys_of_version(obj: Any, version_id: int | None, regulation_id: int | None) -> list[tuple[str, str]]:
+def _article_keys_of_regulation(obj: Any, regulation_id: int | None) -> list[tuple[str, str]]:
+    """Every article key a regulation may have in the index: a new text changes which version is
+    in force, so the documents of all its versions are re-read (the provider decides which exist;
+    the others leave the index)."""
     session = object_session(obj)
-    if session is None or (version_id is None and regulation_id is None):
+    if session is None or regulation_id is None:
         return []
-    column = Article.version_id if version_id is not None else Article.regulation_id
-    value = version_id if version_id is not None else regulation_id
     # A plain connection query: the session is mid-flush and must not autoflush.
     rows = session.connection().execute(
-        select(Article.regulation_id, Article.number, Article.suffix).where(column == value).distinct()
+        select(Article.number, Article.suffix, RegulationVersion.version_no)
+        .join(RegulationVersion, Article.version_id == RegulationVersion.id)
+        .where(Article.regulation_id == regulation_id).distinct()
     )
-    return [(ARTICLE, article_doc_id(r, n, s)) for r, n, s in rows]
+    keys: set[tuple[str, str]] = set()
+    for number, suffix, version_no in rows:
+        keys.add((ARTICLE, article_doc_id(regulation_id, number, suffix)))
+        keys.add((ARTICLE, article_doc_id(regulation_id, number, suffix, version_no)))
+    return sorted(keys)
 
 
 def keys_of_regulation(regulation: Regulation) -> list[tuple[str, str]]:
     if regulation.id is None:
         return []
-    return [(REGULATION, str(regulation.id)), *_article_keys_of_version(regulation, None, regulation.id)]
+    return [(REGULATION, str(regulation.id)), *_article_keys_of_regulation(regulation, regulation.id)]
 
 
 def keys_of_version(version: RegulationVersion) -> list[tuple[str, str]]:
     if version.regulation_id is None:
         return []
-    return [(REGULATION, str(version.regulation_id)), *_article_keys_of_version(version, version.id, None)]
+    return [(REGULATION, str(version.regulation_id)), *_article_keys_of_regulation(version, version.regulation_id)]
 
 
 def keys_of_article(article: Article) -> list[tuple[str, str]]:
     if article.regulation_id is None:
         return []
-    return [(ARTICLE, article_doc_id(article.regulation_id, article.number, article.suffix))]
+    # The article may be of an older text: both its keys, the provider knows which one exists.
+    # (Only a version already loaded: no lazy load in the middle of a flush; a new version's own
+    # keys cover all of its regulation's articles anyway.)
+    version = article.__dict__.get("version")
+    keys = [(ARTICLE, article_doc_id(article.regulation_id, article.number, article.suffix))]
+    if version is not None and version.version_no is not None:
+        keys.append((ARTICLE, article_doc_id(article.regulation_id, article.number, article.suffix,
+                                             version.version_no)))
+    return keys

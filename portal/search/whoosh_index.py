@@ -319,6 +319,8 @@ class _SegmentData:
         self.valid_to = np.zeros(n, dtype=np.int32)
         self.in_force = np.zeros(n, dtype=bool)
         self.has_places = np.zeros(n, dtype=bool)
+        # Texts replaced by a newer version: seen only by searches for a past date.
+        self.historical = np.zeros(n, dtype=bool)
         self.lengths = np.zeros((len(TEXT_FIELDS), n), dtype=np.float32)
         for i, d in enumerate(self.stored):
             for f in FACETS:
@@ -333,6 +335,7 @@ class _SegmentData:
             self.valid_to[i] = d.get("valid_to", _NO_DATE_TO)
             self.in_force[i] = d.get("status") not in NOT_IN_FORCE_STATUSES
             self.has_places[i] = bool(d.get("places"))
+            self.historical[i] = bool((d.get("extra") or {}).get("historical"))
             self.lengths[:, i] = d.get("lengths") or (0,) * len(TEXT_FIELDS)
         # References between articles of the same text: (docnum, cited article number).
         src: list[int] = []
@@ -475,6 +478,7 @@ class _Snapshot:
             self.valid_to = cat("valid_to")
             self.in_force = cat("in_force")
             self.has_places = cat("has_places")
+            self.historical = cat("historical")
             lengths = np.concatenate([s.lengths for s in parts], axis=1)
             self.stored = [d for s in parts for d in s.stored]
         else:
@@ -483,15 +487,19 @@ class _Snapshot:
             self.regulation = np.zeros(0, dtype=np.int64)
             self.article = np.zeros(0, dtype=np.int32)
             self.valid_from = self.valid_to = np.zeros(0, dtype=np.int32)
-            self.in_force = self.has_places = np.zeros(0, dtype=bool)
+            self.in_force = self.has_places = self.historical = np.zeros(0, dtype=bool)
             lengths = np.zeros((len(TEXT_FIELDS), 0), dtype=np.float32)
             self.stored = []
         self.doc_count = int(self.live.sum())
+        # Ranking statistics (idf, average lengths) are those of the texts in force: older texts
+        # would otherwise count a law's words twice and shift every score.
+        self.counted = self.live & ~self.historical
+        self.counted_count = int(self.counted.sum())
         # BM25 length normalisation, precomputed per field: k1 * (1 - b + b * len / avglen).
         self.norms: dict[str, np.ndarray] = {}
         for i, name in enumerate(TEXT_FIELDS):
             _boost, b = _field_conf(ranking, name)
-            live_lengths = lengths[i][self.live] if self.n else lengths[i]
+            live_lengths = lengths[i][self.counted] if self.n else lengths[i]
             avg = float(live_lengths.mean()) if live_lengths.size and live_lengths.mean() > 0 else 1.0
             self.norms[name] = (ranking.k1 * (1 - b + b * lengths[i] / avg)).astype(np.float32)
         self.places: set[str] = set()
@@ -528,7 +536,10 @@ class _Snapshot:
         if parts:
             srcs = np.concatenate([s.ref_src + off for s, off in segments])
             nums = np.concatenate([s.ref_num for s, _off in segments])
-            articles = np.flatnonzero(self.live & (self.article >= 0) & (self.regulation >= 0))
+            # Links between the articles of the texts in force (an older text's numbers may differ).
+            current = ~self.historical[srcs]
+            srcs, nums = srcs[current], nums[current]
+            articles = np.flatnonzero(self.live & ~self.historical & (self.article >= 0) & (self.regulation >= 0))
             keys = self.regulation[articles] * 100_000 + self.article[articles]
             order = np.argsort(keys, kind="stable")
             keys, articles = keys[order], articles[order]
@@ -543,7 +554,7 @@ class _Snapshot:
         self.prev_doc = np.full(self.n, -1, dtype=np.int64)
         self.next_doc = np.full(self.n, -1, dtype=np.int64)
         if self.n:
-            articles = np.flatnonzero(self.live & (self.article >= 0) & (self.regulation >= 0))
+            articles = np.flatnonzero(self.live & ~self.historical & (self.article >= 0) & (self.regulation >= 0))
             keys = self.regulation[articles] * 100_000 + self.article[articles]
             order = np.argsort(keys, kind="stable")
             keys, articles = keys[order], articles[order]
@@ -1053,13 +1064,14 @@ class WhooshSearchService:
         of_type = self._type_mask(snap, query)
         # Types absent from the index match nothing, but the type facet still counts the others.
         allowed = filtered & of_type if of_type is not None else np.zeros(snap.n, dtype=bool)
-        score = self._score(snap, plan)
+        dated = query.in_force_on is not None
+        score = self._score(snap, plan, dated)
         pinned, citation = self._pin(snap, plan, allowed)
         if plan.citation is not None and not pinned:
             # Not a citation of an indexed article after all: search the law name's words too and
             # put articles with the cited number (the article label) first among the matches.
             plan = self.planner.plan(text, snap.places, keep_law_words=True)
-            score = self._score(snap, plan) if plan.groups else np.zeros(snap.n, dtype=np.float32)
+            score = self._score(snap, plan, dated) if plan.groups else np.zeros(snap.n, dtype=np.float32)
             numbered = snap.article == plan.citation.number
             top = float(score.max()) if score.size else 0.0
             if top > 0:
@@ -1124,11 +1136,14 @@ class WhooshSearchService:
         if query.in_force_on is not None:
             day = _date_int(query.in_force_on, 0)
             mask &= (snap.valid_from <= day) & (snap.valid_to >= day)
+        else:
+            mask &= ~snap.historical
         return mask
 
-    def _score(self, snap: _Snapshot, plan: QueryPlan) -> np.ndarray:
+    def _score(self, snap: _Snapshot, plan: QueryPlan, dated: bool = False) -> np.ndarray:
+        """``dated``: a search for a past date, which older texts take part in."""
         rk = self.ranking
-        n_docs = max(1, snap.doc_count)
+        n_docs = max(1, snap.counted_count)
         score = np.zeros(snap.n, dtype=np.float32)
         all_terms = {t for c in plan.concepts for t in c.terms}
         # Very common terms (bigrams such as 应当, 规定) have near-zero idf and huge postings:
@@ -1151,7 +1166,7 @@ class WhooshSearchService:
                     ids, tf = snap.postings(fname, term)
                     # Postings still list deleted documents; n_docs counts live ones only, so the
                     # document frequency must too (else idf turns negative after deletions).
-                    df = int(np.count_nonzero(snap.live[ids])) if ids.size else 0
+                    df = int(np.count_nonzero(snap.counted[ids])) if ids.size else 0
                     if not df:
                         continue
                     idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
@@ -1193,6 +1208,10 @@ class WhooshSearchService:
             return raw, matched, count, dead
 
         score, matched_groups, n_groups, dead = match(plan.groups)
+        if not dated and snap.historical.any():
+            # Older texts neither answer nor lend evidence (neighbours, references, the
+            # regulation's best articles) to a search of the law as it stands.
+            score[snap.historical] = 0.0
         prior = self._prior(snap, plan)
         if rk.loose_weight:
             # Characters cut off alone, and the characters of words no text uses (删掉, 挖走):
@@ -1410,8 +1429,11 @@ class WhooshSearchService:
         if not candidates:
             return [], citation
         for entry in candidates:
-            docs = np.flatnonzero((snap.regulation == entry.regulation_id) & snap.live
-                                  & (snap.article == ref.number))
+            same = (snap.regulation == entry.regulation_id) & snap.live & (snap.article == ref.number)
+            # The text asked for (in force today, or on the date given), else today's text.
+            docs = np.flatnonzero(same & allowed)
+            if not docs.size:
+                docs = np.flatnonzero(same & ~snap.historical)
             if not docs.size:
                 continue
             # 第十条之一 and 第十条 share the number: prefer the exact label.

@@ -57,14 +57,29 @@ def test_the_text_in_force_today_is_indexed_and_ids_survive_new_versions(dbsessi
     _import(dbsession, ROAD_V2)
     provider = RegulationDocumentProvider()
     ids = {d.doc_id: d for d in provider.documents(dbsession, "article", None) if d.regulation_id == regulation.id}
-    assert set(ids) == {f"{regulation.id}-{n}" for n in ("1", "2", "3", "3-1", "4", "5")}
+    current = {f"{regulation.id}-{n}" for n in ("1", "2", "3", "3-1", "4", "5")}
+    older = {f"{regulation.id}-{n}@1" for n in ("1", "2", "3", "4", "5")}
+    assert set(ids) == current | older
     assert ids[f"{regulation.id}-3-1"].article_label == "第三条之一"
     assert ids[f"{regulation.id}-3-1"].url.endswith("/articles/3-1")
     assert "一小时" in ids[f"{regulation.id}-3"].body
+    # The older text is indexed too, for searches of a past date: valid until the amendment took
+    # effect, linked as it stood, and never taken for the text in force.
+    amended = dt.date(2015, 6, 1)
+    old_third = ids[f"{regulation.id}-3@1"]
+    assert "两小时" in old_third.body and old_third.status == "历史版本"
+    assert (old_third.valid_from, old_third.valid_to) == (dt.date(2001, 5, 1), amended - dt.timedelta(days=1))
+    assert old_third.url == f"/regulations/{regulation.id}/articles/3?at=2001-05-01"
+    assert old_third.extra["historical"] == "1"
+    assert (ids[f"{regulation.id}-3"].valid_from, ids[f"{regulation.id}-3"].valid_to) == (amended, None)
+    assert provider.count(dbsession, "article") >= len(current | older)
     # On a day before the amendment, the older text is the one in force.
     old = RegulationDocumentProvider(today=lambda: dt.date(2010, 1, 1))
     assert "两小时" in next(old.documents(dbsession, "article", [f"{regulation.id}-3"])).body
     assert list(old.documents(dbsession, "article", [f"{regulation.id}-3-1"])) == []
+    # ... and then the amendment is the text still to come
+    [coming] = old.documents(dbsession, "article", [f"{regulation.id}-3-1@2"])
+    assert coming.status == "尚未生效" and coming.valid_from == dt.date(2015, 6, 1)
 
 
 def test_selected_and_unknown_ids(dbsession):
@@ -84,4 +99,4 @@ def test_changes_are_logged_for_the_index(app, dbsession):
     assert ("regulation", str(regulation.id)) in logged
     assert ("article", f"{regulation.id}-3") in logged
     version = dbsession.scalars(select(RegulationVersion)).one()
-    assert ("article", f"{regulation.id}-5") in keys_of_version(version)
+    assert {("article", f"{regulation.id}-5"), ("article", f"{regulation.id}-5@1")} <= set(keys_of_version(version))

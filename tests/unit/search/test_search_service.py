@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from pathlib import Path
@@ -365,3 +366,30 @@ def test_a_rebuild_segmented_by_worker_processes_equals_one_done_in_process(tmp_
                         for q in queries])
         svc.close()
     assert results[0] == results[1] and all(results[0])
+
+
+def test_older_texts_answer_only_searches_for_a_past_date(tmp_path, synonyms_file):
+    older = dict(level="行政法规", status="历史版本", authority="国务院", valid_from=dt.date(2000, 1, 1),
+                 valid_to=dt.date(2018, 12, 31))
+    old_23 = article(1, ROAD, 23, "第二十三条", "设在道路上的检查井、箱盖缺损的，产权单位应当在四十八小时内补缺。",
+                     **older)
+    old_23 = dataclasses.replace(old_23, doc_id="1-23@1", extra={"historical": "1", "version": "1"})
+    svc = WhooshSearchService(tmp_path / "index", synonyms_file, refresh_interval=0)
+    svc.rebuild(corpus() + [old_23])
+    today = svc.search(SearchQuery(text="检查井 补缺"))
+    assert "article:1-23" in keys(today) and "article:1-23@1" not in keys(today)
+    assert "article:1-23@1" not in keys(svc.search(SearchQuery(text="四十八小时")))  # words only it has
+    then = svc.search(SearchQuery(text="检查井 补缺", in_force_on=dt.date(2010, 1, 1)))
+    assert keys(then)[0] == "article:1-23@1" and "article:1-23" not in keys(then)
+    # a citation of a past date pins the text of that date; without a date, today's
+    cited = svc.search(SearchQuery(text="示范城市道路管理条例第二十三条", in_force_on=dt.date(2010, 1, 1)))
+    assert keys(cited)[0] == "article:1-23@1"
+    assert keys(svc.search(SearchQuery(text="示范城市道路管理条例第二十三条")))[0] == "article:1-23"
+    # the older text does not change how today's texts rank
+    plain = WhooshSearchService(tmp_path / "plain", synonyms_file, refresh_interval=0)
+    plain.rebuild(corpus())
+    for text in ("检查井 补缺", "摆摊 罚款", "违建"):
+        assert [(h.doc_id, round(h.score, 4)) for h in plain.search(SearchQuery(text=text)).hits] == \
+            [(h.doc_id, round(h.score, 4)) for h in svc.search(SearchQuery(text=text)).hits]
+    svc.close()
+    plain.close()
