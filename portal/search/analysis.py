@@ -57,6 +57,11 @@ def warm_up(extra_words: Iterable[str] = ()) -> None:
     _add_words(sorted(extra_words))
 
 
+def segmenter_generation() -> int:
+    """Changes whenever the segmenter learns words: cached segmentations are stale after it."""
+    return len(_added)
+
+
 def segmenter_words() -> list[str]:
     """The words this process's segmenter was taught beyond the domain words, in order."""
     with _lock:

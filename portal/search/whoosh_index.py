@@ -250,7 +250,7 @@ def _analyse_batch(job: tuple[list[SearchDocument], str]) -> list[dict]:
 
 
 @lru_cache(maxsize=4096)
-def _cached_terms(text: str, mode: str) -> tuple[str, ...]:
+def _cached_terms(text: str, mode: str, _generation: int) -> tuple[str, ...]:
     return tuple(analysis.index_terms(text, mode))
 
 
@@ -261,9 +261,10 @@ def _doc_fields(doc: SearchDocument, mode: str) -> dict:
     }
     terms: dict[str, Sequence[str]] = {name: analysis.index_terms(value, mode) for name, value in texts.items()}
     # Every article repeats its regulation's title and often its chapter heading: analyse each once.
+    generation = analysis.segmenter_generation()
     terms["regt"] = _cached_terms(" ".join(t for t in (doc.regulation_title, doc.regulation_short_title) if t)
-                                  if doc.doc_type != "regulation" else "", mode)
-    terms["chapter"] = _cached_terms(doc.chapter or "", mode)
+                                  if doc.doc_type != "regulation" else "", mode, generation)
+    terms["chapter"] = _cached_terms(doc.chapter or "", mode, generation)
     places = places_of(doc)
     data = {
         "key": doc.key,
