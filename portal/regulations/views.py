@@ -336,7 +336,7 @@ def _import_form(request: Request) -> dict[str, Any]:
         except RegulationParseError as exc:
             raise InvalidInput(f"{upload.filename}：{exc.message}", code=f"regulation_{exc.code}",
                                fields={"file": [exc.message]}) from exc
-        raw["filename"] = upload.filename
+        raw["filename"] = upload.filename[:200]  # what browsers send is not bounded
     elif post.get("text", "").strip():
         raw["text"] = post["text"]
     # Only the explicit 导入 button stores anything; any other submission previews.
