@@ -14,7 +14,6 @@ from portal.accounts.interfaces import IApiKeyService, IUserService
 from portal.accounts.models import ROLE_LABELS, ApiKey, Role, User
 from portal.accounts.permissions import Permissions
 from portal.accounts.schemas import ApiKeyCreateForm, UserCreate, UserPasswordForm, UserRolesForm, UserStatusForm
-from portal.audit import record
 from portal.errors import NotFound, PortalError
 
 _MAX_ID = 2**31 - 1
@@ -128,12 +127,9 @@ def set_status(request: Request) -> Any:
 @view_config(route_name="accounts.user_password", renderer="admin/user.jinja2", request_method="POST",
              permission=Permissions.ADMIN_USERS_MANAGE)
 def set_password(request: Request) -> Any:
-    def apply(user: User, data: dict[str, Any]) -> None:
-        _users(request).set_password(user, data["password"])
-        # The hash is kept out of the audit log; that it was reset, and by whom, is not.
-        record(request.dbsession, "users.password_reset", "users", str(user.id))
-
-    return _change(request, UserPasswordForm, apply, "密码已重设。", "password")
+    return _change(request, UserPasswordForm,
+                   lambda user, data: _users(request).reset_password(user, data["password"]),
+                   "密码已重设。", "password")
 
 
 @view_config(route_name="accounts.user_keys", renderer="admin/user.jinja2", request_method="POST",
@@ -157,8 +153,6 @@ def create_key(request: Request) -> Any:
 def revoke_key(request: Request) -> Any:
     user = _user(request)
     key_id = int(request.matchdict["key_id"])
-    if not any(key.id == key_id for key in user.api_keys):
-        raise NotFound(f"用户 {user.username} 没有编号为 {key_id} 的 API 密钥。")
-    request.find_service(IApiKeyService).revoke(key_id)
+    request.find_service(IApiKeyService).revoke(min(key_id, _MAX_ID), owner=user)
     request.session.flash(f"API 密钥 #{key_id} 已吊销，立即失效。", "success")
     return HTTPSeeOther(request.route_url("accounts.user", id=user.id))

@@ -21,6 +21,9 @@ class IUserService(Interface):
     def set_password(user, password: str) -> None:
         """Store an argon2 hash of ``password``."""
 
+    def reset_password(user, password: str) -> None:
+        """An admin sets someone's password; recorded in the audit log (without the hash)."""
+
     def list():
         """Every user, by username."""
 
@@ -38,5 +41,5 @@ class IApiKeyService(Interface):
     def list_for(user=None):
         """The keys of ``user`` (all keys when None), oldest first; never their secrets."""
 
-    def revoke(key_id: int) -> None:
-        """Revoke a key; it stops working at once."""
+    def revoke(key_id: int, owner=None) -> None:
+        """Revoke a key; it stops working at once. NotFound unless it exists (and is ``owner``'s)."""

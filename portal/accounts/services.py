@@ -16,6 +16,7 @@ from zope.interface import implementer
 
 from portal.accounts.interfaces import IApiKeyService, IUserService
 from portal.accounts.models import ApiKey, Role, User
+from portal.audit import record
 from portal.db import utcnow
 from portal.errors import Conflict, InvalidInput, NotFound
 
@@ -83,6 +84,12 @@ class DatabaseUserService:
             raise InvalidInput("密码至少 8 个字符。", fields={"password": ["至少 8 个字符"]})
         user.password_hash = _hasher.hash(password)
 
+    def reset_password(self, user: User, password: str) -> None:
+        """An admin sets someone's password. The hash stays out of the audit log; that it was
+        reset, and by whom, is recorded."""
+        self.set_password(user, password)
+        record(self.session, "users.password_reset", "users", str(user.id))
+
     def authenticate(self, username: str, password: str) -> User | None:
         user = self.by_username(username)
         stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
@@ -131,9 +138,9 @@ class DatabaseApiKeyService:
             stmt = stmt.where(ApiKey.user_id == user.id)
         return list(self.session.scalars(stmt))
 
-    def revoke(self, key_id: int) -> None:
+    def revoke(self, key_id: int, owner: User | None = None) -> None:
         key = self.session.get(ApiKey, key_id)
-        if key is None:
+        if key is None or (owner is not None and key.user_id != owner.id):
             raise NotFound(f"API 密钥 {key_id} 不存在。")
         if key.revoked_at is None:
             key.revoked_at = utcnow()
