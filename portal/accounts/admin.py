@@ -13,7 +13,13 @@ from pyramid.view import view_config
 from portal.accounts.interfaces import IApiKeyService, IUserService
 from portal.accounts.models import ROLE_LABELS, ApiKey, Role, User
 from portal.accounts.permissions import Permissions
-from portal.accounts.schemas import ApiKeyCreateForm, UserCreate, UserPasswordForm, UserRolesForm, UserStatusForm
+from portal.accounts.schemas import (
+    ApiKeyCreateForm,
+    UserCreate,
+    UserPasswordForm,
+    UserRolesForm,
+    UserStatusForm,
+)
 from portal.errors import NotFound, PortalError
 
 _MAX_ID = 2**31 - 1

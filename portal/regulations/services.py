@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from zope.interface import implementer
 
 from portal.errors import InvalidInput, NotFound
+from portal.numerals import parse_article_label, parse_chinese_number
 from portal.regulations.citations import NATIONAL_PREFIX, Citation, parse_citation, short_title
 from portal.regulations.interfaces import IArticleLookup, IRegulationImporter, IRegulationService
 from portal.regulations.lawpack import LawPackRegulation
@@ -28,7 +29,6 @@ from portal.regulations.metadata import (
     normalize_status,
 )
 from portal.regulations.models import Article, Regulation, RegulationVersion
-from portal.numerals import parse_article_label, parse_chinese_number
 from portal.regulations.parsing import (
     ParsedArticle,
     ParsedRegulation,

@@ -51,7 +51,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from whoosh import fields, index as whoosh_index
+from whoosh import fields
+from whoosh import index as whoosh_index
 from whoosh.analysis import RegexTokenizer
 from whoosh.filedb.filestore import FileStorage
 from zope.interface import implementer
@@ -59,11 +60,11 @@ from zope.interface import implementer
 from portal.search import analysis
 from portal.search.interfaces import (
     ISearchService,
-    SearchUnavailable,
     SearchDocument,
     SearchHit,
     SearchQuery,
     SearchResults,
+    SearchUnavailable,
 )
 from portal.search.query import (
     LOOSE_STOP_CHARS,
@@ -967,7 +968,7 @@ class WhooshSearchService:
                 self._write(ix, repeated, ())
             (path / META_FILE).write_text(json.dumps({
                 "schema": SCHEMA_VERSION, "analysis": self.analysis_mode, "documents": count,
-                "built": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "built": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             }), encoding="utf-8")
             with self._write_lock:
                 pending, self._pending = self._pending, []

@@ -57,22 +57,22 @@ def test_api_key_use_is_recorded_at_most_once_per_interval(dbsession):
     key, _secret = DatabaseApiKeyService(dbsession).create(user, "open data")
     dbsession.flush()
     clock = [0.0]
-    now = [dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)]
+    now = [dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)]
     usage = ApiKeyUsage(lambda: contextlib.nullcontext(dbsession), interval=60,
                         clock=lambda: clock[0], now=lambda: now[0])
 
     def recorded():
         dbsession.expire(key)
         at = key.last_used_at  # SQLite gives it back naive (stored as UTC)
-        return None if at is None else (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+        return None if at is None else (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
     usage.seen(key.id)
     assert recorded() is None  # noted in memory only: calls do not write
     clock[0], now[0] = 61.0, now[0] + dt.timedelta(seconds=61)
     usage.seen(key.id)
-    assert recorded() == dt.datetime(2026, 11, 27, 8, 1, 1, tzinfo=dt.timezone.utc)
+    assert recorded() == dt.datetime(2026, 11, 27, 8, 1, 1, tzinfo=dt.UTC)
     # a time noted by a slower process never moves it backwards
-    now[0] = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.timezone.utc)
+    now[0] = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)
     usage.seen(key.id)
     assert usage.write() == 1
     assert recorded().hour == 8

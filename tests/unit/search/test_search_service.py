@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from portal.search.interfaces import ISearchService, SearchDocument, SearchQuery
-from portal.search.whoosh_index import Ranking, SearchUnavailable, WhooshSearchService, make_snippet, places_of
+from portal.search.whoosh_index import (
+    Ranking,
+    SearchUnavailable,
+    WhooshSearchService,
+    make_snippet,
+    places_of,
+)
 
 from .conftest import BJ, LAW, ROAD, SH, TRAFFIC, article, corpus
 
@@ -369,8 +375,8 @@ def test_a_rebuild_segmented_by_worker_processes_equals_one_done_in_process(tmp_
 
 
 def test_older_texts_answer_only_searches_for_a_past_date(tmp_path, synonyms_file):
-    older = dict(level="行政法规", status="历史版本", authority="国务院", valid_from=dt.date(2000, 1, 1),
-                 valid_to=dt.date(2018, 12, 31))
+    older = {"level": "行政法规", "status": "历史版本", "authority": "国务院", "valid_from": dt.date(2000, 1, 1),
+             "valid_to": dt.date(2018, 12, 31)}
     old_23 = article(1, ROAD, 23, "第二十三条", "设在道路上的检查井、箱盖缺损的，产权单位应当在四十八小时内补缺。",
                      **older)
     old_23 = dataclasses.replace(old_23, doc_id="1-23@1", extra={"historical": "1", "version": "1"})
