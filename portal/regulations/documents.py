@@ -116,6 +116,33 @@ class RegulationDocumentProvider:
             return session.scalar(select(func.count(Article.id))) or 0
         return 0
 
+    def changed_by_date(self, session: Session, doc_type: str, after: dt.date, through: dt.date) -> list[str]:
+        """Documents of the regulations for which a day in (after, through] changed something: a
+        text took effect or was replaced (which text is today's), the regulation took effect or
+        was repealed (its status)."""
+        def within(column: Any) -> Any:
+            return (column > after) & (column <= through)
+
+        regulation_ids = set(session.scalars(
+            select(RegulationVersion.regulation_id).where(within(RegulationVersion.valid_from)
+                                                          | within(RegulationVersion.valid_to))))
+        regulation_ids.update(session.scalars(
+            select(Regulation.id).where(within(Regulation.effective_date) | within(Regulation.repealed_date))))
+        if not regulation_ids:
+            return []
+        if doc_type == REGULATION:
+            return [str(regulation_id) for regulation_id in sorted(regulation_ids)]
+        ids: set[str] = set()
+        for chunk in _chunks(sorted(regulation_ids)):
+            for regulation_id, number, suffix, version_no in session.execute(
+                select(Article.regulation_id, Article.number, Article.suffix, RegulationVersion.version_no)
+                .join(RegulationVersion, Article.version_id == RegulationVersion.id)
+                .where(Article.regulation_id.in_(chunk))
+            ):
+                ids.add(article_doc_id(regulation_id, number, suffix))
+                ids.add(article_doc_id(regulation_id, number, suffix, version_no))
+        return sorted(ids)
+
     def _regulation_documents(self, session: Session, doc_ids: Iterable[str] | None) -> Iterator[SearchDocument]:
         ids: list[int] | None = None
         if doc_ids is not None:

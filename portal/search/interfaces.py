@@ -121,6 +121,12 @@ class IDocumentProvider(Interface):
     def count(session, doc_type: str) -> int:
         """How many documents a full rebuild will yield (for progress display)."""
 
+    # Optional:
+    # def changed_by_date(session, doc_type, after: date, through: date) -> Iterable[str]:
+    #     """Ids of documents that differ only because days passed: built on ``after`` they are
+    #     not what they would be on ``through`` (a new text took effect, a law was repealed).
+    #     The projection re-reads them once a day."""
+
 
 class ISearchService(Interface):
     """The full-text index. Implementations: Whoosh (portal.search.whoosh_index)."""

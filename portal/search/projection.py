@@ -105,12 +105,16 @@ class SearchProjection:
         self.session_factory = session_factory
         self.index_dir = Path(index_dir)
         self.cursor_path = self.index_dir.with_name(self.index_dir.name + ".cursor")
+        # The day the index's date-dependent documents were last brought up to (see refresh_dates).
+        self.dated_path = self.index_dir.with_name(self.index_dir.name + ".dated")
         self.lock_path = self.index_dir.with_name(self.index_dir.name + ".lock")
         self.providers: dict[str, Any] = {}
         self.poll_seconds = poll_seconds
         self._thread_lock = threading.Lock()
         self._applied_recently: set[int] = set()
         self._last_poll = 0.0
+        self._dated_checked: dt.date | None = None
+        self.today: Callable[[], dt.date] = dt.date.today
         self.rebuilding = threading.Event()
 
     # -- providers -------------------------------------------------------------------------
@@ -187,16 +191,64 @@ class SearchProjection:
             if provider is None:
                 log.warning("search change for unknown document type %s ignored", doc_type)
                 continue
-            documents = list(provider.documents(session, doc_type, sorted(ids)))
-            present = {doc.doc_id for doc in documents}
-            touched += self.service.index(documents)
-            gone = [f"{doc_type}:{doc_id}" for doc_id in ids - present]
-            if gone:
-                touched += self.service.delete(gone)
+            touched += self._reindex(session, provider, doc_type, ids)
         newest = max(row.id for row in fresh)
         self._applied_recently.update(row.id for row in fresh)
         self._applied_recently = {i for i in self._applied_recently if i > newest - LOOKBACK}
         self._write_cursor(max(cursor, newest))
+        return touched
+
+    # -- days passing ------------------------------------------------------------------------
+    def _read_dated(self) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(self.dated_path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _write_dated(self, day: dt.date) -> None:
+        self.dated_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.dated_path.with_suffix(".tmp")
+        tmp.write_text(day.isoformat())
+        tmp.replace(self.dated_path)
+
+    def refresh_dates(self) -> int:
+        """Re-read the documents whose content depends on the day, once a day: which text of a
+        regulation is in force, and its status, change when a date passes, not when a row does.
+        Returns the number of documents touched."""
+        today = self.today()
+        if self._dated_checked == today or self.rebuilding.is_set():
+            return 0
+        with self._exclusive():
+            since = self._read_dated()
+            if since is None or since >= today:
+                # A fresh node: its index was just built; remember the day it is current for.
+                if since is None:
+                    self._write_dated(today)
+                self._dated_checked = today
+                return 0
+            touched = 0
+            with self.session_factory() as session:
+                for doc_type, provider in self.providers.items():
+                    changed = getattr(provider, "changed_by_date", None)
+                    if changed is None:
+                        continue
+                    ids = set(changed(session, doc_type, since, today))
+                    if ids:
+                        touched += self._reindex(session, provider, doc_type, ids)
+            self._write_dated(today)
+            self._dated_checked = today
+        if touched:
+            log.info("search index: %d documents changed with the date (%s -> %s)", touched, since, today)
+        return touched
+
+    def _reindex(self, session: Session, provider: Any, doc_type: str, ids: set[str]) -> int:
+        """Index what the provider yields for ``ids``; delete the ids it no longer yields."""
+        documents = list(provider.documents(session, doc_type, sorted(ids)))
+        present = {doc.doc_id for doc in documents}
+        touched = self.service.index(documents)
+        gone = [f"{doc_type}:{doc_id}" for doc_id in ids - present]
+        if gone:
+            touched += self.service.delete(gone)
         return touched
 
     def catch_up_quietly(self, session: Session | None = None) -> None:
@@ -214,7 +266,9 @@ class SearchProjection:
             with self.session_factory() as session:
                 behind = self.pending(session)
             if behind <= REBUILD_BACKLOG:
-                return f"caught up ({self.catch_up()} documents)"
+                caught = self.catch_up()
+                dated = self.refresh_dates()
+                return f"caught up ({caught} documents)" + (f", {dated} changed with the date" if dated else "")
         return f"rebuilt ({self.rebuild(progress)} documents)"
 
     def maybe_poll(self) -> None:
@@ -224,6 +278,11 @@ class SearchProjection:
             return
         self._last_poll = now
         self.catch_up_quietly()
+        if self._dated_checked != self.today():
+            try:
+                self.refresh_dates()
+            except Exception:  # noqa: BLE001 - a search must not fail for it; tomorrow's poll retries
+                log.exception("search index: refreshing date-dependent documents failed")
 
     # -- rebuilding ------------------------------------------------------------------------
     def all_documents(self, session: Session) -> Iterator[SearchDocument]:
@@ -238,11 +297,13 @@ class SearchProjection:
         with self._exclusive():
             self.rebuilding.set()
             try:
+                built_on = self.today()
                 with self.session_factory() as session:
                     start = session.scalar(select(func.max(SearchChange.id))) or 0
                     written = self.service.rebuild(self.all_documents(session), progress)
                 self._applied_recently.clear()
                 self._write_cursor(start)
+                self._write_dated(built_on)
             finally:
                 self.rebuilding.clear()
         self.catch_up()

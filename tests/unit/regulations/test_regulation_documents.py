@@ -100,3 +100,18 @@ def test_changes_are_logged_for_the_index(app, dbsession):
     assert ("article", f"{regulation.id}-3") in logged
     version = dbsession.scalars(select(RegulationVersion)).one()
     assert {("article", f"{regulation.id}-5"), ("article", f"{regulation.id}-5@1")} <= set(keys_of_version(version))
+
+
+def test_documents_that_change_with_the_date_are_named_for_the_daily_refresh(dbsession):
+    regulation = _import(dbsession, ROAD_V1).regulation
+    _import(dbsession, ROAD_V2)  # in force from 2015-06-01
+    provider = RegulationDocumentProvider()
+
+    def changed(doc_type, after, through):
+        return {i for i in provider.changed_by_date(dbsession, doc_type, after, through)
+                if i.split("-")[0] == str(regulation.id)}
+
+    amended = changed("article", dt.date(2015, 5, 31), dt.date(2015, 6, 2))
+    assert {f"{regulation.id}-3", f"{regulation.id}-3-1", f"{regulation.id}-3@1", f"{regulation.id}-3-1@2"} <= amended
+    assert changed("regulation", dt.date(2001, 4, 30), dt.date(2001, 5, 1)) == {str(regulation.id)}  # took effect
+    assert changed("article", dt.date(2016, 1, 1), dt.date(2016, 12, 31)) == set()  # nothing happened that year

@@ -158,3 +158,28 @@ def test_bring_up_to_date_rebuilds_an_unusable_index_and_catches_up_a_healthy_on
     memos.flush()
     assert projection.bring_up_to_date() == "caught up (1 documents)"
     assert len(projection.service.docs) == 2
+
+
+def test_documents_that_depend_on_the_day_are_re_read_once_a_day(memos, projection):
+    import datetime as dt
+
+    memos.add(Memo(text="甲"))
+    memos.flush()
+    asked: list[tuple[dt.date, dt.date]] = []
+
+    def changed_by_date(session, doc_type, after, through):
+        asked.append((after, through))
+        return [str(m.id) for m in session.scalars(select(Memo))]
+
+    provider = projection.providers["memo"]
+    provider.changed_by_date = changed_by_date
+    day = [dt.date(2026, 12, 31)]
+    projection.today = lambda: day[0]
+    projection.rebuild()  # built on the 31st: current for that day
+    projection.service.docs = {}
+    assert projection.refresh_dates() == 0 and asked == []
+    day[0] = dt.date(2027, 1, 2)  # two days later: one look covering both
+    assert projection.refresh_dates() == 1 and asked == [(dt.date(2026, 12, 31), dt.date(2027, 1, 2))]
+    assert len(projection.service.docs) == 1
+    assert projection.refresh_dates() == 0 and len(asked) == 1  # once a day
+    del provider.changed_by_date
