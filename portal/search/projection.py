@@ -114,6 +114,7 @@ class SearchProjection:
         self._applied_recently: set[int] = set()
         self._last_poll = 0.0
         self._dated_checked: dt.date | None = None
+        self._dating = threading.Event()
         self.today: Callable[[], dt.date] = dt.date.today
         self.rebuilding = threading.Event()
 
@@ -278,11 +279,18 @@ class SearchProjection:
             return
         self._last_poll = now
         self.catch_up_quietly()
-        if self._dated_checked != self.today():
-            try:
-                self.refresh_dates()
-            except Exception:  # noqa: BLE001 - a search must not fail for it; tomorrow's poll retries
-                log.exception("search index: refreshing date-dependent documents failed")
+        if self._dated_checked != self.today() and not self._dating.is_set():
+            # Thousands of documents may change on a given day: never inside the request.
+            self._dating.set()
+            threading.Thread(target=self._refresh_dates_logged, name="search-dates", daemon=True).start()
+
+    def _refresh_dates_logged(self) -> None:
+        try:
+            self.refresh_dates()
+        except Exception:  # noqa: BLE001 - serving goes on; the next poll retries
+            log.exception("search index: refreshing date-dependent documents failed")
+        finally:
+            self._dating.clear()
 
     # -- rebuilding ------------------------------------------------------------------------
     def all_documents(self, session: Session) -> Iterator[SearchDocument]:

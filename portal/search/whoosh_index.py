@@ -493,6 +493,7 @@ class _Snapshot:
             lengths = np.zeros((len(TEXT_FIELDS), 0), dtype=np.float32)
             self.stored = []
         self.doc_count = int(self.live.sum())
+        self._has_deletions = {off: not bool(self.live[off:off + seg.count].all()) for seg, off in segments}
         # Ranking statistics (idf, average lengths) are those of the texts in force: older texts
         # would otherwise count a law's words twice and shift every score.
         self.counted = self.live & ~self.historical
@@ -566,7 +567,18 @@ class _Snapshot:
                 self.prev_doc[articles[1:][follows]] = articles[:-1][follows]
 
     def doc_frequency(self, field: str, term: str) -> int:
-        return sum(seg.doc_frequency(field, term) for seg, _off in self.segments)
+        """Live documents holding the term. A segment's term index still counts the documents
+        deleted from it (until a merge), so a segment with deletions is counted from its cached
+        postings: after a large update (the daily refresh re-indexes thousands of articles) the
+        stale counts pushed terms over the "common" threshold and changed rankings."""
+        total = 0
+        for seg, off in self.segments:
+            if self._has_deletions.get(off, False):
+                ids, _tf = seg.postings(field, term)
+                total += int(np.count_nonzero(self.live[ids + off])) if ids.size else 0
+            else:
+                total += seg.doc_frequency(field, term)
+        return total
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Global docnums and term frequencies of ``term`` in ``field`` over all segments."""
@@ -1210,10 +1222,12 @@ class WhooshSearchService:
             return raw, matched, count, dead
 
         score, matched_groups, n_groups, dead = match(plan.groups)
-        if not dated and snap.historical.any():
-            # Older texts neither answer nor lend evidence (neighbours, references, the
-            # regulation's best articles) to a search of the law as it stands.
-            score[snap.historical] = 0.0
+        # Deleted documents (still in their segment until a merge) and, for a search of the law as
+        # it stands, older texts neither answer nor lend evidence (neighbours, references, the
+        # regulation's best articles, the words found for loose characters).
+        hidden = ~snap.live if dated else ~snap.counted
+        if hidden.any():
+            score[hidden] = 0.0
         prior = self._prior(snap, plan)
         if rk.loose_weight:
             # Characters cut off alone, and the characters of words no text uses (删掉, 挖走):
