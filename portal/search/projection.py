@@ -98,6 +98,14 @@ def _forget_on_rollback(session: Session) -> None:
     session.info.pop("_search_keys", None)
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers (other processes of the node) see the old content or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")  # index.cursor.tmp, index.dated.tmp: one per file
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 class SearchProjection:
     def __init__(self, service: Any, session_factory: sessionmaker[Session], index_dir: str | Path,
                  poll_seconds: float = 2.0) -> None:
@@ -133,10 +141,7 @@ class SearchProjection:
             return 0
 
     def _write_cursor(self, value: int) -> None:
-        self.cursor_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cursor_path.with_suffix(".tmp")
-        tmp.write_text(str(value))
-        tmp.replace(self.cursor_path)
+        _write_atomically(self.cursor_path, str(value))
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -207,10 +212,7 @@ class SearchProjection:
             return None
 
     def _write_dated(self, day: dt.date) -> None:
-        self.dated_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.dated_path.with_suffix(".tmp")
-        tmp.write_text(day.isoformat())
-        tmp.replace(self.dated_path)
+        _write_atomically(self.dated_path, day.isoformat())
 
     def refresh_dates(self) -> int:
         """Re-read the documents whose content depends on the day, once a day: which text of a
