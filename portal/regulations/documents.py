@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import func, select
@@ -132,16 +132,7 @@ class RegulationDocumentProvider:
             return []
         if doc_type == REGULATION:
             return [str(regulation_id) for regulation_id in sorted(regulation_ids)]
-        ids: set[str] = set()
-        for chunk in _chunks(sorted(regulation_ids)):
-            for regulation_id, number, suffix, version_no in session.execute(
-                select(Article.regulation_id, Article.number, Article.suffix, RegulationVersion.version_no)
-                .join(RegulationVersion, Article.version_id == RegulationVersion.id)
-                .where(Article.regulation_id.in_(chunk))
-            ):
-                ids.add(article_doc_id(regulation_id, number, suffix))
-                ids.add(article_doc_id(regulation_id, number, suffix, version_no))
-        return sorted(ids)
+        return sorted(_article_doc_ids(session.execute, regulation_ids))
 
     def _regulation_documents(self, session: Session, doc_ids: Iterable[str] | None) -> Iterator[SearchDocument]:
         ids: list[int] | None = None
@@ -287,24 +278,28 @@ def article_document(regulation: Regulation, article: Article, status: str | Non
 # -- which documents a changed row affects (config.add_search_source) --------------------------
 
 
+def _article_doc_ids(execute: Callable[[Any], Any], regulation_ids: Iterable[int]) -> set[str]:
+    """Every article id the regulations may have in the index, today's text's and each
+    version's (the provider decides which exist; the others leave the index)."""
+    ids: set[str] = set()
+    for chunk in _chunks(sorted(set(regulation_ids))):
+        for regulation_id, number, suffix, version_no in execute(
+            select(Article.regulation_id, Article.number, Article.suffix, RegulationVersion.version_no)
+            .join(RegulationVersion, Article.version_id == RegulationVersion.id)
+            .where(Article.regulation_id.in_(chunk))
+        ):
+            ids.add(article_doc_id(regulation_id, number, suffix))
+            ids.add(article_doc_id(regulation_id, number, suffix, version_no))
+    return ids
+
+
 def _article_keys_of_regulation(obj: Any, regulation_id: int | None) -> list[tuple[str, str]]:
-    """Every article key a regulation may have in the index: a new text changes which version is
-    in force, so the documents of all its versions are re-read (the provider decides which exist;
-    the others leave the index)."""
+    """A new text changes which version is in force: all of the regulation's articles are re-read."""
     session = object_session(obj)
     if session is None or regulation_id is None:
         return []
     # A plain connection query: the session is mid-flush and must not autoflush.
-    rows = session.connection().execute(
-        select(Article.number, Article.suffix, RegulationVersion.version_no)
-        .join(RegulationVersion, Article.version_id == RegulationVersion.id)
-        .where(Article.regulation_id == regulation_id).distinct()
-    )
-    keys: set[tuple[str, str]] = set()
-    for number, suffix, version_no in rows:
-        keys.add((ARTICLE, article_doc_id(regulation_id, number, suffix)))
-        keys.add((ARTICLE, article_doc_id(regulation_id, number, suffix, version_no)))
-    return sorted(keys)
+    return [(ARTICLE, doc_id) for doc_id in sorted(_article_doc_ids(session.connection().execute, [regulation_id]))]
 
 
 def keys_of_regulation(regulation: Regulation) -> list[tuple[str, str]]:
