@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from pyramid.request import Request
 
 from portal.errors import InvalidInput, PortalError
@@ -86,6 +86,22 @@ def load(request: Request, schema: Schema | type[Schema], location: str | None =
     if location != "query" and not isinstance(data, (dict, list)):
         raise InvalidInput("请求体必须是 JSON 对象。", code="invalid_json")
     return instance.load(data, **load_kwargs)
+
+
+def _messages(value: Any) -> list[str]:
+    # A list field reports {index: [message]}: a form shows the messages, not the indexes.
+    if isinstance(value, dict):
+        return [m for v in value.values() for m in _messages(v)]
+    return [str(m) for m in value] if isinstance(value, list) else [str(value)]
+
+
+def form_errors(exc: ValidationError | PortalError) -> dict[str, list[str]]:
+    """Errors for an HTML form: field name -> messages, and ``_`` for the form as a whole."""
+    if isinstance(exc, PortalError):
+        return {**exc.fields, "_": [exc.message]}
+    if not isinstance(exc.messages, dict):
+        return {"_": _messages(exc.messages)}
+    return {name: sorted(set(_messages(value))) for name, value in exc.messages.items()}
 
 
 def schema_view_deriver(view: Any, info: Any) -> Any:

@@ -21,6 +21,7 @@ from portal.accounts.schemas import (
     UserStatusForm,
 )
 from portal.errors import NotFound, PortalError
+from portal.validation import form_errors
 
 _MAX_ID = 2**31 - 1
 
@@ -45,21 +46,6 @@ def _form(request: Request, *names: str, lists: tuple[str, ...] = ()) -> dict[st
         if value:
             data[name] = value
     return data
-
-
-def _messages(value: Any) -> list[str]:
-    # A list field reports {index: [message]}: the form shows the messages, not the indexes.
-    if isinstance(value, dict):
-        return [m for v in value.values() for m in _messages(v)]
-    return [str(m) for m in value] if isinstance(value, list) else [str(value)]
-
-
-def _errors(exc: ValidationError | PortalError) -> dict[str, Any]:
-    if isinstance(exc, PortalError):
-        return {**exc.fields, "_": [exc.message]}
-    if not isinstance(exc.messages, dict):
-        return {"_": _messages(exc.messages)}
-    return {name: sorted(set(_messages(value))) for name, value in exc.messages.items()}
 
 
 def _list_page(request: Request, values: dict[str, Any] | None = None,
@@ -91,7 +77,7 @@ def create_user(request: Request) -> Any:
     except (ValidationError, PortalError) as exc:
         request.response.status = exc.status if isinstance(exc, PortalError) else 400
         raw.pop("password", None)  # never echoed back into the page
-        return _list_page(request, raw, _errors(exc))
+        return _list_page(request, raw, form_errors(exc))
     request.session.flash(f"已创建用户 {user.username}。", "success")
     return HTTPSeeOther(request.route_url("accounts.user", id=user.id))
 
@@ -109,7 +95,7 @@ def _change(request: Request, schema: type, apply: Any, done: str, *names: str, 
         apply(user, schema().load(_form(request, *names, lists=lists)))
     except (ValidationError, PortalError) as exc:
         request.response.status = exc.status if isinstance(exc, PortalError) else 400
-        return _user_page(request, user, _errors(exc))
+        return _user_page(request, user, form_errors(exc))
     request.session.flash(done, "success")
     return HTTPSeeOther(request.route_url("accounts.user", id=user.id))
 
@@ -147,7 +133,7 @@ def create_key(request: Request) -> Any:
         key, secret = request.find_service(IApiKeyService).create(user, data["name"], data["rate_limit_per_minute"])
     except ValidationError as exc:
         request.response.status = 400
-        return _user_page(request, user, _errors(exc))
+        return _user_page(request, user, form_errors(exc))
     # Shown in this response only: never in a redirect, a flash message or a log.
     request.response.status = 201
     request.response.cache_control = "no-store"

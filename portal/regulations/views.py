@@ -29,6 +29,7 @@ from portal.regulations.schemas import (
     RegulationPageSchema,
 )
 from portal.regulations.services import ImportMetadata, SubmittedImport, parse_article_ref, today
+from portal.validation import form_errors
 
 _MAX_ID = 2**31 - 1
 _LIST_KEYS = ("level", "status", "region", "authority", "q", "at")
@@ -362,15 +363,12 @@ def import_submit_page(request: Request) -> Any:
     try:
         raw = _import_form(request)
         result = _import(request, RegulationImportIn().load(raw))
-    except ValidationError as exc:
-        request.response.status = 400
-        errors = dict(exc.messages) if isinstance(exc.messages, dict) else {"_": exc.messages}
+    except (ValidationError, PortalError) as exc:
+        request.response.status = exc.status if isinstance(exc, PortalError) else 400
+        errors = form_errors(exc)
         if "text" in errors and "text" not in raw:
             errors["text"] = ["请上传文件或粘贴全文。"]
         return _import_page(raw, errors)
-    except PortalError as exc:
-        request.response.status = exc.status
-        return _import_page(raw, {**exc.fields, "_": [exc.message]})
     if result.dry_run:
         return _import_page(raw, preview=result)
     request.session.flash(f"已导入《{result.title}》：{result.label}，第 {result.version_no} 版，{result.articles} 条。",

@@ -498,6 +498,9 @@ class _Snapshot:
         # would otherwise count a law's words twice and shift every score.
         self.counted = self.live & ~self.historical
         self.counted_count = int(self.counted.sum())
+        # What a query's scores ignore: deleted copies always, older texts unless it is dated.
+        self.hidden_dated = ~self.live if self.doc_count < self.n else None
+        self.hidden_undated = ~self.counted if self.counted_count < self.n else None
         # BM25 length normalisation, precomputed per field: k1 * (1 - b + b * len / avglen).
         self.norms: dict[str, np.ndarray] = {}
         for i, name in enumerate(TEXT_FIELDS):
@@ -1225,8 +1228,8 @@ class WhooshSearchService:
         # Deleted documents (still in their segment until a merge) and, for a search of the law as
         # it stands, older texts neither answer nor lend evidence (neighbours, references, the
         # regulation's best articles, the words found for loose characters).
-        hidden = ~snap.live if dated else ~snap.counted
-        if hidden.any():
+        hidden = snap.hidden_dated if dated else snap.hidden_undated
+        if hidden is not None:
             score[hidden] = 0.0
         prior = self._prior(snap, plan)
         if rk.loose_weight:
