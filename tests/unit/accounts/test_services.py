@@ -59,7 +59,7 @@ def test_api_key_use_is_recorded_at_most_once_per_interval(dbsession):
     clock = [0.0]
     now = [dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)]
     usage = ApiKeyUsage(lambda: contextlib.nullcontext(dbsession), interval=60,
-                        clock=lambda: clock[0], now=lambda: now[0])
+                        clock=lambda: clock[0], now=lambda: now[0], background=False)
 
     def recorded():
         dbsession.expire(key)
@@ -67,9 +67,11 @@ def test_api_key_use_is_recorded_at_most_once_per_interval(dbsession):
         return None if at is None else (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
     usage.seen(key.id)
-    assert recorded() is None  # noted in memory only: calls do not write
+    assert usage.write_if_due() == 0 and recorded() is None  # noted in memory only: not due yet
     clock[0], now[0] = 61.0, now[0] + dt.timedelta(seconds=61)
     usage.seen(key.id)
+    assert recorded() is None  # a call never writes, even when the interval has passed
+    assert usage.write_if_due() == 1
     assert recorded() == dt.datetime(2026, 11, 27, 8, 1, 1, tzinfo=dt.UTC)
     # a time noted by a slower process never moves it backwards
     now[0] = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)
@@ -80,6 +82,6 @@ def test_api_key_use_is_recorded_at_most_once_per_interval(dbsession):
     def locked():
         raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
 
-    failing = ApiKeyUsage(locked, interval=0, clock=lambda: clock[0], now=lambda: now[0])
+    failing = ApiKeyUsage(locked, interval=0, clock=lambda: clock[0], now=lambda: now[0], background=False)
     failing.seen(key.id)  # the write fails: the call still succeeds, the time waits for the next write
     assert failing.write() == 0 and key.id in failing._seen
