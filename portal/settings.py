@@ -67,6 +67,10 @@ def complete_settings(settings: MutableMapping[str, Any]) -> MutableMapping[str,
     settings.setdefault("portal.index_dir", str(var_dir / "index"))
     settings["portal.max_body_bytes"] = int(settings.get("portal.max_body_bytes") or DEFAULT_MAX_BODY_BYTES)
     settings["portal.lawpack"] = as_bool(settings.get("portal.lawpack", False))
+    settings.setdefault("portal.timezone", "Asia/Shanghai")
+    from portal import clock
+
+    clock.configure(settings)
     return settings
 
 

@@ -29,8 +29,9 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
+from portal import clock
 from portal.cases.lifecycle import BOUNCE_NOT_OUR_ASSET
+from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
 
 # Month → relative volume (July is the busiest month of a city-management year).
 SEASON: dict[int, float] = {1: 0.72, 2: 0.62, 3: 0.88, 4: 0.98, 5: 1.05, 6: 1.12,
@@ -174,7 +175,7 @@ def generate(world: DemoWorld, n: int, seed: int, *, end: dt.date | None = None,
         return
     if end is None:
         # Up to yesterday, and nothing that would happen after this moment.
-        current = dt.datetime.now(CHINA_TZ).replace(microsecond=0)
+        current = clock.now().replace(microsecond=0)
         end, now = current.date() - dt.timedelta(days=1), now or current
     start = end - dt.timedelta(days=days - 1)
     now = now or dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), CHINA_TZ)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.cases import demo
 from portal.cases.importer import BulkImporter, ImportStats, batched, normalise_record
 from portal.cases.models import Case
@@ -38,7 +39,7 @@ def demo_world(places: Places, session: Session, settings: dict[str, Any] | None
         grids.append(demo.DemoGrid(shape.code, shape.centroid[0], shape.centroid[1], 1.0 / math.sqrt(size * 1e4)))
     by_code = {places.service_code(i): i for i in offered}
     grid_ids = {s.code: s.area_id for s in shapes.values()}
-    at = dt.datetime.combine(on or dt.date.today(), dt.time(12), dt.timezone.utc)
+    at = dt.datetime.combine(on or clock.today(), dt.time(12), clock.zone())
     agency_codes = {a.id: a.code for a in snapshot.agencies.values()}
 
     def responsible(item_code: str, grid_code: str) -> demo.Responsibility | None:

@@ -29,8 +29,7 @@ from typing import Any
 
 import yaml
 
-#: China has no daylight saving time; a fixed offset avoids a tzdata dependency.
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+from portal.clock import CHINA_TZ
 
 DEFAULT_HOLIDAYS_PATH = (
     Path(__file__).resolve().parents[2] / "knowledge_base" / "calendar" / "holidays_cn.yaml"

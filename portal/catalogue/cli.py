@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-
 from typing import Any
 
 import click
@@ -35,11 +34,12 @@ def check_catalogue(env: Any, at: str | None, as_json: bool, show_info: bool) ->
     the article was amended after the duty's basis was last reviewed. Citations of regulations the
     library does not hold are reported as unresolved, which is not a failure.
     """
+    from portal import clock
     from portal.catalogue.calendar import WorkingCalendar
     from portal.catalogue.legal import article_lookup_for_session
-    from portal.catalogue.services import PROBLEM_LABELS, CatalogueReports, today_in_china
+    from portal.catalogue.services import PROBLEM_LABELS, CatalogueReports
 
-    on = _date(at) or today_in_china()
+    on = _date(at) or clock.today()
     with env.registry["dbsession_factory"]() as session:
         reports = CatalogueReports(session, article_lookup=article_lookup_for_session(session))
         findings = reports.stale_basis(on)

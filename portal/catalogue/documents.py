@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from zope.interface import implementer
 
+from portal import clock
 from portal.catalogue.models import Agency, Area, Duty, ItemType
 from portal.catalogue.resolution import ROLE_LABELS, ROLES
 from portal.search.interfaces import IDocumentProvider, SearchDocument
@@ -55,7 +56,7 @@ class CatalogueDocumentProvider:
         )
 
     def documents(self, session: Session, doc_type: str, doc_ids: Iterable[str] | None = None) -> Iterator[SearchDocument]:
-        today = dt.date.today()
+        today = clock.today()
         stmt = select(ItemType).where(
             ItemType.id.in_(select(Duty.item_type_id).where(*self._published(today)))
         )
@@ -107,7 +108,7 @@ class CatalogueDocumentProvider:
             )
 
     def count(self, session: Session, doc_type: str) -> int:
-        today = dt.date.today()
+        today = clock.today()
         return session.scalar(
             select(func.count(func.distinct(Duty.item_type_id))).where(*self._published(today))
         ) or 0

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.catalogue.kb import KnowledgeBase, read_knowledge_base
 from portal.catalogue.models import Agency, Area, CrosswalkLink, Duty, ItemType, Power
 from portal.catalogue.resolution import LEVEL_DEPTH
@@ -45,7 +46,7 @@ class CatalogueLoader:
     def __init__(self, session: Session, kb: KnowledgeBase, *, today: dt.date | None = None) -> None:
         self.session = session
         self.kb = kb
-        self.today = today or dt.date.today()
+        self.today = today or clock.today()
         self.stats: Counter[str] = Counter()
 
     # -- reference data ---------------------------------------------------------------------

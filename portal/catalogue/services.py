@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 from zope.interface import implementer
 
+from portal import clock
 from portal.audit import AuditEntry, diff
 from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
 from portal.catalogue.interfaces import (
@@ -42,11 +43,11 @@ from portal.catalogue.resolution import (
 from portal.catalogue.snapshot import (
     AreaInfo,
     CatalogueSnapshot,
+    FreshnessGate,
     ItemInfo,
     SessionProvider,
     SnapshotCache,
     as_session,
-    FreshnessGate,
     freshness,
 )
 from portal.errors import Conflict, InvalidInput, NotFound
@@ -56,10 +57,6 @@ from portal.workflow import transition as workflow_transition
 
 SNAPSHOT_CACHE_KEY = "portal.catalogue.snapshot_cache"
 LEGAL_CACHE_KEY = "portal.catalogue.legal_cache"
-
-
-def today_in_china() -> dt.date:
-    return dt.datetime.now(CHINA_TZ).date()
 
 
 def caches(registry: Any) -> tuple[SnapshotCache, LegalBasisCache]:
@@ -330,7 +327,7 @@ class ResponsibilityService:
         else:
             raise InvalidInput("请指定区域编码（area）或坐标（lat、lon）。",
                                fields={"area": ["area 与 lat/lon 二选一。"]})
-        reported_at = reported_at or dt.datetime.now(dt.timezone.utc)
+        reported_at = reported_at or clock.now()
         if reported_at.tzinfo is None:
             reported_at = reported_at.replace(tzinfo=CHINA_TZ)
         at = at or reported_at.astimezone(CHINA_TZ).date()
@@ -560,7 +557,7 @@ class DutyService:
         if missing:
             names = {"item_type_id": "item_type", "area_id": "area", "agency_id": "agency", "role": "role"}
             raise InvalidInput("缺少必填字段。", fields={names[f]: ["必填。"] for f in missing})
-        values.setdefault("basis_reviewed_on", today_in_china())
+        values.setdefault("basis_reviewed_on", clock.today())
         values.setdefault("citations", [])
         duty = Duty(state=State.DRAFT.value, **values)
         self._check_dates(duty)
@@ -578,7 +575,7 @@ class DutyService:
     def update(self, duty: Duty, data: dict[str, Any], force: bool = False) -> Duty:
         values = self._resolve_refs(data)
         if "citations" in values and "basis_reviewed_on" not in values and values["citations"] != duty.citations:
-            values["basis_reviewed_on"] = today_in_china()
+            values["basis_reviewed_on"] = clock.today()
         if duty.state == State.DRAFT.value:
             for name, value in values.items():
                 if getattr(duty, name) != value:
@@ -747,7 +744,7 @@ class CatalogueReports:
         self.legal_cache = legal_cache or LegalBasisCache()
 
     def stale_basis(self, on: dt.date | None = None) -> list[StaleFinding]:
-        on = on or today_in_china()
+        on = on or clock.today()
         _, stamp = freshness(self.session)
         legal = LegalBasisResolver(self.article_lookup, self.legal_cache, stamp)
         rows = self.session.execute(
@@ -787,7 +784,7 @@ class CatalogueReports:
 
     def coverage(self, at: dt.date | None = None, kind: str = "component",
                  scheme: str = "gbt30428") -> dict[str, Any]:
-        at = at or today_in_china()
+        at = at or clock.today()
         snap = self.catalogue.snapshot()
         streets = sorted((a for a in snap.areas.values() if a.level == "street"), key=lambda a: a.code)
         items = sorted((i for i in snap.items.values() if i.kind == kind and i.scheme == scheme),

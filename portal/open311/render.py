@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+from portal.clock import CHINA_TZ
 
 JSON_CONTENT_TYPE = "application/json"
 XML_CONTENT_TYPE = "text/xml"

@@ -10,11 +10,19 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from portal import clock
 from portal.accounts.permissions import Permissions
 from portal.cases.interfaces import ICaseService
 from portal.cases.public import PublicCase
 from portal.errors import ErrorInfo, InvalidInput, NotFound, PortalError
-from portal.open311.render import CHINA_TZ, errors_payload, format_of, parse_w3c_datetime, render, w3c_datetime
+from portal.open311.render import (
+    CHINA_TZ,
+    errors_payload,
+    format_of,
+    parse_w3c_datetime,
+    render,
+    w3c_datetime,
+)
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_SPAN = dt.timedelta(days=90)
@@ -257,7 +265,7 @@ def requests_filters(params: Mapping[str, Any], now: dt.datetime | None = None) 
         raise InvalidInput("status 只能是 open 或 closed（可用逗号分隔）。", fields={"status": sorted(statuses)})
     if len(statuses) == 1:
         filters["statuses"] = statuses.pop()
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
     start, end = _date(params, "start_date"), _date(params, "end_date")
     if start is None and end is None:
         end, start = now, now - MAX_SPAN
@@ -378,7 +386,7 @@ def post_request(request: Request) -> Response:
         "channel": "open311",
         "item_type": service.places.service_code(item),
         "description": "；".join(p for p in (description, *extra) if p)[:4000],
-        "reported_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+        "reported_at": clock.now().replace(microsecond=0),
         "urgency": urgency,
         "lat": lat,
         "lon": lon,

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 from zope.interface import implementer
 
+from portal import clock
 from portal.regulations.models import Article, Regulation, RegulationVersion
 from portal.search.interfaces import IDocumentProvider, SearchDocument
 
@@ -69,7 +70,7 @@ class RegulationDocumentProvider:
 
     doc_types = (REGULATION, ARTICLE)
 
-    def __init__(self, today: Any = dt.date.today) -> None:
+    def __init__(self, today: Any = clock.today) -> None:
         self._today = today
 
     # -- which text is indexed -----------------------------------------------------------
@@ -236,7 +237,7 @@ def article_document(regulation: Regulation, article: Article, status: str | Non
     valid_from, valid_to = regulation.effective_date, regulation.repealed_date
     if historical:
         # Not today's text: an older one, or an amendment that takes effect later.
-        later = version is not None and version.valid_from and version.valid_from > (today or dt.date.today())
+        later = version is not None and version.valid_from and version.valid_from > (today or clock.today())
         status = NOT_YET_EFFECTIVE if later else HISTORICAL
     if version is not None:
         if not earliest and version.valid_from:

@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from zope.interface import implementer
 
+from portal import clock
 from portal.errors import InvalidInput, NotFound
 from portal.numerals import parse_article_label, parse_chinese_number
 from portal.regulations.citations import NATIONAL_PREFIX, Citation, parse_citation, short_title
@@ -51,9 +52,6 @@ __all__ = [
     "parse_article_ref",
 ]
 
-
-def today() -> dt.date:
-    return dt.date.today()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -144,7 +142,7 @@ class RegulationService:
         if status and skip != "status":
             # The status on the date asked (today by default), not the one declared at import:
             # a law becomes effective, or is repealed, without anyone touching its row.
-            conditions.append(self.status_on(at or today()) == status)
+            conditions.append(self.status_on(at or clock.today()) == status)
         if region and skip != "region":
             conditions.append(Regulation.region.startswith(region, autoescape=True))
         if authority and skip != "authority":
@@ -181,7 +179,7 @@ class RegulationService:
         out: dict[str, list[tuple[str, int]]] = {}
         for name, column, order in (
             ("level", Regulation.level, LEVELS),
-            ("status", self.status_on(filters.get("at") or today()), STATUSES),
+            ("status", self.status_on(filters.get("at") or clock.today()), STATUSES),
             ("region", Regulation.region, ()),
         ):
             conditions = self._conditions(**filters, skip=name)
@@ -235,7 +233,7 @@ class RegulationService:
 
     def version_on(self, regulation: Regulation, on: dt.date | None = None) -> RegulationVersion | None:
         base = select(RegulationVersion).where(RegulationVersion.regulation_id == regulation.id)
-        when = on or today()
+        when = on or clock.today()
         version = self.session.scalars(
             base.where(
                 or_(RegulationVersion.valid_from.is_(None), RegulationVersion.valid_from <= when),
@@ -350,7 +348,7 @@ class ArticleLookupService:
     def lookup(self, title: str, article: Any, on: dt.date | None = None,
                paragraph: int | None = None) -> ArticleLookupResult:
         number, suffix = parse_article_ref(article)
-        when = on or today()
+        when = on or clock.today()
         result = ArticleLookupResult(title=title, number=number, suffix=suffix, on=when, paragraph=paragraph)
         regulation = self.regulations.by_title(title)
         if regulation is None:
@@ -823,7 +821,7 @@ def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
     statutes named there stop being in force on that date. Their ``repealed_date`` is set
     (when unknown) so that the status on any date, and point-in-time look-ups, are right.
     """
-    when = on or today()
+    when = on or clock.today()
     rows = session.execute(
         select(Article, Regulation)
         .join(RegulationVersion, Article.version_id == RegulationVersion.id)

@@ -10,6 +10,7 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from portal import clock
 from portal.accounts.permissions import Permissions
 from portal.errors import InvalidInput, NotFound, PortalError
 from portal.regulations.citations import Citation
@@ -28,7 +29,7 @@ from portal.regulations.schemas import (
     RegulationListQuery,
     RegulationPageSchema,
 )
-from portal.regulations.services import ImportMetadata, SubmittedImport, parse_article_ref, today
+from portal.regulations.services import ImportMetadata, SubmittedImport, parse_article_ref
 from portal.validation import form_errors
 
 _MAX_ID = 2**31 - 1
@@ -132,7 +133,7 @@ def index_page(request: Request) -> dict[str, Any]:
         "query": {key: (value.isoformat() if isinstance(value, dt.date) else value) for key, value in active.items()},
         "levels": LEVELS,
         "statuses": STATUSES,
-        "today": today(),
+        "today": clock.today(),
     }
 
 
@@ -144,7 +145,7 @@ def detail_page(request: Request) -> dict[str, Any]:
     at = _point_in_time(request)
     version = service.version_on(regulation, at)
     articles = service.articles(version) if version else []
-    when = at or today()
+    when = at or clock.today()
     return {
         "regulation": regulation,
         "version": version,
@@ -167,7 +168,7 @@ def article_page(request: Request) -> dict[str, Any]:
     at = _point_in_time(request)
     regulation, version, article = service.article(_regulation_id(request), number, suffix, at)
     previous, following = service.neighbours(article)
-    when = at or today()
+    when = at or clock.today()
     return {
         "regulation": regulation,
         "version": version,
@@ -230,7 +231,7 @@ def detail_api(request: Request) -> dict[str, Any]:
     service = _service(request)
     regulation = service.get(_regulation_id(request))
     at = _point_in_time(request)
-    when = at or today()
+    when = at or clock.today()
     version = service.version_on(regulation, at)
     articles = service.articles(version) if version else []
     return RegulationDetailSchema().dump({
@@ -251,7 +252,7 @@ def detail_api(request: Request) -> dict[str, Any]:
 def article_api(request: Request) -> dict[str, Any]:
     number, suffix = _article_ref(request)
     at = _point_in_time(request)
-    when = at or today()
+    when = at or clock.today()
     regulation, version, article = _service(request).article(_regulation_id(request), number, suffix, at)
     return RegulationArticleDetailSchema().dump({
         **_article(request, article, at),

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal import clock
 from portal.db import utcnow
 from portal.search.interfaces import IDocumentProvider, SearchDocument
 from portal.search.models import SearchChange
@@ -123,7 +124,7 @@ class SearchProjection:
         self._last_poll = 0.0
         self._dated_checked: dt.date | None = None
         self._dating = threading.Event()
-        self.today: Callable[[], dt.date] = dt.date.today
+        self.today: Callable[[], dt.date] = clock.today
         self.rebuilding = threading.Event()
 
     # -- providers -------------------------------------------------------------------------

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from portal import clock
 from portal.accounts.permissions import Permissions
 from portal.catalogue.schemas import (
     AgencyListSchema,
@@ -15,6 +17,7 @@ from portal.catalogue.schemas import (
     AgencySchema,
     AreaQuery,
     AreaTreeSchema,
+    CheckQuery,
     CompletionQuery,
     CompletionSchema,
     CoverageQuery,
@@ -33,7 +36,6 @@ from portal.catalogue.schemas import (
     ResponsibilitySchema,
     StaleReportSchema,
     TransitionSchema,
-    CheckQuery,
 )
 from portal.catalogue.views import (
     agency_dict,
@@ -47,8 +49,6 @@ from portal.catalogue.views import (
 )
 from portal.errors import NotFound
 from portal.workflow import State
-
-import orjson
 
 TAGS = ["catalogue"]
 # Schema instances, not classes, for the dispatch hot paths: a marshmallow schema is safe to reuse
@@ -290,9 +290,7 @@ def powers_api(request: Request) -> dict[str, Any]:
              api_doc={"summary": "法律依据失效检查（废止、修改、条文不存在）", "tags": TAGS,
                       "response": StaleReportSchema})
 def stale_api(request: Request) -> dict[str, Any]:
-    from portal.catalogue.services import today_in_china
-
-    at = request.parsed.get("at") or today_in_china()
+    at = request.parsed.get("at") or clock.today()
     findings = reports(request).stale_basis(at)
     return {"at": at, "stale": sum(1 for f in findings if f.stale), "findings": [f.as_dict() for f in findings]}
 

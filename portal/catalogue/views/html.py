@@ -9,18 +9,19 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from portal import clock
 from portal.accounts.permissions import Permissions
 from portal.catalogue.legal import STATUS_LABELS
 from portal.catalogue.resolution import ROLES
 from portal.catalogue.schemas import (
+    CheckQuery,
     CoverageQuery,
     DutyCreateSchema,
     DutyListQuery,
     DutyPatchSchema,
     ItemTypeQuery,
-    CheckQuery,
 )
-from portal.catalogue.services import PROBLEM_LABELS, today_in_china
+from portal.catalogue.services import PROBLEM_LABELS
 from portal.catalogue.views import (
     catalogue,
     duties,
@@ -198,7 +199,7 @@ def lookup_page(request: Request) -> dict[str, Any]:
     return _page(
         form=form, raw=request.GET, errors=errors, chosen=chosen, candidates=candidates if chosen is None else [],
         result=result, names=names, area_groups=_area_options(request), status_labels=STATUS_LABELS,
-        item_url=lambda i: item_type_url(request, i), today=today_in_china(),
+        item_url=lambda i: item_type_url(request, i), today=clock.today(),
     )
 
 
@@ -363,7 +364,7 @@ def duty_transition_page(request: Request) -> Any:
 @view_config(route_name="catalogue.stale", renderer="catalogue/stale.jinja2", request_method="GET",
              permission=Permissions.PUBLIC_READ, schema=CheckQuery)
 def stale_page(request: Request) -> dict[str, Any]:
-    at = request.parsed.get("at") or today_in_china()
+    at = request.parsed.get("at") or clock.today()
     findings = reports(request).stale_basis(at)
     stale = [f for f in findings if f.stale]
     info = [f for f in findings if not f.stale]
