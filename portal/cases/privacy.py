@@ -12,9 +12,13 @@ bounce reasons) is passed through :func:`scrub`, which replaces
 - e-mail addresses,
 - exact addresses below the street (``文三路138号3幢2单元501室`` keeps ``文三路``),
 - polite forms of address that carry a surname (``张先生`` → ``市民``),
+- personal names (``我叫王小明``, ``李四和王五``: :mod:`portal.cases.names`), never place or agency
+  names (``雷锋广场``, ``王家井社区``),
 - and any personal strings known for the case (the reporter's own name and address)
 
-by a neutral mark. It is a pure function: same text in, same text out, so it can run at write
+by a neutral mark. Invisible format characters (zero-width spaces, direction overrides) are
+removed first: ``138\u200b1234\u200b5678`` is a phone number to a reader, so it is one here too.
+It is a pure function: same text in, same text out, so it can run at write
 time (stored public text makes lists fast) and again in tests over every public surface.
 """
 
@@ -22,7 +26,10 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Iterable
+
+from portal.cases.names import person_names
 
 MASK = "＊＊＊"
 CITIZEN = "市民"
@@ -77,7 +84,9 @@ _PLATE = re.compile(
     r"(?![A-Za-z0-9])"
 )
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+\s?(?:@|＠)\s?[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9._%+\-]+\s?(?:@|＠|[(\[（【]\s?at\s?[)\]）】])\s?[A-Za-z0-9.\-]+\s?(?:\.|[(\[（]\s?dot\s?[)\]）])\s?"
+    r"[A-Za-z]{2,}", re.IGNORECASE)
 
 # House numbers and everything below them: 138号, 12-3号, 5弄, 3幢, 2单元, 501室, 5号楼, 12层.
 _NUM = r"(?:[0-9０-９]+(?:[\-－之][0-9０-９]+)?|[一二三四五六七八九十百千零〇两]+)"
@@ -105,7 +114,7 @@ def scrub(text: str | None, known: Iterable[str | None] = ()) -> str:
     (the reporter's name, phone and address for this case)."""
     if not text:
         return ""
-    result = str(text).translate(_FOLD)
+    result = _visible(str(text)).translate(_FOLD)
     # Longest first, so "张三丰" is removed before "张三" could leave "丰" behind.
     for value in sorted({v.strip().translate(_FOLD) for v in known if v and len(v.strip()) >= 2},
                         key=len, reverse=True):
@@ -121,8 +130,24 @@ def _scrub_patterns(result: str) -> str:
     result = _KEYWORD_NUMBER.sub(_keyword_number, result)
     result = _ADDRESS.sub(MASK, result)
     result = _POLITE.sub(CITIZEN, result)
+    result = _mask_names(result)
     # Adjacent marks (a plate next to a phone) read as one.
     return re.sub(rf"(?:{re.escape(MASK)}\s*){{2,}}", MASK, result)
+
+
+def _visible(text: str) -> str:
+    """``text`` without format characters (category Cf: zero-width spaces and joiners, direction
+    marks and overrides, the BOM), which hide digits and names from patterns but not from readers."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+def _mask_names(text: str) -> str:
+    found = list(person_names(text))
+    for start, end in reversed(found):
+        text = text[:start] + MASK + text[end:]
+    return text
 
 
 def contains_personal_data(text: str | None) -> bool:

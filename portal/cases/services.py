@@ -35,6 +35,7 @@ from portal.cases.models import Case, CaseEvent, CaseReporter, Feedback
 from portal.cases.places import Places
 from portal.cases.privacy import scrub
 from portal.cases.public import PublicCase, public_case, public_cases
+from portal.cases.rescrub import known_personal
 from portal.catalogue.calendar import WorkingCalendar
 from portal.errors import Conflict, InvalidInput, NotFound
 
@@ -202,8 +203,15 @@ class CasePlan:
 
 def _known_personal(record: Mapping[str, Any]) -> tuple[str, ...]:
     reporter = record.get("reporter") or {}
-    return tuple(v for v in (reporter.get("name"), reporter.get("phone"), reporter.get("email"),
-                             reporter.get("id_number"), record.get("address")) if v)
+    return known_personal(reporter.get("name"), reporter.get("phone"), reporter.get("email"),
+                          reporter.get("id_number"), record.get("address"))
+
+
+def _known_for(case: Case) -> tuple[str, ...]:
+    reporter = case.reporter
+    if reporter is None:
+        return known_personal(None, None, None, None, case.address)
+    return known_personal(reporter.name, reporter.phone, reporter.email, reporter.id_number, case.address)
 
 
 def resolve_place(record: Mapping[str, Any], places: Places, session: Session) -> tuple[int | None, int | None]:
@@ -396,9 +404,8 @@ class CaseService:
         if twin is not None:
             return twin, False
         state = CaseState.of(case)
-        known = (case.reporter.name, case.reporter.phone) if case.reporter else ()
         ctx = CaseContext(case.item_type_id, case.grid_id, case.urgency, self.places, self.calendar)
-        row = apply_step(state, {**step, "_known": (*known, case.address)}, ctx, case.event_count + 1, self.actor)
+        row = apply_step(state, {**step, "_known": _known_for(case)}, ctx, case.event_count + 1, self.actor)
         try:
             with self.session.begin_nested():
                 for name, value in state.columns().items():
@@ -607,8 +614,7 @@ class CaseService:
             raise Conflict("案件结案后才能评价。", code="not_closed")
         if case.feedback is not None:
             raise Conflict("该案件已评价过，每个案件只能评价一次。", code="already_rated")
-        known = (case.reporter.name, case.reporter.phone) if case.reporter else ()
-        case.feedback = Feedback(rating=rating, comment=comment, public_comment=scrub(comment, (*known, case.address)),
+        case.feedback = Feedback(rating=rating, comment=comment, public_comment=scrub(comment, _known_for(case)),
                                  channel=channel, **({"at": at} if at is not None else {}))
         self.session.flush()
         return case.feedback

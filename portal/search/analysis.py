@@ -17,6 +17,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
 
@@ -94,6 +95,11 @@ def _add_words(words: Iterable[str]) -> None:
             if len(word) >= 2 and all(_is_cjk(ch) for ch in word) and not _tokenizer.FREQ.get(word):
                 _tokenizer.add_word(word, freq=None)
                 _added.append(word)
+
+
+def segmenter() -> Any:
+    """This process's jieba tokenizer, with the domain words (for other modules that cut text)."""
+    return _segmenter()
 
 
 def _segmenter():
