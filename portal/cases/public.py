@@ -16,6 +16,9 @@ from portal.cases.lifecycle import EVENT_LABELS, STATUS_LABELS, EventKind, Statu
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES, Case, CaseEvent, Feedback
 from portal.cases.places import Places
 
+#: Statuses in which no agency holds the case yet.
+UNASSIGNED = frozenset({Status.REPORTED.value, Status.REOPENED.value})
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PublicEvent:
@@ -116,6 +119,13 @@ def public_case(case: Case, places: Places, *, feedback: Feedback | None = None,
                 events: Sequence[CaseEvent] | None = None) -> PublicCase:
     item = places.item(case.item_type_id)
     agency = places.agency(case.agency_id)
+    time_limit = case.time_limit_label
+    if agency is None and case.status in UNASSIGNED:
+        # Not dispatched yet: the agency the catalogue makes responsible (as the answer to the
+        # Open311 POST named it), not "nobody".
+        expected = places.handling(case.item_type_id, case.grid_id, case.reported_at, case.urgency)
+        agency = places.agency(expected.agency_id)
+        time_limit = time_limit or expected.limit.label
     street = places.area(case.street_id)
     grid = places.area(case.grid_id)
     lat, lon = places.public_point(case.grid_id)
@@ -142,7 +152,7 @@ def public_case(case: Case, places: Places, *, feedback: Feedback | None = None,
         reported_at=case.reported_at,
         dispatched_at=case.dispatched_at,
         deadline=case.deadline,
-        time_limit=case.time_limit_label,
+        time_limit=time_limit,
         handled_at=case.handled_at,
         closed_at=case.closed_at,
         updated_at=case.updated_at,

@@ -16,7 +16,6 @@ from portal.cases.interfaces import ICaseService
 from portal.cases.public import PublicCase
 from portal.errors import ErrorInfo, InvalidInput, NotFound, PortalError
 from portal.open311.render import (
-    CHINA_TZ,
     errors_payload,
     format_of,
     parse_w3c_datetime,
@@ -123,7 +122,8 @@ def service_item(service: Any, code: str) -> Any:
 @view_config(route_name="open311.discovery_root", request_method="GET", permission=Permissions.PUBLIC_READ)
 def discovery(request: Request) -> Response:
     snapshot = cases(request).places.snapshot
-    changeset = snapshot.built_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    # The spec's changeset is a W3C datetime: when the service list last changed.
+    changeset = w3c_datetime(snapshot.built_at)
     return respond(request, "discovery", {
         "changeset": changeset,
         "contact": "示例区城市运行管理服务中心（演示系统）。City Duty Portal of the demo district.",

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from portal.catalogue.calendar import CHINA_TZ
+from portal.open311.render import parse_w3c_datetime
 
 BASE = "/open311/v2"
 LAT, LON = 30.2336, 120.0860
@@ -46,6 +47,8 @@ def post_request(testapp, api_key, status=200, **fields):
 def test_discovery_in_both_formats(testapp, catalogue_connection):
     data = testapp.get(f"{BASE}/discovery.json").json
     assert {"changeset", "contact", "key_service", "endpoints"} <= set(data)
+    changed = parse_w3c_datetime(data["changeset"])  # a W3C datetime, with its offset
+    assert changed.tzinfo is not None and data["endpoints"][0]["changeset"] == data["changeset"]
     endpoint = data["endpoints"][0]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
     assert endpoint["url"].endswith("/open311/v2") and "application/json" in endpoint["formats"]
@@ -82,6 +85,8 @@ def test_post_then_find_by_id_and_by_token(testapp, api_key):
     one = testapp.get(f"{BASE}/requests/{request_id}.json").json
     assert len(one) == 1 and one[0]["service_request_id"] == request_id and one[0]["status"] == "open"
     assert one[0]["service_code"] == "0103" and one[0]["requested_datetime"].endswith("+08:00")
+    # Not dispatched yet, and still the agency the POST's answer named is responsible.
+    assert one[0]["agency_responsible"] and one[0]["agency_responsible"] in answer["service_notice"]
     token = testapp.get(f"{BASE}/tokens/{answer['token']}.json").json
     assert token == [{"service_request_id": request_id, "token": answer["token"]}]
     root = xml(testapp.get(f"{BASE}/tokens/{answer['token']}.xml"))
