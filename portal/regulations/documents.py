@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, object_session
 from zope.interface import implementer
 
 from portal import clock
+from portal.regulations.metadata import Status
 from portal.regulations.models import Article, Regulation, RegulationVersion
+from portal.regulations.successors import Successor, successors
 from portal.search.interfaces import IDocumentProvider, SearchDocument
 
 REGULATION = "regulation"
@@ -198,6 +200,9 @@ class RegulationDocumentProvider:
             first_version.setdefault(version.regulation_id, version.id)
         today = self._today()
         statuses = {regulation_id: regulation.status_on(today) for regulation_id, regulation in regulations.items()}
+        # A repealed text's articles name the articles of the text in force that took them over.
+        repealed = [regulation_id for regulation_id, status in statuses.items() if status == Status.REPEALED.value]
+        replaced = successors(session, repealed) if repealed else {}
         for chunk in _chunks(sorted(versions)):
             stmt = select(Article).where(Article.version_id.in_(chunk)).order_by(Article.version_id, Article.position)
             for article in session.scalars(stmt):
@@ -207,9 +212,10 @@ class RegulationDocumentProvider:
                 key = (article.number, article.suffix, version.version_no if historical else None)
                 if wanted is not None and key not in wanted[regulation.id]:
                     continue
+                successor = None if historical else replaced.get(regulation.id, {}).get((article.number, article.suffix))
                 yield article_document(regulation, article, statuses[regulation.id], version=version,
                                        historical=historical, earliest=first_version[regulation.id] == version.id,
-                                       today=today)
+                                       today=today, successor=successor)
 
 
 def _extra(regulation: Regulation) -> dict[str, str]:
@@ -227,7 +233,8 @@ NOT_YET_EFFECTIVE = "尚未生效"
 
 def article_document(regulation: Regulation, article: Article, status: str | None = None, *,
                      version: RegulationVersion | None = None, historical: bool = False,
-                     earliest: bool = True, today: dt.date | None = None) -> SearchDocument:
+                     earliest: bool = True, today: dt.date | None = None,
+                     successor: Successor | None = None) -> SearchDocument:
     """``status``: the regulation's status when indexed (default: its declared one).
 
     With its ``version``, the document is valid while that text was: from the version's start
@@ -253,6 +260,10 @@ def article_document(regulation: Regulation, article: Article, status: str | Non
         if shown:
             url += f"?at={shown.isoformat()}"
         extra.update(version=str(version.version_no), historical="1")
+    if successor is not None:
+        extra.update(replaced_by=f"{ARTICLE}:{article_doc_id(successor.regulation_id, successor.number, successor.suffix)}",
+                     replaced_by_citation=successor.citation,
+                     replaced_by_url=article_path(successor.regulation_id, successor.number, successor.suffix))
     return SearchDocument(
         doc_type=ARTICLE,
         doc_id=article_doc_id(regulation.id, article.number, article.suffix,

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.audit import Audited
 from portal.db import Base, TimestampMixin, utcnow
-from portal.regulations.metadata import effective_status
 from portal.numerals import article_label
+from portal.regulations.metadata import effective_status
 
 
 class Regulation(Audited, TimestampMixin, Base):

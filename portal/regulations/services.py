@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "RegulationPage",
     "RegulationService",
     "SubmittedImport",
+    "announced_repeals",
     "apply_repeals",
     "build_metadata",
     "parse_article_ref",
@@ -814,14 +816,9 @@ class Repeal:
     on: dt.date
 
 
-def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
-    """Date the repeals that closing articles announce.
-
-    A new law often ends "本法自2026年8月15日起施行。《甲法》、《乙法》同时废止。": the
-    statutes named there stop being in force on that date. Their ``repealed_date`` is set
-    (when unknown) so that the status on any date, and point-in-time look-ups, are right.
-    """
-    when = on or clock.today()
+def announced_repeals(session: Session) -> Iterator[Repeal]:
+    """Every repeal that a closing article of a text in the library announces: "本法自2026年8月15日
+    起施行。《甲法》、《乙法》同时废止。" names 甲 and 乙, repealed on that date by this text."""
     rows = session.execute(
         select(Article, Regulation)
         .join(RegulationVersion, Article.version_id == RegulationVersion.id)
@@ -829,7 +826,6 @@ def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
         .where(RegulationVersion.is_current.is_(True), Article.text.like("%同时废止%"))
     ).all()
     reader = RegulationService(session)
-    repeals: list[Repeal] = []
     for article, regulation in rows:
         text = article.text
         start = _SELF_EFFECTIVE.search(text)
@@ -844,12 +840,26 @@ def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
             # Only the outermost titles: 《关于修改〈甲〉的决定》 names the decision, not 甲.
             for match in _QUOTED_TITLE.finditer(sentence.group(0)):
                 target = reader.by_title(match.group("title"))
-                if target is None or target.id == regulation.id or target.repealed_date is not None:
-                    continue
-                target.repealed_date = date
-                if date <= when:
-                    target.status = Status.REPEALED.value
-                repeals.append(Repeal(target, regulation, date))
+                if target is not None and target.id != regulation.id:
+                    yield Repeal(target, regulation, date)
+
+
+def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
+    """Date the repeals that closing articles announce (:func:`announced_repeals`).
+
+    The statutes named there stop being in force on that date. Their ``repealed_date`` is set
+    (when unknown) so that the status on any date, and point-in-time look-ups, are right.
+    """
+    when = on or clock.today()
+    repeals: list[Repeal] = []
+    for repeal in announced_repeals(session):
+        target = repeal.repealed
+        if target.repealed_date is not None:
+            continue
+        target.repealed_date = repeal.on
+        if repeal.on <= when:
+            target.status = Status.REPEALED.value
+        repeals.append(repeal)
     if repeals:
         session.flush()
     return repeals

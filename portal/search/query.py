@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.search import analysis
 from portal.numerals import NUMERAL_CHARS, chinese_to_int, format_chinese_number
+from portal.search import analysis
 
 # Words that carry no subject matter in a question: interrogatives, particles, pronouns and
 # auxiliaries.  Content words (罚款, 违法, 没有, 期限 …) are never listed here.

@@ -71,6 +71,11 @@ class FacetValue(Schema):
     count = fields.Integer()
 
 
+class ReplacementRef(Schema):
+    citation = fields.String(metadata={"description": "如《中华人民共和国生态环境法典》第五百七十二条"})
+    url = fields.String()
+
+
 class SearchHitSchema(Schema):
     type = fields.String(attribute="doc_type")
     id = fields.String(attribute="doc_id")
@@ -83,6 +88,8 @@ class SearchHitSchema(Schema):
     level = fields.String(allow_none=True)
     status = fields.String(allow_none=True)
     region = fields.String(allow_none=True)
+    replaced_by = fields.Nested(ReplacementRef, allow_none=True, metadata={
+        "description": "已废止条文：现行文本中取代它的条文（引用与链接）"})
 
 
 class CitationSchema(Schema):
@@ -120,4 +127,7 @@ def hit_payload(hit: Any, application_url: str) -> dict[str, Any]:
         "level": hit.level,
         "status": hit.status,
         "region": hit.region,
+        "replaced_by": ({"citation": hit.extra["replaced_by_citation"],
+                         "url": application_url + hit.extra["replaced_by_url"]}
+                        if hit.extra.get("replaced_by_url") else None),
     }

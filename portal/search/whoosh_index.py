@@ -510,9 +510,15 @@ class _Snapshot:
             self.norms[name] = (ranking.k1 * (1 - b + b * lengths[i] / avg)).astype(np.float32)
         self.places: set[str] = set()
         entries: dict[int, LawEntry] = {}
+        docnum_of: dict[str, int] = {}
+        replaced: dict[int, str] = {}
         for docnum, d in enumerate(self.stored):
             if not self.live[docnum]:
                 continue
+            docnum_of[f"{d.get('doc_type')}:{d.get('doc_id')}"] = docnum
+            successor = (d.get("extra") or {}).get("replaced_by")
+            if successor:
+                replaced[docnum] = successor
             self.places.update(d.get("places") or ())
             rid = d.get("regulation_id")
             if rid is not None and d.get("regulation_title"):
@@ -522,6 +528,8 @@ class _Snapshot:
                                             d.get("status") not in NOT_IN_FORCE_STATUSES,
                                             tuple(d.get("places") or ()))
         self.catalogue = LawCatalogue(entries.values())
+        # A repealed article → the article of the text in force that took it over.
+        self.successor: dict[int, int] = {d: docnum_of[k] for d, k in replaced.items() if k in docnum_of}
         # Places that enclose another (浙江 for 宁波: a city's texts are listed under its province
         # first), and the documents of the enclosing level alone (a province's own texts).
         self.enclosing: dict[str, set[str]] = {}
@@ -1122,11 +1130,38 @@ class WhooshSearchService:
                 # Stable tie-break on docnum keeps pagination deterministic.
                 idx = np.lexsort((candidates, -cand_scores))[:k]
                 order.extend(int(c) for c in candidates[idx])
+        if not dated and snap.successor:
+            order = self._successors_first(snap, order, allowed, len(pinned))[:need]
         page_docs = order[(page - 1) * size : page * size]
         pattern = highlight_pattern(plan.highlight)
         hits = [self._hit(snap, d, float(score[d]) if d not in pinned else float("inf"), pattern)
                 for d in page_docs]
         return SearchResults(query=query, total=total, hits=hits, facets=facets, citation=citation)
+
+    @staticmethod
+    def _successors_first(snap: _Snapshot, order: list[int], allowed: np.ndarray, pinned: int = 0) -> list[int]:
+        """Today's law before the law it replaced: a repealed article whose successor (the article
+        of the text in force that took it over) can be shown comes right after that successor,
+        which moves up to take its place when it ranked lower or not at all. The repealed article
+        stays in the list, marked 已废止, for readers who know the old citation. The first
+        ``pinned`` documents were cited by name: they keep their place, their successor follows."""
+        out: list[int] = list(order[:pinned])
+        placed: set[int] = set(out)
+        for docnum in order[:pinned]:
+            successor = snap.successor.get(docnum)
+            if successor is not None and successor not in placed and allowed[successor]:
+                out.append(successor)
+                placed.add(successor)
+        for docnum in order[pinned:]:
+            if docnum in placed:
+                continue
+            successor = snap.successor.get(docnum)
+            if successor is not None and successor not in placed and allowed[successor]:
+                out.append(successor)
+                placed.add(successor)
+            out.append(docnum)
+            placed.add(docnum)
+        return out
 
     def _type_mask(self, snap: _Snapshot, query: SearchQuery) -> np.ndarray | None:
         """Documents of the asked-for types (the default scope when none are asked for)."""

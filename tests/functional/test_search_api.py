@@ -99,3 +99,42 @@ def test_html_results_show_highlighted_chinese(testapp, indexed):
     # Facet links keep the query and add the filter.
     facet_links = [a["href"] for a in page.html.select("aside.facets a")]
     assert any("status=" in href and "q=" in href for href in facet_links)
+
+
+REPEALED = SearchDocument(
+    doc_type="article", doc_id="9201", title="示例噪声条例 第四十三条",
+    body="夜间施工噪声扰民的，禁止夜间进行产生噪声的建筑施工作业。夜间施工噪声", url="/regulations/921/articles/43",
+    regulation_id=921, regulation_title="示例噪声条例", article_number=43, article_label="第四十三条",
+    level="地方性法规", status="已废止", region="示例市", valid_from=dt.date(2010, 1, 1), valid_to=dt.date(2025, 12, 31),
+    extra={"replaced_by": "article:922-572", "replaced_by_citation": "《示例生态环境法典》第五百七十二条",
+           "replaced_by_url": "/regulations/922/articles/572"})
+SUCCESSOR = SearchDocument(
+    doc_type="article", doc_id="922-572", title="示例生态环境法典 第五百七十二条",
+    body="在噪声敏感建筑物集中区域，禁止夜间进行产生噪声的建筑施工作业。", url="/regulations/922/articles/572",
+    regulation_id=922, regulation_title="示例生态环境法典", article_number=572, article_label="第五百七十二条",
+    level="地方性法规", status="现行有效", region="示例市", valid_from=dt.date(2026, 1, 1))
+
+
+@pytest.fixture
+def repealed_and_successor(app):
+    service = app.registry.getUtility(ISearchService)
+    service.index([REPEALED, SUCCESSOR])
+    yield service
+    service.delete([REPEALED.key, SUCCESSOR.key])
+
+
+def test_the_text_in_force_comes_before_the_article_it_replaced(testapp, repealed_and_successor):
+    # The repealed article matches the question's words better; today's law still comes first.
+    body = testapp.get("/api/v1/search", params={"q": "夜间施工噪声扰民"}).json
+    ids = [h["id"] for h in body["hits"]]
+    assert ids.index("922-572") == ids.index("9201") - 1
+    repealed = body["hits"][ids.index("9201")]
+    assert repealed["replaced_by"] == {"citation": "《示例生态环境法典》第五百七十二条",
+                                       "url": "http://example.com/regulations/922/articles/572"}
+    assert body["hits"][ids.index("922-572")]["replaced_by"] is None
+    page = testapp.get("/search", params={"q": "夜间施工噪声扰民"})
+    link = page.html.select_one("p.replaced-by a")
+    assert link["href"] == "/regulations/922/articles/572" and "第五百七十二条" in link.text
+    # A search for a day when the old text was in force shows it alone.
+    dated = testapp.get("/api/v1/search", params={"q": "夜间施工噪声扰民", "at": "2015-01-01"}).json
+    assert [h["id"] for h in dated["hits"]] == ["9201"]
