@@ -8,7 +8,7 @@ CONFIG ?= development.ini
 # with a real bold weight, and poppler-utils for checking rendered PDFs in tests.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils
 
-.PHONY: install install-test system-packages run init test test-sqlite bench clean
+.PHONY: install install-test system-packages run init test test-sqlite bench clean shell
 
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -54,3 +54,8 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
+
+# A shell with the virtualenv active: `portal`, `pserve`, `pytest` on the PATH.
+shell: install
+	@echo "(.venv active: portal --help; exit to leave)"
+	@bash --rcfile <(cat ~/.bashrc 2>/dev/null; echo 'source $(VENV)/bin/activate') -i

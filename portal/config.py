@@ -113,6 +113,8 @@ def configure(settings: dict[str, Any]) -> Configurator:
     config.add_static_view("static", "portal:static", cache_max_age=3600)
     config.add_route("home", "/")
     config.add_route("healthz", "/healthz")
+    config.add_route("favicon", "/favicon.ico")
+    config.add_route("robots", "/robots.txt")
     config.include("portal.openapi")
     config.include("portal.audit_views")
     for domain in present_domains():

@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pyramid.request import Request
-from pyramid.response import Response
+from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 
 from portal.migrate import current_revision
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+# Crawlers may read everything public; not the staff screens, the sign-in, personal tracking
+# pages, or endless search and filter combinations.
+ROBOTS = """User-agent: *
+Disallow: /admin/
+Disallow: /login
+Disallow: /track
+Disallow: /search
+Disallow: /api/v1/search
+Disallow: /catalogue/duties/new
+Allow: /
+"""
 
 
 @view_config(route_name="home", renderer="home.jinja2", request_method="GET")
 def home(request: Request) -> dict[str, Any]:
     return {"sections": request.registry.get("portal.sections", [])}
+
+
+@view_config(route_name="favicon", request_method="GET")
+def favicon(request: Request) -> Response:
+    return FileResponse(str(STATIC / "favicon.ico"), request=request, content_type="image/x-icon",
+                        cache_max_age=86400)
+
+
+@view_config(route_name="robots", request_method="GET")
+def robots(request: Request) -> Response:
+    return Response(ROBOTS, content_type="text/plain", charset="utf-8", cache_control="max-age=86400")
 
 
 @view_config(route_name="healthz", request_method="GET")

@@ -106,8 +106,9 @@ class ApiKeyUsage:
                         .values(last_used_at=at)
                     )
                 session.commit()
-        except SQLAlchemyError:
-            log.warning("could not record API key usage; will retry", exc_info=True)
+        except SQLAlchemyError as exc:
+            # One line, not a traceback: at exit (tests, a CLI run) the database may be gone.
+            log.warning("could not record API key usage; will retry: %s", str(exc).splitlines()[0])
             with self._lock:
                 for key_id, at in pending.items():
                     self._seen.setdefault(key_id, at)
