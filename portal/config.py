@@ -109,6 +109,8 @@ def configure(settings: dict[str, Any]) -> Configurator:
     config.include("portal.search")
     config.include("portal.pdf")
     config.add_tween("portal.logs.access_log_tween_factory")
+    config.add_tween("portal.errors.request_guard_tween_factory", under="portal.logs.access_log_tween_factory",
+                     over="pyramid_tm.tm_tween_factory")
 
     config.add_static_view("static", "portal:static", cache_max_age=3600)
     config.add_route("home", "/")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import ValidationError
+from sqlalchemy.exc import DataError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPFound, HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
@@ -121,6 +122,14 @@ def error_info(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, ValidationError):
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         return ErrorInfo(400, "validation_failed", "输入校验未通过，请查看各字段的说明。", fields, {})
+    if isinstance(exc, OverflowError):
+        # A number or a date beyond what Python's dates or the database can hold (第99999…条,
+        # 9999-12-31T23:59:59-14:00): the request asked for something that cannot exist.
+        return ErrorInfo(400, "out_of_range", "数值或日期超出可处理的范围。", {}, {})
+    if isinstance(exc, DataError):
+        # The database refused a value the request carried (PostgreSQL: an id beyond its
+        # integer range). Nothing was stored: the transaction is aborted with the error.
+        return ErrorInfo(400, "invalid_value", "请求中的数值超出允许的范围或格式无效。", {}, {})
     if isinstance(exc, UnicodeError):
         # Query strings, forms and bodies are decoded lazily, wherever a view first reads them.
         return ErrorInfo(400, "invalid_encoding", "请求内容不是有效的 UTF-8 编码。", {}, {})
@@ -204,6 +213,8 @@ def http_exception(exc: HTTPException, request: Request) -> Response:
 @exception_view_config(PortalError)
 @exception_view_config(ValidationError)
 @exception_view_config(UnicodeError)
+@exception_view_config(OverflowError)
+@exception_view_config(DataError)
 def portal_error(exc: Exception, request: Request) -> Response:
     return render_error(request, exc)
 
@@ -211,6 +222,37 @@ def portal_error(exc: Exception, request: Request) -> Response:
 @exception_view_config(Exception)
 def unexpected_error(exc: Exception, request: Request) -> Response:
     return render_error(request, exc)
+
+
+def readable_path(request: Request) -> str:
+    return request.environ.get("PATH_INFO", "").encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def request_guard_tween_factory(handler: Callable[[Request], Response], registry: Any) -> Callable[[Request], Response]:
+    """Requests no view could read, refused before anything touches them (the transaction,
+    the identity, the router all read the path and the body):
+
+    - a path that is not UTF-8 (``/api/%ff``): its bytes are replaced by U+FFFD so the error can be
+      rendered in the format of its prefix, then 400;
+    - a ``multipart/form-data`` body without a ``boundary``: no part of it can be found, 400.
+    """
+
+    def request_guard(request: Request) -> Response:
+        path = request.environ.get("PATH_INFO", "")
+        try:
+            path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            readable = path.encode("latin-1", "replace").decode("utf-8", "replace")
+            request.environ["PATH_INFO"] = readable.encode("utf-8").decode("latin-1")
+            return render_error(request, InvalidInput("请求路径不是有效的 UTF-8 编码。", code="invalid_encoding"))
+        if "\x00" in readable_path(request) or "%00" in request.environ.get("QUERY_STRING", ""):
+            return render_error(request, InvalidInput("请求中不能含有 NUL 字符（%00）。", code="invalid_character"))
+        if request.content_type == "multipart/form-data" and not request.headers.get("Content-Type", "").count("boundary="):
+            return render_error(request, InvalidInput("表单格式无效：multipart/form-data 请求须带 boundary。",
+                                                      code="invalid_form"))
+        return handler(request)
+
+    return request_guard
 
 
 def add_error_format(config: Any, prefix: str, formatter: ErrorFormatter) -> None:

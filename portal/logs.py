@@ -32,6 +32,13 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
+def raw_path(request: Request) -> str:
+    """The requested path for logs, whatever bytes it holds (``/api/%ff`` is not UTF-8, and
+    ``request.path`` would raise while the error is being logged)."""
+    wsgi = request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", "")
+    return wsgi.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
 def access_log_tween_factory(handler: Callable[[Request], Response], registry: Any) -> Callable[[Request], Response]:
     def access_log_tween(request: Request) -> Response:
         request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
@@ -44,9 +51,10 @@ def access_log_tween_factory(handler: Callable[[Request], Response], registry: A
             response.headers["X-Request-Id"] = request_id
             return response
         finally:
+            path = raw_path(request)
             access_log.info(
-                "%s %s %s", request.method, request.path, status,
-                extra={"request_id": request_id, "method": request.method, "path": request.path,
+                "%s %s %s", request.method, path, status,
+                extra={"request_id": request_id, "method": request.method, "path": path,
                        "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                        "client": request.client_addr},
             )

@@ -70,13 +70,48 @@ def request_input(request: Request, schema: Schema, location: str | None = None)
     if location == "query":
         return _single_values(request.GET, schema)
     if location == "form":
-        return _single_values(request.POST, schema)
+        return _single_values(form_fields(request), schema)
+    return json_body(request)
+
+
+def json_body(request: Request) -> Any:
+    """The request's JSON body ({} when empty); 400 for anything that is not JSON."""
     if not request.body:
         return {}
     try:
-        return request.json_body
+        data = request.json_body
+    except RecursionError:
+        # "[[[[…" nested deeper than the parser's recursion limit: not a document anyone sends.
+        raise InvalidInput("请求体的 JSON 嵌套过深。", code="invalid_json") from None
     except ValueError as exc:
         raise InvalidInput(f"请求体不是有效的 JSON：{exc}", code="invalid_json") from exc
+    if _holds_nul(data):
+        # No text a person writes holds one, and PostgreSQL refuses to store it.
+        raise InvalidInput("请求中不能含有 NUL 字符（\\u0000）。", code="invalid_character")
+    return data
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def form_fields(request: Request) -> Any:
+    """The request's form fields; 400 for a body its content type does not describe (multipart
+    without a boundary, a truncated part)."""
+    try:
+        fields = request.POST
+    except (ValueError, KeyError, TypeError, AssertionError) as exc:
+        raise InvalidInput("表单格式无效：multipart/form-data 请求须带 boundary 且内容完整。",
+                           code="invalid_form") from exc
+    if any("\x00" in value for value in fields.values() if isinstance(value, str)):
+        raise InvalidInput("请求中不能含有 NUL 字符。", code="invalid_character")
+    return fields
 
 
 def load(request: Request, schema: Schema | type[Schema], location: str | None = None, **load_kwargs: Any) -> Any:

@@ -22,6 +22,7 @@ from portal.open311.render import (
     render,
     w3c_datetime,
 )
+from portal.validation import form_fields, json_body
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_SPAN = dt.timedelta(days=90)
@@ -342,15 +343,12 @@ def post_request(request: Request) -> Response:
                           code="invalid_api_key", status=403)
     params: Mapping[str, Any]
     if (request.content_type or "").endswith("json"):
-        try:
-            body = request.json_body
-        except ValueError as exc:
-            raise InvalidInput("请求体不是有效的 JSON。", code="invalid_json") from exc
+        body = json_body(request)
         if not isinstance(body, dict):
             raise InvalidInput("请求体必须是 JSON 对象。", code="invalid_json")
         params = {k: ("" if v is None else str(v)) for k, v in body.items() if not isinstance(v, (dict, list))}
     else:
-        params = request.POST
+        params = form_fields(request)
     check_jurisdiction(request, params)
     service = cases(request)
     code = _param(params, "service_code")
