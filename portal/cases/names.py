@@ -106,7 +106,9 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
     if not text:
         return
     tags = _word_tags()
-    words = _segmenter().lcut(text, HMM=True)
+    from portal.search import analysis
+
+    words = analysis.cut_bounded(text)
     offsets = []
     position = 0
     for word in words:

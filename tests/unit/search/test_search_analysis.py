@@ -162,3 +162,42 @@ def test_planner_survives_junk():
     for text in ["", "？？？", '"((', "井" * 10_000, "\x00"]:
         plan = planner.plan(text)
         assert len(plan.text) <= 500
+
+
+def test_jieba_never_sees_a_run_longer_than_the_bound(monkeypatch):
+    """jieba's HMM is quadratic in a run of unknown characters: an editor's 340,000-character
+    article once held a search for nine minutes. Every cut goes through bounded pieces."""
+    from portal.cases.names import person_names
+    from portal.search import analysis
+
+    analysis.warm_up()
+    seg = analysis.segmenter()
+    longest = [0]
+    real_lcut, real_tokenize = seg.lcut, seg.tokenize
+
+    def lcut(text, *args, **kwargs):
+        longest[0] = max(longest[0], len(text))
+        return real_lcut(text, *args, **kwargs)
+
+    def tokenize(text, *args, **kwargs):
+        longest[0] = max(longest[0], len(text))
+        return real_tokenize(text, *args, **kwargs)
+
+    monkeypatch.setattr(seg, "lcut", lcut)
+    monkeypatch.setattr(seg, "tokenize", tokenize)
+    text = "龘" * 5_000 + "井盖缺失" + "龘" * 5_000
+    assert "井盖" in analysis.index_terms(text)
+    analysis.word_spans(analysis.normalize(text))
+    analysis.jieba_words(text)
+    analysis.cut_words(text)
+    list(person_names(text))
+    assert 0 < longest[0] <= analysis.MAX_RUN
+
+
+def test_bounded_pieces_keep_every_character_in_place():
+    from portal.search import analysis
+
+    text = "龘" * 600 + "窨井盖"
+    spans = analysis.word_spans(text)
+    assert "".join(word for word, _s, _e in spans) == text
+    assert all(text[start:end] == word for word, start, end in spans)
