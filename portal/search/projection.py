@@ -126,6 +126,9 @@ class SearchProjection:
         self._dating = threading.Event()
         self.today: Callable[[], dt.date] = clock.today
         self.rebuilding = threading.Event()
+        self._wake_follower = threading.Event()
+        self._follower: threading.Thread | None = None
+        self._follower_lock = threading.Lock()  # not _thread_lock: a catch-up holds that one for long
 
     # -- providers -------------------------------------------------------------------------
     def add_provider(self, provider: Any) -> None:
@@ -262,6 +265,20 @@ class SearchProjection:
         except Exception:  # noqa: BLE001 - the log is durable; the next catch-up retries
             log.exception("search index catch-up failed; it will be retried")
 
+    def catch_up_in_background(self) -> None:
+        """Wake this process's follower thread, which applies the pending changes."""
+        with self._follower_lock:
+            if self._follower is None or not self._follower.is_alive():
+                self._follower = threading.Thread(target=self._follow, name="search-follower", daemon=True)
+                self._follower.start()
+        self._wake_follower.set()
+
+    def _follow(self) -> None:
+        while True:
+            self._wake_follower.wait()
+            self._wake_follower.clear()
+            self.catch_up_quietly()
+
     def bring_up_to_date(self, progress: Callable[[int], None] | None = None) -> str:
         """Make the index usable and current: rebuild it when it is unusable or far behind
         (a first load, a long outage), otherwise apply the pending changes. Returns what it did."""
@@ -281,7 +298,9 @@ class SearchProjection:
         if now - self._last_poll < self.poll_seconds:
             return
         self._last_poll = now
-        self.catch_up_quietly()
+        # A reader never does the index's work: however much other processes wrote, a
+        # background thread applies it while the search answers from the current index.
+        self.catch_up_in_background()
         if self._dated_checked != self.today() and not self._dating.is_set():
             # Thousands of documents may change on a given day: never inside the request.
             self._dating.set()

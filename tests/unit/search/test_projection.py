@@ -183,3 +183,28 @@ def test_documents_that_depend_on_the_day_are_re_read_once_a_day(memos, projecti
     assert len(projection.service.docs) == 1
     assert projection.refresh_dates() == 0 and len(asked) == 1  # once a day
     del provider.changed_by_date
+
+
+def test_a_reader_never_does_the_catch_up_itself(projection, monkeypatch):
+    """Following other processes' changes runs on a background thread: the search that notices
+    them answers at once, whatever the backlog (an upload once held a search for nine minutes)."""
+    import threading
+
+    release, started, done = threading.Event(), threading.Event(), threading.Event()
+    caller = []
+
+    def slow_catch_up(session=None):
+        caller.append(threading.current_thread())
+        started.set()
+        release.wait(10)
+        done.set()
+        return 0
+
+    monkeypatch.setattr(projection, "catch_up", slow_catch_up)
+    monkeypatch.setattr(projection, "refresh_dates", lambda: 0)
+    projection._last_poll = -1e9
+    projection.maybe_poll()  # returns although the catch-up has not finished
+    assert started.wait(5) and not done.is_set()
+    assert caller[0] is not threading.current_thread()
+    release.set()
+    assert done.wait(5)
