@@ -103,6 +103,7 @@ def configure(settings: dict[str, Any]) -> Configurator:
 
     config.include("portal.db")
     config.include("portal.errors")
+    config.include("portal.headers")
     config.include("portal.validation")
     config.include("portal.knowledge")
     config.include("portal.accounts")

@@ -12,6 +12,7 @@ from pyramid.view import view_config
 from portal.migrate import current_revision
 
 STATIC = Path(__file__).resolve().parent / "static"
+PRIVATE_HEALTH_KEYS = frozenset({"index_dir", "error", "path"})
 
 # Crawlers may read everything public; not the staff screens, the sign-in, personal tracking
 # pages, or endless search and filter combinations.
@@ -54,7 +55,12 @@ def healthz(request: Request) -> Response:
     projection = request.registry.get("portal.search.projection")
     if projection is not None:
         try:
-            checks["search_index"] = projection.health()
+            # Where the index lies on disk, and errors that name it, are for operators
+            # (`portal index`), not for whoever can reach the load balancer's probe.
+            health = projection.health()
+            checks["search_index"] = {k: v for k, v in health.items() if k not in PRIVATE_HEALTH_KEYS}
+            if not health.get("ok"):
+                checks["search_index"]["error"] = "unavailable"
         except Exception as exc:  # noqa: BLE001
             checks["search_index"] = {"ok": False, "error": type(exc).__name__}
     ok = all(check.get("ok") for check in checks.values())
