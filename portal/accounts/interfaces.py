@@ -19,7 +19,10 @@ class IUserService(Interface):
         """The active user whose password matches, else None (constant work either way)."""
 
     def set_password(user, password: str) -> None:
-        """Store an argon2 hash of ``password``."""
+        """Store an argon2 hash of ``password``; a changed password ends the user's sessions."""
+
+    def revoke_sessions(user) -> None:
+        """End every session the user has, on every device."""
 
     def reset_password(user, password: str) -> None:
         """An admin sets someone's password; recorded in the audit log (without the hash)."""

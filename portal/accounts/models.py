@@ -32,7 +32,7 @@ ROLE_LABELS: dict[Role, str] = {
 class User(Audited, Base):
     __tablename__ = "users"
     # Who was given which role, and when, is audited; secrets and sign-in times are not.
-    __audit_exclude__ = frozenset({"password_hash", "last_login_at"})
+    __audit_exclude__ = frozenset({"password_hash", "last_login_at", "session_generation"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -44,6 +44,9 @@ class User(Audited, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
+    # Sessions are signed cookies that live on in any copy of them: each carries the generation
+    # it was issued in, and raising it (logout, password change, disabling) ends them all.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
 

@@ -53,6 +53,9 @@ def presented_api_key(request: Request) -> str | None:
     return None
 
 
+SESSION_GENERATION_KEY = "auth.generation"
+
+
 class PortalSecurityPolicy:
     def __init__(self) -> None:
         self.session_helper = SessionAuthenticationHelper()
@@ -82,6 +85,8 @@ class PortalSecurityPolicy:
             user = request.find_service(IUserService).get(user_id)
             if user is None or not user.is_active:
                 return None
+            if request.session.get(SESSION_GENERATION_KEY) != user.session_generation:
+                return None  # signed out, or the password changed, since this cookie was issued
         principals = [f"user:{user.id}", *(principal_for_role(r) for r in user.roles)]
         if api_key is not None:
             principals.append(f"apikey:{api_key.id}")
@@ -103,6 +108,8 @@ class PortalSecurityPolicy:
 
     def remember(self, request: Request, userid: Any, **kw: Any) -> list[tuple[str, str]]:
         self.identity_cache.clear(request)
+        user = request.find_service(IUserService).get(userid)
+        request.session[SESSION_GENERATION_KEY] = user.session_generation if user is not None else None
         return self.session_helper.remember(request, userid, **kw)
 
     def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:

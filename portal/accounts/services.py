@@ -78,10 +78,18 @@ class DatabaseUserService:
             self.set_roles(user, roles)
         if is_active is not None:
             user.is_active = is_active
+            if not is_active:
+                self.revoke_sessions(user)
+
+    def revoke_sessions(self, user: User) -> None:
+        """End every session of this user, on every device (their cookies stop being accepted)."""
+        user.session_generation = (user.session_generation or 0) + 1
 
     def set_password(self, user: User, password: str) -> None:
         if len(password) < 8:
             raise InvalidInput("密码至少 8 个字符。", fields={"password": ["至少 8 个字符"]})
+        if user.password_hash is not None:
+            self.revoke_sessions(user)  # whoever knew the old password is signed out
         user.password_hash = _hasher.hash(password)
 
     def reset_password(self, user: User, password: str) -> None:

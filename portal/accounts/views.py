@@ -59,6 +59,9 @@ def login(request: Request) -> Any:
 
 @view_config(route_name="accounts.logout", request_method="POST")
 def logout(request: Request) -> Any:
+    if request.identity is not None and request.identity.api_key is None:
+        # A copy of this cookie (another tab, a stolen one) must not outlive the logout.
+        request.find_service(IUserService).revoke_sessions(request.identity.user)
     headers = forget(request)
     request.session.invalidate()
     return HTTPSeeOther(location=request.route_url("home"), headers=headers)

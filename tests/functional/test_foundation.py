@@ -172,3 +172,24 @@ def test_audit_entries_render_with_diffs_for_admins(testapp, login_as, dbsession
     page = testapp.get("/admin/audit", params={"entity_type": "duties"})
     row = page.html.find("dl", class_="diff")
     assert row.find("del").text == "排水公司" and row.find("ins").text == "市政养护中心"
+
+
+def test_logout_ends_every_copy_of_the_session(testapp, login_as):
+    login_as("admin", username="copied-admin")
+    stolen = dict(testapp.cookies)  # a copy of the cookie: another tab, or someone else's hands
+    home = testapp.get("/")
+    next(f for f in home.forms.values() if f.action.endswith("/logout")).submit(status=303)
+    testapp.reset()
+    for name, value in stolen.items():
+        testapp.set_cookie(name, value)
+    testapp.get("/admin/audit", status=302)
+
+
+def test_a_password_reset_ends_the_users_sessions(testapp, login_as, dbsession):
+    from portal.accounts.services import DatabaseUserService
+
+    user = login_as("admin", username="reset-admin")
+    testapp.get("/admin/audit", status=200)
+    DatabaseUserService(dbsession).reset_password(user, "a brand new secret")
+    dbsession.flush()
+    testapp.get("/admin/audit", status=302)
