@@ -34,6 +34,8 @@ class PortalError(Exception):
 
     status = 400
     code = "bad_request"
+    #: Seconds after which trying again may succeed (a Retry-After header), when known.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None,
                  status: int | None = None) -> None:
@@ -113,7 +115,7 @@ def error_info(exc: BaseException) -> ErrorInfo:
     """Reduce any exception to what every error format needs."""
     if isinstance(exc, PortalError):
         headers: dict[str, str] = {}
-        if isinstance(exc, RateLimited):
+        if getattr(exc, "retry_after", None):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = 'Bearer realm="api"'

@@ -12,7 +12,6 @@ reached through ``request.find_service(ISearchService)``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from portal.search.interfaces import IDocumentProvider, ISearchService
@@ -31,10 +30,10 @@ def _add_search_source(config: Any, model: type, keys_of: Any) -> None:
 
 
 def make_search_service(settings: dict[str, Any]) -> Any:
-    from portal.search.whoosh_index import WhooshSearchService
+    """The search service with every ``portal.search.*`` setting the README documents applied."""
+    from portal.search.whoosh_index import from_settings
 
-    synonyms = Path(settings["portal.knowledge_base"]) / "synonyms.yaml" if settings.get("portal.knowledge_base") else None
-    return WhooshSearchService(settings["portal.index_dir"], synonyms_path=synonyms if synonyms and synonyms.exists() else None)
+    return from_settings(settings)
 
 
 def includeme(config: Any) -> None:

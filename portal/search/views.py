@@ -18,6 +18,9 @@ from portal.search.schemas import (
     hit_payload,
 )
 
+#: Seconds a client should wait while the index rebuilds (a full rebuild takes one to two minutes).
+REBUILD_RETRY_AFTER = 60
+
 
 class SearchTemporarilyUnavailable(PortalError):
     status = 503
@@ -51,6 +54,7 @@ def run_search(request: Request) -> SearchResults | None:
         if projection is not None and not projection.rebuilding.is_set():
             projection.rebuild_in_background()
         error = SearchTemporarilyUnavailable("搜索索引正在重建，请稍后再试。")
+        error.retry_after = REBUILD_RETRY_AFTER
         raise error from exc
 
 

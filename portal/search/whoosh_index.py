@@ -468,6 +468,7 @@ class _Snapshot:
         self.segments = segments
         self.opened = time.monotonic()
         self.toc_generation = ix.latest_generation()
+        self.fingerprint: dict[str, tuple[int, int]] = {}
         parts = [s for s, _ in segments]
         cat = (lambda name: np.concatenate([getattr(s, name) for s in parts])) if parts else None
         self.n = sum(s.count for s in parts)
@@ -841,14 +842,19 @@ class WhooshSearchService:
                 if name is None:
                     raise IndexMissing(f"no search index in {self.index_dir}")
                 if snap is not None and snap.generation == name and snap.ix.latest_generation() == snap.toc_generation:
+                    if _fingerprint(self.index_dir / name, snap) != snap.fingerprint:
+                        # Segment files never change once written: these were overwritten.
+                        raise IndexCorrupt(f"segment files of {name} changed under the running node")
                     self._stale = False
                     return snap
                 new = self._load(name, snap)
             except SearchUnavailable as exc:
                 self._error = str(exc)
+                self._stale = True  # checked again on every call until a good index is there
                 raise
             except Exception as exc:
                 self._error = f"index unreadable: {exc!r}"
+                self._stale = True
                 log.exception("search index unreadable")
                 raise IndexCorrupt(self._error) from exc
             self._snapshot = new
@@ -874,7 +880,9 @@ class WhooshSearchService:
             keep[segid] = seg
             segments.append((seg, offset))
         self._segments = keep
-        return _Snapshot(name, ix, searcher, segments, self.ranking)
+        snapshot = _Snapshot(name, ix, searcher, segments, self.ranking)
+        snapshot.fingerprint = _fingerprint(self.index_dir / name, snapshot)
+        return snapshot
 
     # ------------------------------------------------------------------ health
 
@@ -1067,8 +1075,9 @@ class WhooshSearchService:
             return self._search(snap, query)
         except SearchUnavailable:
             raise
-        except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-            # Unreadable postings: the files changed or broke under us.
+        except Exception as exc:
+            # Unreadable postings (zlib, struct, Whoosh's "Block tag error" …): the files changed
+            # or broke under us. The caller answers 503 and rebuilds; health() says so meanwhile.
             log.exception("search failed on index generation %s", snap.generation)
             self._stale = True
             self._error = f"search failed: {exc!r}"
@@ -1626,6 +1635,20 @@ def _dir_size(path: Path) -> int:
     return total
 
 
+def _fingerprint(directory: Path, snap: _Snapshot) -> dict[str, tuple[int, int]]:
+    """Size and modification time of the segment files a snapshot reads (a stat each: cheap
+    enough for every refresh check)."""
+    out: dict[str, tuple[int, int]] = {}
+    for seg, _offset in snap.segments:
+        for path in directory.glob(seg.reader.segment().segment_id() + ".*"):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            out[path.name] = (stat.st_size, stat.st_mtime_ns)
+    return out
+
+
 def from_settings(settings: dict) -> WhooshSearchService:
     """Build the service from Pyramid settings:
 
@@ -1642,7 +1665,8 @@ def from_settings(settings: dict) -> WhooshSearchService:
     """
     synonyms = settings.get("portal.search.synonyms")
     if not synonyms and settings.get("portal.knowledge_base"):
-        synonyms = Path(settings["portal.knowledge_base"]) / "synonyms.yaml"
+        default = Path(settings["portal.knowledge_base"]) / "synonyms.yaml"
+        synonyms = default if default.exists() else None
     return WhooshSearchService(
         settings.get("portal.index_dir", "var/index"),
         synonyms,
