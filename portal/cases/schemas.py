@@ -18,6 +18,10 @@ from portal.validation import BodySchema, QuerySchema
 INGEST_CHANNELS = [c for c in CHANNELS]
 
 
+#: No case of a city's records happened before 1900 or will after 2100.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+
+
 class W3CDateTime(fields.AwareDateTime):
     """An ISO 8601 / W3C datetime that must carry its offset (parsed by the C library: imports
     read hundreds of thousands of them)."""
@@ -30,8 +34,12 @@ class W3CDateTime(fields.AwareDateTime):
                 raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
             if parsed.tzinfo is None:
                 raise self.make_error("invalid_awareness", awareness=self.AWARENESS, obj_type=self.OBJ_TYPE)
-            return parsed
-        return super()._deserialize(value, attr, data, **kwargs)
+        else:
+            parsed = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+            # 0001-01-01T00:00:00+14:00 overflows as soon as it is converted to UTC.
+            raise ValidationError(f"日期须在 {EARLIEST_YEAR} 年至 {LATEST_YEAR} 年之间。")
+        return parsed
 MAX_EVENTS = 50
 
 

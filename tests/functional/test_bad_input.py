@@ -85,3 +85,12 @@ def test_multipart_without_a_boundary_is_refused(testapp, keys, method, path):
     headers = {**keys["editor" if "duties" in path else "dispatcher"], "Content-Type": "multipart/form-data"}
     response = getattr(testapp, method)(path, b"--x\r\nbroken", headers=headers, expect_errors=True)
     _assert_clear_4xx(response, path)
+
+
+@pytest.mark.parametrize("reported_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1899-12-31T23:00:00+08:00",
+                                         "2101-01-01T00:00:00+08:00"])
+def test_case_dates_outside_1900_to_2100_are_refused(testapp, keys, reported_at):
+    body = {"external_id": f"EDGE-{reported_at[:4]}", "channel": "hotline_12345", "item_type": "0103",
+            "description": "井盖缺失", "reported_at": reported_at, "lat": 30.2336, "lon": 120.0860}
+    response = testapp.post_json("/api/v1/cases", body, headers=keys["dispatcher"], status=400)
+    assert "reported_at" in response.json["error"]["fields"]
