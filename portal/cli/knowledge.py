@@ -52,6 +52,9 @@ def index_status(env: PortalEnv, repair: bool) -> None:
     """Show the search index's health; with --repair, make it usable."""
     projection = env.projection
     if repair:
+        removed = projection.service.remove_partial_generations()
+        if removed:
+            click.echo(f"已删除中断的重建留下的目录：{'、'.join(removed)}")
         click.echo(f"搜索索引：{projection.bring_up_to_date()}")
     health = projection.health()
     click.echo(f"搜索索引：{'可用' if health.get('ok') else '不可用'}，{health.get('documents', 0)} 个文档")

@@ -32,6 +32,7 @@ Evidence beyond an article's own words, each a small share of another score (``R
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import html
 import itertools
 import json
@@ -82,6 +83,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 META_FILE = "portal-search.json"
+BUILDING_LOCK = "BUILDING.lock"  # held by the process writing a generation
 CURRENT_FILE = "CURRENT"
 FACETS = ("doc_type", "level", "status", "region", "authority")
 TEXT_FIELDS = ("title", "regt", "body", "chapter")
@@ -973,9 +975,14 @@ class WhooshSearchService:
         Searches keep using the old generation until the switch."""
         self._ensure_segmenter()
         self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.remove_partial_generations()
         name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         path = self.index_dir / name
         path.mkdir()
+        # Held for the whole build: a generation whose lock nobody holds and that never got its
+        # META_FILE was left by a build that died (kill -9), and may be removed.
+        building = open(path / BUILDING_LOCK, "w")  # noqa: SIM115 - released in the finally below
+        fcntl.flock(building, fcntl.LOCK_EX)
         with self._write_lock:
             self._rebuilding = True
             self._pending = []
@@ -1019,6 +1026,8 @@ class WhooshSearchService:
                 self._pending = []
             shutil.rmtree(path, ignore_errors=True)
             raise
+        finally:
+            building.close()
         if progress is not None:
             progress(count)
         self._collect_old_generations(keep=name)
@@ -1048,7 +1057,7 @@ class WhooshSearchService:
         # spawn, not fork: a rebuild may run in a serving process beside other threads.
         context = multiprocessing.get_context("spawn")
         words = analysis.segmenter_words()
-        with context.Pool(self.rebuild_workers, initializer=analysis.warm_up_as, initargs=(words,)) as pool:
+        with context.Pool(self.rebuild_workers, initializer=_start_rebuild_worker, initargs=(words,)) as pool:
             # The documents are read here, not in the pool's feeder thread: they may come from a
             # database session, which belongs to this thread.  A few batches stay in flight.
             in_flight: deque = deque()
@@ -1058,6 +1067,25 @@ class WhooshSearchService:
                     yield from in_flight.popleft().get()
             while in_flight:
                 yield from in_flight.popleft().get()
+
+    def remove_partial_generations(self) -> list[str]:
+        """Remove the directories of builds that died half-way (no META_FILE, not CURRENT, and
+        no live process holding their build lock); returns their names."""
+        current = self._generation_name()
+        removed = []
+        for path in self.index_dir.glob("gen-*"):
+            if not path.is_dir() or path.name == current or (path / META_FILE).exists():
+                continue
+            try:
+                with open(path / BUILDING_LOCK, "a") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # another process is building it right now
+            except OSError:
+                pass  # no lock file at all: older than build locks, and unfinished
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        return removed
 
     def _collect_old_generations(self, keep: str) -> None:
         """Remove generations older than the previous one (another process may still be
@@ -1633,6 +1661,22 @@ def _dir_size(path: Path) -> int:
             except OSError:
                 pass
     return total
+
+
+def _start_rebuild_worker(words: list[str]) -> None:
+    """A rebuild worker: dies with the process that started it (a ``kill -9`` of ``portal
+    reindex`` once left a worker segmenting at full CPU), and cuts text as its parent does."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the line above took effect
+            os._exit(1)
+    except OSError:  # not Linux: the pool's own shutdown is all there is
+        pass
+    analysis.warm_up_as(words)
 
 
 def _fingerprint(directory: Path, snap: _Snapshot) -> dict[str, tuple[int, int]]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.search import analysis
 from portal.numerals import chinese_to_int, format_chinese_number
+from portal.search import analysis
 from portal.search.query import (
     LawCatalogue,
     LawEntry,

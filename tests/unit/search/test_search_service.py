@@ -414,3 +414,30 @@ def test_re_indexing_documents_leaves_rankings_as_a_fresh_build_has_them(fresh_s
     svc.index([d for d in corpus() if d.regulation_id in (1, 3)])
     assert svc.health()["documents"] == len(corpus())
     assert ranking() == before
+
+
+def test_repair_removes_what_a_killed_rebuild_left_and_nothing_else(tmp_path):
+    import fcntl
+
+    from portal.search.whoosh_index import BUILDING_LOCK
+    from tests.unit.search.conftest import article
+
+    service = WhooshSearchService(tmp_path / "index")
+    service.rebuild([article(1, "示范条例", 1, "第一条", "井盖缺失应当及时补装。")])
+    current = (tmp_path / "index" / "CURRENT").read_text().strip()
+    # What `kill -9` of `portal reindex` leaves: a generation with segments but no META_FILE.
+    dead = tmp_path / "index" / "gen-20990101T000000-deadbeef"
+    dead.mkdir()
+    (dead / "MAIN_x.seg").write_bytes(b"half written")
+    (dead / BUILDING_LOCK).write_text("")
+    # A build still running in another process holds its lock: it must be left alone.
+    live = tmp_path / "index" / "gen-20990101T000001-cafebabe"
+    live.mkdir()
+    lock = open(live / BUILDING_LOCK, "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        assert service.remove_partial_generations() == [dead.name]
+    finally:
+        lock.close()
+    assert not dead.exists() and live.exists() and (tmp_path / "index" / current).exists()
+    assert [h.doc_id for h in service.search(SearchQuery(text="井盖")).hits] == ["1-1"]
