@@ -9,6 +9,7 @@ so the catalogue answers from it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,14 @@ from portal.workflow import transition as workflow_transition
 
 class KnowledgeBaseError(ValueError):
     pass
+
+
+_CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+
+
+def _prose(text: Any) -> str:
+    """YAML folds lines with a space; between Chinese characters that space is not text."""
+    return re.sub(rf"(?<={_CJK})\s+|\s+(?={_CJK})", "", " ".join(str(text).split()))
 
 
 def _at(day: Any, hour: int = 10) -> dt.datetime:
@@ -69,7 +78,7 @@ def load_ruling(service: ArbitrationService, entry: dict[str, Any], experts: dic
         "parties": entry.get("parties", []), "kb_key": entry["key"], "comment": "提出确权申请",
     }, at=_at(entry["filed"]))
     service._enter(dispute, "accepted", "受理", "accept", _at(entry["accepted"]))
-    dispute.inspection_record = entry["inspection"]
+    dispute.inspection_record = _prose(entry["inspection"])
     dispute.inspected_on = _at(entry["inspected"]).date()
     service._enter(dispute, "inspected", "完成现场勘查", "inspect", _at(entry["inspected"]))
     panel = [experts[key] for key in entry["panel"]]
@@ -80,7 +89,7 @@ def load_ruling(service: ArbitrationService, entry: dict[str, Any], experts: dic
     ruling = Ruling(
         dispute=dispute, state=State.DRAFT.value, round=1, title=entry["title"],
         decisions=service._decisions(entry["decisions"]), citations=service._citations(entry.get("citations", [])),
-        reasoning=" ".join(str(entry["reasoning"]).split()), scope=entry.get("scope", "area"),
+        reasoning=_prose(entry["reasoning"]), scope=entry.get("scope", "area"),
         scope_area=service.scope_area(dispute, entry.get("scope", "area"), entry.get("scope_area")),
         effective_date=dt.date.fromisoformat(str(entry["effective"])), kb_key=entry["key"],
     )
