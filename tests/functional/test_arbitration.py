@@ -392,3 +392,31 @@ def test_the_ruling_pdf_renders_chinese(testapp, dbsession, tmp_path):
     assert "〔2025〕3号" in text and "反对意见" in text and "孙晓燕" in text and "示例区排水有限公司" in text
     fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
     assert "CJK" in fonts
+
+
+@pytest.fixture
+def rulings_indexed(app, dbsession):
+    from portal.arbitration.documents import RulingDocumentProvider
+    from portal.search.interfaces import ISearchService
+
+    service = app.registry.getUtility(ISearchService)
+    documents = list(RulingDocumentProvider().documents(dbsession, "ruling"))
+    service.index(documents)
+    yield {d.extra["number"]: d.doc_id for d in documents}
+    service.delete(d.key for d in documents)
+
+
+@pytest.mark.parametrize("question,number", [
+    ("小区里的雨水井盖坏了归谁管", "〔2025〕3号"),
+    ("河边废弃的亭子没人管", "〔2026〕1号"),
+    ("马路上的通信井盖破了找谁", "〔2025〕2号"),
+    ("开发商交出来的路上行道树死了谁负责", "〔2026〕2号"),
+])
+def test_rulings_are_found_for_everyday_questions(testapp, rulings_indexed, question, number):
+    body = testapp.get("/api/v1/search", params={"q": question, "type": "ruling"}).json
+    assert body["hits"], question
+    assert body["hits"][0]["id"] == rulings_indexed[number]
+    assert body["hits"][0]["url"].endswith(f"/rulings/{rulings_indexed[number]}")
+    # counted in the doc-type facet of a search without a type
+    facets = testapp.get("/api/v1/search", params={"q": question}).json["facets"]["doc_type"]
+    assert {f["value"] for f in facets} >= {"ruling"}
