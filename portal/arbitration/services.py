@@ -53,6 +53,7 @@ STAGE_LABELS = {
 # Working days each open stage may take before the dispute is overdue.
 DEFAULT_STAGE_DAYS = {"filed": 5, "accepted": 10, "inspected": 5, "deliberating": 15, "ruled": 5}
 PANEL_SIZES = (3, 5, 7)
+MAX_HOTSPOT_PARTIES = 6
 SCOPE_LABELS = {"asset": "本处设施", "area": "本区域内该类设施", "district": "全区该类设施"}
 CHOICE_LABELS = {"concur": "同意", "dissent": "反对"}
 DEFAULT_PREFIX = "示例区城市管理权属争议裁定"
@@ -479,14 +480,20 @@ class ArbitrationService:
             if agency_id is not None:
                 bounces[agency_id] += 1
         agencies = {a.id: a for a in self.session.scalars(select(Agency).where(Agency.id.in_(list(bounces))))}
-        parties = [{"agency": agencies[a].code, "bounces": n,
-                    "position": ""} for a, n in sorted(bounces.items(), key=lambda kv: -kv[1]) if a in agencies]
+        ranked = [(agencies[a], n) for a, n in sorted(bounces.items(), key=lambda kv: (-kv[1], kv[0])) if a in agencies]
+        # The parties are the agencies that keep returning the cases (twice or more; at least the
+        # two that returned most, at most six); every bouncing agency stays on the hotspot record.
+        chosen = [(a, n) for a, n in ranked if n >= 2][:MAX_HOTSPOT_PARTIES] or ranked[:2]
+        if len(chosen) < 2:
+            chosen = ranked[:2]
+        parties = [{"agency": a.code, "bounces": n, "position": ""} for a, n in chosen]
         return self.open_dispute({
             "item_type": item.key, "area": place.code, "origin": "hotspot",
             "hotspot": {"bounces": len(rows), "cases": len({c for c, _ in rows}),
-                        "since": since.isoformat() if since else None},
+                        "since": since.isoformat() if since else None,
+                        "agencies": [{"code": a.code, "name": a.name, "bounces": n} for a, n in ranked]},
             "parties": parties, "case_ids": sorted({c for c, _ in rows}),
-            "question": f"{place.name}的{item.name}近期被{len(parties)}个单位以“非本单位设施”退单 {len(rows)} 次，"
+            "question": f"{place.name}的{item.name}近期被{len(ranked)}个单位以“非本单位设施”退单 {len(rows)} 次，"
                         "请合议确定其权属、养护、监管与执法单位。",
             "comment": f"由退单热点发起（{len(rows)} 次退单）",
         })
@@ -687,22 +694,23 @@ class ArbitrationService:
             raise InvalidInput("请写明裁定理由（不少于 20 字）。", fields={"reasoning": ["不少于 20 字。"]})
         scope = data.get("scope") or "area"
         area = self.scope_area(dispute, scope, data.get("scope_area"))
+        values = {
+            "title": data.get("title") or f"关于{dispute.area.name}{dispute.item_type.name}权属争议的裁定",
+            "decisions": decisions, "citations": citations, "reasoning": reasoning, "scope": scope,
+            "scope_area": area, "effective_date": data.get("effective_date"),
+        }
         ruling = dispute.ruling
         if ruling is None:
-            ruling = Ruling(dispute=dispute, state=State.DRAFT.value, round=1)
+            ruling = Ruling(dispute=dispute, state=State.DRAFT.value, round=1, **values)
             self.session.add(ruling)
         elif ruling.state != State.DRAFT.value:
             raise Conflict("裁定已经作出，不能再修改草案。", code="invalid_state")
-        elif ruling.round_votes():
-            # The votes of this round were cast on the old text: the new text needs a new round.
-            ruling.round += 1
-        ruling.title = data.get("title") or f"关于{dispute.area.name}{dispute.item_type.name}权属争议的裁定"
-        ruling.decisions = decisions
-        ruling.citations = citations
-        ruling.reasoning = reasoning
-        ruling.scope = scope
-        ruling.scope_area = area
-        ruling.effective_date = data.get("effective_date")
+        else:
+            if ruling.round_votes():
+                # The votes of this round were cast on the old text: the new text needs a new round.
+                ruling.round += 1
+            for name, value in values.items():
+                setattr(ruling, name, value)
         self.session.flush()
         return ruling
 

@@ -124,8 +124,9 @@ def ruling_dict(request: Request, ruling: Ruling) -> dict[str, Any]:
         "majority": {"concur": ruling.concur, "dissent": ruling.dissent},
         "dissents": dissents,
         "ruled_at": ruling.ruled_at,
+        "ruled_on": china_date(ruling.ruled_at),
         "inspected_on": dispute.inspected_on,
-        "filed_at": dispute.filed_at,
+        "filed_on": china_date(dispute.filed_at),
         "duties": [{"id": d.id, "role": d.role, "agency": d.agency.code, "area": d.area.code, "state": d.state,
                     "url": request.route_url("catalogue.api.duty", id=d.id)}
                    for d in service.decided_duties(ruling)],
@@ -167,8 +168,21 @@ def dispute_dict(request: Request, dispute: Dispute) -> dict[str, Any]:
     }
 
 
+def china_date(moment: dt.datetime | None) -> dt.date | None:
+    from portal.catalogue.calendar import CHINA_TZ
+
+    return moment.astimezone(CHINA_TZ).date() if moment is not None else None
+
+
+def china_time(moment: dt.datetime | None) -> str:
+    """A moment as the clerks read it: China time, to the minute."""
+    from portal.catalogue.calendar import CHINA_TZ
+
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if moment is not None else "—"
+
+
 def template_globals() -> dict[str, Any]:
     from portal.catalogue.views import LEVEL_LABELS
 
-    return {"STAGE_LABELS": STAGE_LABELS, "SCOPE_LABELS": SCOPE_LABELS, "CHOICE_LABELS": CHOICE_LABELS,
+    return {"china_time": china_time, "china_date": china_date,"STAGE_LABELS": STAGE_LABELS, "SCOPE_LABELS": SCOPE_LABELS, "CHOICE_LABELS": CHOICE_LABELS,
             "ROLE_LABELS": ROLE_LABELS, "LEVEL_LABELS": LEVEL_LABELS}

@@ -32,6 +32,7 @@ from portal.arbitration.schemas import (
 from portal.arbitration.services import MOVES, PANEL_SIZES, Recused
 from portal.arbitration.views import (
     arbitration,
+    decisions_out,
     dispute_dict,
     expert_public,
     path_id,
@@ -247,13 +248,14 @@ def dispute_page(request: Request) -> dict[str, Any]:
     return _page(
         d=dispute, data=dispute_dict(request, dispute), manage=manage, expert=expert, seat=seat, my_vote=my_vote,
         moves=moves, history=service.stage_history(dispute), now=service.now(), roles=ROLES,
-        suggestions=service.suggest_panel(dispute, 7) if manage and dispute.stage in ("accepted", "inspected") else [],
+        suggestions=service.suggest_panel(dispute, 50) if manage and dispute.stage in ("accepted", "inspected") else [],
         recused=service.conflicted_experts(dispute) if manage else [],
         experts=service.experts(active_only=True) if manage else [], panel_sizes=PANEL_SIZES,
         can_publish=bool(request.has_permission(P.PUBLISH)),
         can_vote=bool(request.has_permission(P.VOTE)) and seat is not None,
         max_kb=service.evidence_max_bytes // 1024,
         ruling_view=ruling_dict(request, ruling) if ruling is not None and ruling.number else None,
+        decisions=decisions_out(request, ruling) if ruling is not None else [],
     )
 
 
