@@ -27,6 +27,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def _pages(pdf: bytes) -> str:
+    """Page count through poppler's pdfinfo (WeasyPrint compresses its object streams)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdfinfo") is None:
+        return "?"
+    out = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=False).stdout.decode()
+    return next((line.split()[-1] for line in out.splitlines() if line.startswith("Pages:")), "?")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
@@ -69,7 +80,7 @@ def main() -> int:
             started = time.perf_counter()
             response = app.get(f"/rulings/{ruling_id}.pdf")
             times.append((time.perf_counter() - started) * 1000)
-        pages = response.body.count(b"/Type /Page\n") or response.body.count(b"/Type /Page")
+        pages = _pages(response.body)
         all_times += times
         print(f"  #{ruling_id}: median {statistics.median(times):.0f} ms, {pages} page(s), {len(response.body):,} bytes")
     print(f"  all: median {statistics.median(all_times):.0f} ms, max {max(all_times):.0f} ms")
