@@ -49,6 +49,7 @@ def includeme(config: Any) -> None:
     config.add_route("arbitration.api.parties", r"/api/v1/disputes/{id:\d+}/parties", factory=dispute)
     config.add_route("arbitration.api.panel", r"/api/v1/disputes/{id:\d+}/panel", factory=dispute)
     config.add_route("arbitration.api.draft", r"/api/v1/disputes/{id:\d+}/ruling", factory=dispute)
+    config.add_route("arbitration.api.evidence", r"/api/v1/disputes/{id:\d+}/evidence", factory=dispute)
     config.add_route("arbitration.api.votes", r"/api/v1/disputes/{id:\d+}/votes", factory=dispute)
     config.add_route("arbitration.api.revoke", r"/api/v1/disputes/{id:\d+}/ruling/withdraw", factory=dispute)
 

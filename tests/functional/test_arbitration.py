@@ -357,6 +357,7 @@ def test_public_pages_show_published_rulings_without_internal_material(testapp, 
     detail = testapp.get(f"/api/v1/rulings/{first['id']}").json
     assert detail["dissents"] and detail["majority"] == {"concur": 2, "dissent": 1}
     assert {d["role"] for d in detail["decisions"]} == {"owner", "maintainer", "supervisor"}
+    assert all(set(member) == {"name", "chair", "vote"} for member in detail["panel"])  # no affiliations
     page = testapp.get(f"/rulings/{first['id']}")
     assert "反对意见" in page.text and "孙晓燕" in page.text
     # the parties' positions are internal
@@ -420,3 +421,23 @@ def test_rulings_are_found_for_everyday_questions(testapp, rulings_indexed, ques
     # counted in the doc-type facet of a search without a type
     facets = testapp.get("/api/v1/search", params={"q": question}).json["facets"]["doc_type"]
     assert {f["value"] for f in facets} >= {"ruling"}
+
+
+def test_evidence_through_the_api_is_checked_and_kept_from_outsiders(app, testapp, dbsession, make_user, make_api_key):
+    from portal.arbitration.models import Evidence
+
+    service, dispute = _dispute_in_deliberation(dbsession, ["周立群", "李雪梅", "马春燕"], ["DX", "YD"],
+                                                app.registry.settings)
+    clerk = {"Authorization": f"Bearer {make_api_key('clerk')}"}
+    url = f"/api/v1/disputes/{dispute.id}/evidence"
+    bad = testapp.post(url, {"party": "DX"}, upload_files=[("file", "照片.png", b"MZ\x90\x00not an image")],
+                       headers=clerk, status=400)
+    assert bad.json["error"]["code"] == "evidence_type"
+    testapp.post_json(url, {"file": "x"}, headers=clerk, status=400)
+    body = testapp.post(url, {"party": "YD", "description": "产权证明"},
+                        upload_files=[("file", "../产权 证明.pdf", b"%PDF-1.4 test")], headers=clerk, status=201).json
+    assert [e["filename"] for e in body["evidence"]] == ["产权 证明.pdf"]
+    assert dbsession.scalar(select(func.count(Evidence.id)).where(Evidence.dispute_id == dispute.id)) == 1
+    dispatcher = {"Authorization": f"Bearer {make_api_key('dispatcher')}"}
+    testapp.post(url, upload_files=[("file", "a.pdf", b"%PDF-1.4")], headers=dispatcher, status=403)
+    testapp.get(body["evidence"][0]["url"].replace("http://example.com", ""), status=302)  # anonymous: log in first

@@ -118,7 +118,7 @@ def ruling_dict(request: Request, ruling: Ruling) -> dict[str, Any]:
         "decisions": decisions_out(request, ruling),
         "reasoning": ruling.reasoning,
         "legal_basis": legal_basis(request, ruling.citations, ruling.effective_date),
-        "panel": [{"name": s.expert.name, "title": s.expert.title, "chair": s.chair,
+        "panel": [{"name": s.expert.name, "chair": s.chair,
                    "vote": CHOICE_LABELS.get(votes[s.expert_id].choice) if s.expert_id in votes else None}
                   for s in seats],
         "majority": {"concur": ruling.concur, "dissent": ruling.dissent},

@@ -237,3 +237,22 @@ def revoke_api(request: Request) -> dict[str, Any]:
         raise Conflict("该争议没有裁定。", code="no_ruling")
     arbitration(request).revoke(dispute.ruling, request.parsed["reason"])
     return ruling_dict(request, dispute.ruling)
+
+
+@view_config(route_name="arbitration.api.evidence", renderer="json", request_method="POST", permission=P.MANAGE,
+             api_doc={"summary": "上传证据（multipart/form-data：file，可选 party、description）", "tags": TAGS,
+                      "response": DisputeSchema, "auth": True, "errors": (400, 409, 413)})
+def evidence_api(request: Request) -> dict[str, Any]:
+    service, dispute = arbitration(request), request.context.dispute
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        raise InvalidInput("请以 multipart/form-data 上传文件。", code="multipart_required", fields={"file": ["必填。"]})
+    upload = request.POST.get("file")
+    if upload is None or not hasattr(upload, "file"):
+        raise InvalidInput("请选择要上传的文件。", fields={"file": ["必填。"]})
+    description = request.POST.get("description", "")
+    if len(description) > 300:
+        raise InvalidInput("说明不得超过 300 字。", fields={"description": ["不得超过 300 字。"]})
+    service.add_evidence(dispute, upload.filename or "", upload.file.read(service.evidence_max_bytes + 1),
+                         description, request.POST.get("party") or None)
+    request.response.status = 201
+    return dispute_dict(request, dispute)
