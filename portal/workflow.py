@@ -132,6 +132,23 @@ def transition(session: Session, content: Publishable, name: str, comment: str |
     return record
 
 
+def reinstate(session: Session, content: Publishable, comment: str | None = None) -> WorkflowTransition:
+    """Put superseded content back in force, when what superseded it is withdrawn (a ruling
+    revoked). Not a transition offered on editing pages: only the domain that superseded it may."""
+    if content.state != State.SUPERSEDED.value:
+        raise Conflict("只有已被取代的内容才能恢复生效。", code="invalid_transition")
+    actor_id, actor_name = actor_of(session)
+    content.state = State.PUBLISHED.value
+    session.flush()
+    record = WorkflowTransition(
+        content_type=type(content).__tablename__, content_id=str(content.id),  # type: ignore[attr-defined]
+        transition="reinstate", from_state=State.SUPERSEDED.value, to_state=State.PUBLISHED.value,
+        actor_id=actor_id, actor_name=actor_name, at=utcnow(), comment=comment,
+    )
+    session.add(record)
+    return record
+
+
 def history(session: Session, content: Publishable) -> list[WorkflowTransition]:
     stmt = (
         select(WorkflowTransition)

@@ -75,6 +75,9 @@ class IDutyService(Interface):
         """Publish the duties a ruling decides (source: the ruling), superseding earlier ruling
         duties of the same item type, area and role; returns them."""
 
+    def revoke_ruling(ruling_id, ruling_ref, comment=None):
+        """Withdraw a ruling's duties and reinstate the earlier ruling duties it superseded."""
+
     def history(duty):
         """Audit entries and workflow transitions of the duty's whole lineage, oldest first."""
 

@@ -79,6 +79,8 @@ class DutyListQuery(QuerySchema):
     area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"))
     agency = fields.String(validate=validate.Length(min=1, max=32))
     state = fields.String(validate=validate.OneOf(("draft", "pending", "published", "withdrawn", "superseded")))
+    source_kind = fields.String(validate=validate.OneOf(SOURCE_VALUES),
+                                metadata={"description": "regulation | ruling | agreement（ruling：裁定确定的条目）"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 

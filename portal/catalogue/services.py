@@ -52,7 +52,7 @@ from portal.catalogue.snapshot import (
 )
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.regulations.citations import parse_citation
-from portal.workflow import State, WorkflowTransition
+from portal.workflow import State, WorkflowTransition, reinstate
 from portal.workflow import transition as workflow_transition
 
 SNAPSHOT_CACHE_KEY = "portal.catalogue.snapshot_cache"
@@ -481,10 +481,13 @@ class DutyService:
         return duty
 
     def list(self, *, item_type_id: int | None = None, area_id: int | None = None, state: str | None = None,
-             agency_id: int | None = None, limit: int = 200, offset: int = 0) -> tuple[list[Duty], int]:
+             agency_id: int | None = None, source_kind: str | None = None, limit: int = 200,
+             offset: int = 0) -> tuple[list[Duty], int]:
         from sqlalchemy import func
 
         stmt = select(Duty)
+        if source_kind:
+            stmt = stmt.where(Duty.source_kind == source_kind)
         if item_type_id:
             stmt = stmt.where(Duty.item_type_id == item_type_id)
         if area_id:
@@ -663,6 +666,26 @@ class DutyService:
             self.transition(duty, "publish", comment or f"依裁定 {ruling_ref}")
             created.append(duty)
         return created
+
+    def revoke_ruling(self, ruling_id: Any, ruling_ref: str, comment: str | None = None) -> tuple[list[Duty], list[Duty]]:
+        """Withdraw the duties a ruling decided and put back in force the earlier ruling duties it
+        superseded (found through the supersede transitions :meth:`apply_ruling` recorded).
+        General entries were never touched by the ruling, so they answer again by themselves."""
+        withdrawn = list(self.session.scalars(select(Duty).where(
+            Duty.source_kind == "ruling", Duty.source_id == str(ruling_id), Duty.state == State.PUBLISHED.value)))
+        for duty in withdrawn:
+            workflow_transition(self.session, duty, "withdraw", comment or f"裁定 {ruling_ref} 撤销")
+        superseded_ids = self.session.scalars(select(WorkflowTransition.content_id).where(
+            WorkflowTransition.content_type == Duty.__tablename__, WorkflowTransition.transition == "supersede",
+            WorkflowTransition.comment == f"由裁定 {ruling_ref} 取代"))
+        restored = []
+        for content_id in set(superseded_ids):
+            duty = self.session.get(Duty, int(content_id))
+            if duty is not None and duty.state == State.SUPERSEDED.value:
+                reinstate(self.session, duty, comment or f"裁定 {ruling_ref} 撤销，恢复原裁定条目")
+                restored.append(duty)
+        self.session.flush()
+        return withdrawn, restored
 
     # -- history ----------------------------------------------------------------------------
 

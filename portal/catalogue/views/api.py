@@ -179,7 +179,7 @@ def duties_api(request: Request) -> dict[str, Any]:
     state = query.get("state")
     if not _can_see_drafts(request):
         state = State.PUBLISHED.value if state in (None, State.PUBLISHED.value) else "__none__"
-    rows, total = duties(request).list(state=state, limit=query["page_size"],
+    rows, total = duties(request).list(state=state, source_kind=query.get("source_kind"), limit=query["page_size"],
                                        offset=(query["page"] - 1) * query["page_size"], **filters)
     return {"total": total, "page": query["page"], "items": [duty_dict(request, d) for d in rows]}
 
