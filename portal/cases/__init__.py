@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.settings import as_bool
+from portal.settings import as_bool
 
 
 def includeme(config: Any) -> None:
