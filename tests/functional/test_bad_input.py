@@ -94,3 +94,19 @@ def test_case_dates_outside_1900_to_2100_are_refused(testapp, keys, reported_at)
             "description": "井盖缺失", "reported_at": reported_at, "lat": 30.2336, "lon": 120.0860}
     response = testapp.post_json("/api/v1/cases", body, headers=keys["dispatcher"], status=400)
     assert "reported_at" in response.json["error"]["fields"]
+
+
+def test_an_unreachable_database_is_503_with_retry_after(app_settings, tmp_path):
+    import webtest
+
+    from portal import main
+
+    # A database that cannot be opened: the server still starts, and says "not now", not 500.
+    settings = dict(app_settings, **{"sqlalchemy.url": f"sqlite:///{tmp_path}/missing/dir/portal.sqlite",
+                                     "portal.var_dir": str(tmp_path / "var")})
+    app = webtest.TestApp(main({}, **settings), extra_environ={"HTTP_HOST": "example.com"})
+    for path in ("/api/v1/cases", "/open311/v2/requests.json", "/regulations"):
+        response = app.get(path, headers={"Authorization": "Bearer cdp_x_y"} if path.startswith("/api/") else {},
+                           expect_errors=True)
+        assert response.status_int == 503, (path, response.status, response.text[:200])
+        assert int(response.headers["Retry-After"]) > 0
