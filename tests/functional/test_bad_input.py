@@ -110,3 +110,20 @@ def test_an_unreachable_database_is_503_with_retry_after(app_settings, tmp_path)
                            expect_errors=True)
         assert response.status_int == 503, (path, response.status, response.text[:200])
         assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_huge_form_field_quoted_in_a_flash_does_not_overflow_the_session(testapp, login_as, dbsession):
+    from sqlalchemy import select
+
+    from portal.catalogue.models import Duty
+
+    login_as("editor", username="long-typist")
+    duty_id = dbsession.scalar(select(Duty.id).order_by(Duty.id).limit(1))
+    page = testapp.get(f"/catalogue/duties/{duty_id}")
+    token = page.html.find("input", attrs={"name": "csrf_token"})["value"]
+    response = testapp.post(f"/catalogue/duties/{duty_id}/transition",
+                            {"transition": "x" * 10_000, "csrf_token": token}, status=303)
+    cookie = response.headers.get("Set-Cookie", "")
+    assert len(cookie) < 4096
+    after = testapp.get(f"/catalogue/duties/{duty_id}")
+    assert "long-typist" in after.text or after.html.find("form", action=lambda a: a and a.endswith("/logout"))
