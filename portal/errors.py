@@ -24,7 +24,7 @@ from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPFound, HTTP
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,10 @@ def error_info(exc: BaseException) -> ErrorInfo:
         # A number or a date beyond what Python's dates or the database can hold (第99999…条,
         # 9999-12-31T23:59:59-14:00): the request asked for something that cannot exist.
         return ErrorInfo(400, "out_of_range", "数值或日期超出可处理的范围。", {}, {})
+    if isinstance(exc, OperationalError):
+        # The database is locked past its timeout, unreachable or restarting: try again shortly.
+        return ErrorInfo(503, "database_unavailable", "数据库暂时不可用，请稍后再试。", {},
+                         {"Retry-After": str(DATABASE_RETRY_AFTER)})
     if isinstance(exc, DataError):
         # The database refused a value the request carried (PostgreSQL: an id beyond its
         # integer range). Nothing was stored: the transaction is aborted with the error.
@@ -217,6 +221,7 @@ def http_exception(exc: HTTPException, request: Request) -> Response:
 @exception_view_config(UnicodeError)
 @exception_view_config(OverflowError)
 @exception_view_config(DataError)
+@exception_view_config(OperationalError)
 def portal_error(exc: Exception, request: Request) -> Response:
     return render_error(request, exc)
 
@@ -224,6 +229,10 @@ def portal_error(exc: Exception, request: Request) -> Response:
 @exception_view_config(Exception)
 def unexpected_error(exc: Exception, request: Request) -> Response:
     return render_error(request, exc)
+
+
+#: Seconds to wait before retrying when the database did not answer.
+DATABASE_RETRY_AFTER = 5
 
 
 def readable_path(request: Request) -> str:
@@ -252,7 +261,21 @@ def request_guard_tween_factory(handler: Callable[[Request], Response], registry
         if request.content_type == "multipart/form-data" and not request.headers.get("Content-Type", "").count("boundary="):
             return render_error(request, InvalidInput("表单格式无效：multipart/form-data 请求须带 boundary。",
                                                       code="invalid_form"))
-        return handler(request)
+        try:
+            return handler(request)
+        except OperationalError as exc:
+            # Raised above the exception views (pyramid_tm loads the identity before any view
+            # runs): answer 503 here, without the HTML layout, which would ask the database again.
+            log.warning("database unavailable on %s: %s", readable_path(request), str(exc).splitlines()[0])
+            info = error_info(exc)
+            formatter = _formatter_for(request)
+            if formatter is html_error_response:
+                response = Response(f"<!DOCTYPE html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>503</title>"
+                                    f"<h1>服务暂时不可用</h1><p>{info.message}</p></html>",
+                                    status=503, content_type="text/html", charset="utf-8")
+                response.headers.update(info.headers)
+                return response
+            return formatter(request, info)
 
     return request_guard
 

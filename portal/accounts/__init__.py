@@ -23,22 +23,35 @@ def _csrf_applies(request: Any) -> bool:
     return not uses_api_keys(request)
 
 
+#: A flash message's length at most, in characters (a few fit in the session cookie together).
+MAX_FLASH_CHARS = 300
+
+
 def includeme(config: Any) -> None:
     settings = config.get_settings()
     secret = settings.get("session.secret") or ""
     if not secret or (secret == UNSAFE_DEV_SECRET and as_bool(settings.get("session.secure", False))):
         raise ConfigurationError("session.secret is not set: export PORTAL_SESSION_SECRET")
-    config.set_session_factory(
-        SignedCookieSessionFactory(
-            secret,
-            cookie_name="portal_session",
-            httponly=True,
-            samesite="Lax",
-            secure=as_bool(settings.get("session.secure", False)),
-            timeout=8 * 3600,
-            reissue_time=600,
-        )
+    cookie_session = SignedCookieSessionFactory(
+        secret,
+        cookie_name="portal_session",
+        httponly=True,
+        samesite="Lax",
+        secure=as_bool(settings.get("session.secure", False)),
+        timeout=8 * 3600,
+        reissue_time=600,
     )
+
+    class BoundedFlashSession(cookie_session):  # type: ignore[misc,valid-type]
+        """The session lives in a cookie (about 4 KB at most): a flash message that quotes what a
+        user typed (a 10,000-character form field) would overflow it and lose the session."""
+
+        def flash(self, msg: Any, queue: str = "", allow_duplicate: bool = True) -> None:
+            if isinstance(msg, str) and len(msg) > MAX_FLASH_CHARS:
+                msg = msg[:MAX_FLASH_CHARS] + "…"
+            super().flash(msg, queue, allow_duplicate)
+
+    config.set_session_factory(BoundedFlashSession)
     config.set_default_csrf_options(require_csrf=True, callback=_csrf_applies)
     config.set_security_policy(PortalSecurityPolicy())
     config.registry["portal.ratelimiter"] = RateLimiter()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.settings import as_bool
+
 
 def includeme(config: Any) -> None:
     from portal.cases.interfaces import ICaseService
@@ -31,3 +33,9 @@ def includeme(config: Any) -> None:
     config.add_portal_section("cases.index", "案件公开",
                               "已办结与在办案件的类型、网格、责任单位、时限与办理结果；凭查询码跟踪并评价自己的案件。",
                               order=40)
+    if as_bool(config.get_settings().get("portal.search.warm_up", True)):
+        # The name detector's dictionary tags (half a second) load now, not in the first
+        # request that stores a case.
+        from portal.cases.names import warm_up
+
+        warm_up()

@@ -75,6 +75,11 @@ def _word_tags() -> dict[str, str]:
     return jieba.posseg.POSTokenizer(analysis.segmenter()).word_tag_tab
 
 
+def warm_up() -> None:
+    """Load the segmenter and the dictionary tags now (about 1.5 s), not in a request."""
+    _word_tags()
+
+
 def _segmenter() -> Any:
     from portal.search import analysis
 

@@ -109,7 +109,8 @@ def apikeys_list(env: PortalEnv, username: str | None) -> None:
     with env.session() as session:
         user = DatabaseUserService(session).by_username(username) if username else None
         for key in DatabaseApiKeyService(session).list_for(user):
-            state = "revoked" if key.revoked_at else "active"
+            # A disabled account's keys are refused like revoked ones: say so.
+            state = "revoked" if key.revoked_at else "active" if key.user.is_active else "disabled (user)"
             used = f"last used {key.last_used_at:%Y-%m-%d %H:%M} UTC" if key.last_used_at else "never used"
             click.echo(f"{key.id}\tcdp_{key.prefix}_…\t{key.user.username}\t{key.name}\t{state}\t{used}")
 

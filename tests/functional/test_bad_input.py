@@ -94,3 +94,36 @@ def test_case_dates_outside_1900_to_2100_are_refused(testapp, keys, reported_at)
             "description": "井盖缺失", "reported_at": reported_at, "lat": 30.2336, "lon": 120.0860}
     response = testapp.post_json("/api/v1/cases", body, headers=keys["dispatcher"], status=400)
     assert "reported_at" in response.json["error"]["fields"]
+
+
+def test_an_unreachable_database_is_503_with_retry_after(app_settings, tmp_path):
+    import webtest
+
+    from portal import main
+
+    # A database that cannot be opened: the server still starts, and says "not now", not 500.
+    settings = dict(app_settings, **{"sqlalchemy.url": f"sqlite:///{tmp_path}/missing/dir/portal.sqlite",
+                                     "portal.var_dir": str(tmp_path / "var")})
+    app = webtest.TestApp(main({}, **settings), extra_environ={"HTTP_HOST": "example.com"})
+    for path in ("/api/v1/cases", "/open311/v2/requests.json", "/regulations"):
+        response = app.get(path, headers={"Authorization": "Bearer cdp_x_y"} if path.startswith("/api/") else {},
+                           expect_errors=True)
+        assert response.status_int == 503, (path, response.status, response.text[:200])
+        assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_huge_form_field_quoted_in_a_flash_does_not_overflow_the_session(testapp, login_as, dbsession):
+    from sqlalchemy import select
+
+    from portal.catalogue.models import Duty
+
+    login_as("editor", username="long-typist")
+    duty_id = dbsession.scalar(select(Duty.id).order_by(Duty.id).limit(1))
+    page = testapp.get(f"/catalogue/duties/{duty_id}")
+    token = page.html.find("input", attrs={"name": "csrf_token"})["value"]
+    response = testapp.post(f"/catalogue/duties/{duty_id}/transition",
+                            {"transition": "x" * 10_000, "csrf_token": token}, status=303)
+    cookie = response.headers.get("Set-Cookie", "")
+    assert len(cookie) < 4096
+    after = testapp.get(f"/catalogue/duties/{duty_id}")
+    assert "long-typist" in after.text or after.html.find("form", action=lambda a: a and a.endswith("/logout"))

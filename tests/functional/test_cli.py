@@ -65,3 +65,19 @@ def test_db_current_reports_head(ini_file):
     assert result.exit_code == 0
     lines = dict(line.split(": ", 1) for line in result.output.strip().splitlines())
     assert lines["database"] == lines["code head"]
+
+
+def test_apikeys_list_shows_a_disabled_users_keys_as_disabled(ini_file, engine):
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from portal.accounts.models import User
+
+    name = f"gone-{uuid.uuid4().hex[:6]}"
+    assert run(ini_file, "users", "add", name, "--role", "dispatcher", "--password", "a long password").exit_code == 0
+    assert run(ini_file, "apikeys", "create", "--user", name, "--name", "old system").exit_code == 0
+    with Session(engine) as session:
+        session.execute(update(User).where(User.username == name).values(is_active=False))
+        session.commit()
+    line = next(row for row in run(ini_file, "apikeys", "list").output.splitlines() if f"\t{name}\t" in row)
+    assert "disabled" in line and "\tactive\t" not in line
