@@ -274,7 +274,7 @@ def powers_api(request: Request) -> dict[str, Any]:
         "total": len(rows),
         "items": [
             {"code": p.code, "name": p.name, "category": p.category, "holder": agency_dict(p.holder),
-             "legal_basis": p.citations, "item_types": p.item_type_keys, "responsibilities": p.responsibilities,
+             "penalty": p.penalty or None, "legal_basis": p.citations, "item_types": p.item_type_keys, "responsibilities": p.responsibilities,
              "accountability": {"text": p.accountability, "legal_basis": p.accountability_citations},
              "url": request.route_url("catalogue.power", code=p.code)}
             for p in rows
