@@ -157,6 +157,20 @@ def _step(item: ItemInfo, link: str) -> dict[str, str]:
     return {"scheme": item.scheme, "kind": item.kind, "code": item.code, "name": item.name, "link": link}
 
 
+#: how a report says a facility is broken; stripped to find the facility itself
+FAULT_WORDS: tuple[str, ...] = (
+    "缺失", "丢失", "被盗", "破损", "损坏", "坏了", "不亮", "熄灭", "常亮", "异常", "松动", "移位", "塌陷",
+    "故障", "倾斜", "倒了", "歪了", "脏了", "满了", "堵塞", "没了",
+)
+
+
+def _strip_fault(text: str) -> str:
+    for word in sorted(FAULT_WORDS, key=len, reverse=True):
+        if text.endswith(word):
+            return text[: -len(word)]
+    return text
+
+
 def normalise(text: str) -> str:
     """Fold full-width forms and case so 输油（气） matches 输油(气)."""
     return unicodedata.normalize("NFKC", text or "").strip().lower()
@@ -313,6 +327,14 @@ class CatalogueSnapshot:
                 if code.startswith(needle):
                     for item in items:
                         scored.setdefault(item.id, (3, item.code))
+        if not scored and not needle.isdigit():
+            # "雨水井盖缺失", "路灯坏了": a thing plus how it is broken. Look the thing up, and put
+            # the event "X异常" of that thing first: a report is about a fault, not the component.
+            stem = _strip_fault(needle)
+            if stem and stem != needle:
+                for position, found in enumerate(self.find_items(stem, limit=limit * 3)):
+                    for offset, candidate in enumerate([*self.fault_events(found), found]):
+                        scored.setdefault(candidate.id, (7 + position / 100 + offset / 1000, candidate.code))
         result = []
         for item_id, (rank, _) in sorted(
             scored.items(),
@@ -328,6 +350,18 @@ class CatalogueSnapshot:
             if len(result) >= limit:
                 break
         return result
+
+    def fault_events(self, item: ItemInfo) -> list[ItemInfo]:
+        """The events "X异常" of component ``item`` (through the crosswalk for four-digit codes)."""
+        if item.kind != "component":
+            return []
+        components = [item] + [o for o, link in self.counterparts(item) if link in CROSSWALK_ROUTE_LINKS]
+        events = []
+        for component in components:
+            event = self.item_by_key.get(f"{component.scheme}:event:{component.code}")
+            if event is not None and event.related_code == component.code:
+                events.append(event)
+        return events
 
     def counterparts(self, item: ItemInfo) -> list[tuple[ItemInfo, str]]:
         """Crosswalk neighbours of ``item`` (either direction) with the link kind."""
