@@ -385,6 +385,11 @@ class ResponsibilityService:
                 "deadline": deadlines[applied],
                 **tail,
             })
+        if item.kind == "event":
+            # an event has no owner, and one that an enforcer handles needs no separate 处置 unit:
+            # only a missing supervisor or handler is worth a dispatcher's attention
+            answered = {r["role"] for r in roles} | {c["role"] for c in conflicts}
+            missing = [r for r in missing if r != "owner" and not (r == "maintainer" and "enforcer" in answered)]
         # kept for clients of the first API version: the first item answered through another code
         indirect = next((r for r in used_routes if r.kind != "duty"), None)
         via = None

@@ -75,7 +75,7 @@ def test_the_six_examples_answer_with_agencies_basis_and_time_limit(session, cod
     answer = resolve(session, code, "event")
     roles = roles_of(answer)
     assert "supervisor" in roles and ({"maintainer", "enforcer"} & set(roles)), roles.keys()
-    assert not answer["conflicts"]
+    assert not answer["conflicts"] and answer["missing_roles"] == []
     for role in roles.values():
         assert role["agency"]["name"]
         assert role["legal_basis"], (code, role["role"])
