@@ -359,6 +359,8 @@ def test_catalogue_pages_render(app_):
     assert "责任事项" in app_.get(link).text
     assert "依据失效" in app_.get("/catalogue/reports/stale-basis").text
     assert "全部有人负责、有据可依" in app_.get("/catalogue/reports/coverage", {"at": "2025-07-01"}).text
+    events = app_.get("/catalogue/reports/coverage", {"at": "2026-12-01", "kind": "event", "scheme": "gb47678"})
+    assert "五位码事件 × 街道" in events.text and "关联" in events.text  # the grid says which route answered
     app_.get("/catalogue/item-types/9999", status=404)
 
 
