@@ -324,7 +324,7 @@ def test_reports_api(app_):
 
 def test_powers_api(app_):
     powers = app_.get("/api/v1/powers").json
-    assert powers["total"] == 46
+    assert powers["total"] == 48
     noise = next(p for p in powers["items"] if p["code"] == "QL-CF-0023")
     assert "gb47678:event:06028" in noise["item_types"] and "五千元以上五万元以下" in noise["penalty"]
     assert {p["category"] for p in powers["items"]} == {"行政处罚", "行政强制", "行政检查", "行政许可", "其他"}
