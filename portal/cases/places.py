@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
-from portal.catalogue.resolution import Candidate, select_roles
 
 #: Which role's duty answers "who handles this case", in order of preference.
 HANDLING_ROLES = ("maintainer", "owner", "enforcer", "supervisor")
@@ -225,30 +224,17 @@ class Places:
             return cached
         snapshot = self.snapshot
         area = snapshot.areas.get(area_id) if area_id is not None else None
-        answered_by = snapshot.items.get(item_id)
-        if answered_by is not None and item_id not in snapshot.items_with_duties:
-            # As the dispatch look-up does: a code without entries is answered through the crosswalk.
-            for other, link in snapshot.counterparts(answered_by):
-                if other.id in snapshot.items_with_duties and link != "none":
-                    answered_by = other
-                    break
-        lookup_id = answered_by.id if answered_by is not None else item_id
-        candidates = []
-        for chain_area in (area.chain if area else ()):
-            for duty in snapshot.duties.get((lookup_id, chain_area), ()):
-                candidates.append(Candidate(
-                    duty_id=duty.id, role=duty.role, agency=duty.agency_id,
-                    area_depth=snapshot.areas[chain_area].depth, source_kind=duty.source_kind,
-                    valid_from=duty.valid_from, valid_to=duty.valid_to, payload=duty,
-                ))
-        decisions = {d.role: d for d in select_roles(candidates, at=day)}
+        item = snapshot.items.get(item_id)
+        # The dispatch look-up's own decision, routes included (crosswalk, event → component).
+        decisions = ({a.role: a.decision for a in snapshot.decide(item, area, day)}
+                     if item is not None and area is not None else {})
         chosen = None
         if agency_id is not None:
-            chosen = next((decisions[r].winner for r in HANDLING_ROLES
-                           if decisions[r].winner is not None and decisions[r].winner.agency == agency_id), None)
+            chosen = next((decisions[r].winner for r in HANDLING_ROLES if r in decisions
+                           and decisions[r].winner is not None and decisions[r].winner.agency == agency_id), None)
         if chosen is None:
-            chosen = next((decisions[r].winner for r in HANDLING_ROLES if decisions[r].winner is not None), None)
-        item = answered_by
+            chosen = next((decisions[r].winner for r in HANDLING_ROLES
+                           if r in decisions and decisions[r].winner is not None), None)
         duty = chosen.payload if chosen else None
 
         def pick(attribute: str) -> int | None:

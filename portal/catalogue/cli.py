@@ -68,19 +68,41 @@ def check_catalogue(env: Any, at: str | None, as_json: bool, show_info: bool) ->
 
 @click.command("catalogue-coverage")
 @click.option("--at", "at", help="Date (YYYY-MM-DD); default today.")
-@click.option("--scheme", default="gbt30428", type=click.Choice(["gbt30428", "gb47678"]))
-@click.option("--kind", default="component", type=click.Choice(["component", "event"]))
+@click.option("--scheme", default=None, type=click.Choice(["gbt30428", "gb47678"]),
+              help="Only this scheme (default: all three item lists).")
+@click.option("--kind", default=None, type=click.Choice(["component", "event"]), help="Only this kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report (without the per-street grid) as JSON.")
 @pass_env
-def catalogue_coverage(env: Any, at: str | None, scheme: str, kind: str) -> None:
-    """List item types × streets without an owner; exit 1 when there are gaps."""
+def catalogue_coverage(env: Any, at: str | None, scheme: str | None, kind: str | None, as_json: bool) -> None:
+    """Item types × streets lacking a required role, a basis or a power; unresolved citations.
+
+    Components need an owner, a maintainer and a supervisor; events a supervisor and a unit that
+    handles them, and a penalty power when they name an enforcer. Exit 1 on any gap or
+    unresolved citation.
+    """
+    from portal.catalogue.legal import article_lookup_for_session
     from portal.catalogue.services import CatalogueReports
 
     with env.registry["dbsession_factory"]() as session:
-        report = CatalogueReports(session).coverage(_date(at), kind=kind, scheme=scheme)
-    for gap in report["missing"]:
-        click.echo(f"{gap['item']['code']} {gap['item']['name']} | {gap['street']} | {gap['status']}")
-    click.echo(f"{report['at']}：{len(report['rows'])} 类 × {len(report['streets'])} 街道，{report['gaps']} 处缺口。")
-    if report["gaps"]:
+        report = CatalogueReports(session, article_lookup=article_lookup_for_session(session)).coverage(
+            _date(at), kind=kind, scheme=scheme)
+    if as_json:
+        report = {k: v for k, v in report.items() if k != "rows"}
+        report["lists"] = [{k: v for k, v in lst.items() if k != "rows"} for lst in report["lists"]]
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        for gap in report["missing"]:
+            click.echo(f"{gap['list']} {gap['item']['code']} {gap['item']['name']} | {gap['street_name']} | "
+                       f"{gap['role_label']} | {gap['problem_label']}")
+        for item in report["unresolved"]:
+            click.echo(f"未解析引用 {item['citation']}（{item['uses']} 处：{'、'.join(item['used_by'])}）")
+        for lst in report["lists"]:
+            click.echo(f"{lst['label']}：{lst['items']} 类 × {len(report['streets'])} 街道，{lst['gaps']} 处缺口"
+                       f"（{lst['incomplete_items']} 类不完整）。")
+        routes = "，".join(f"{k} {v}" for k, v in sorted(report["routes"].items()))
+        click.echo(f"{report['at']}：共 {report['gaps']} 处缺口，{len(report['unresolved'])} 条未解析引用；"
+                   f"已发布权责条目 {report['duties']} 条，权力事项 {report['powers']} 项；作答途径：{routes}。")
+    if report["gaps"] or report["unresolved"]:
         raise SystemExit(1)
 
 

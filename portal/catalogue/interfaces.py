@@ -89,5 +89,6 @@ class ICatalogueReports(Interface):
         """Published duties whose cited articles are repealed, missing or amended since review,
         plus citations the library does not hold (reported, but not stale)."""
 
-    def coverage(at=None, kind="component", scheme="gbt30428"):
-        """Item types × streets without an owner on ``at``."""
+    def coverage(at=None, kind=None, scheme=None):
+        """Item types × streets × roles without an answer, a basis or a power on ``at`` (default:
+        all three item lists), with the unresolved citations of the catalogue."""

@@ -170,6 +170,7 @@ class PowerRecord:
     responsibilities: tuple[ResponsibilityRecord, ...]
     accountability: str
     accountability_citations: tuple[str, ...] = ()
+    penalty: str = ""
 
 
 @dataclasses.dataclass(slots=True)
@@ -571,7 +572,10 @@ def read_powers(
             ),
             accountability=str(accountability.get("text") or "").strip(),
             accountability_citations=_citations(accountability.get("basis"), problems, where),
+            penalty=str(raw.get("penalty") or "").strip(),
         ))
+        if raw.get("category") == "行政处罚" and not raw.get("penalty"):
+            problems.append(f"{where}: an administrative penalty needs its `penalty` range")
     codes = [p.code for p in records]
     if len(codes) != len(set(codes)):
         problems.append("powers.yaml: duplicate power codes")

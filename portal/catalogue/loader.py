@@ -222,17 +222,22 @@ class CatalogueLoader:
         existing = {p.code: p for p in self.session.scalars(select(Power))}
         agency_codes = {v: k for k, v in agencies.items()}
 
-        def as_values(name, category, holder, citations, keys, responsibilities, accountability, acc_citations):
-            return {"name": name, "category": category, "holder": holder, "citations": list(citations),
-                    "item_type_keys": list(keys), "responsibilities": responsibilities,
-                    "accountability": accountability, "accountability_citations": list(acc_citations)}
+        def as_values(name, category, holder, citations, keys, responsibilities, accountability, acc_citations,
+                      penalty):
+            values = {"name": name, "category": category, "holder": holder, "citations": list(citations),
+                      "item_type_keys": list(keys), "responsibilities": responsibilities,
+                      "accountability": accountability, "accountability_citations": list(acc_citations)}
+            # only hashed when set, so powers loaded before the field existed keep their hash
+            if penalty:
+                values["penalty"] = penalty
+            return values
 
         for record in self.kb.powers:
             responsibilities = [{"name": r.name, "text": r.text, "citations": list(r.citations)}
                                 for r in record.responsibilities]
             wanted = as_values(record.name, record.category, record.holder_code, record.citations,
                                record.item_keys, responsibilities, record.accountability,
-                               record.accountability_citations)
+                               record.accountability_citations, record.penalty)
             digest = content_hash(wanted)
             row = existing.get(record.code)
             if row is not None and row.kb_hash == digest:
@@ -240,7 +245,7 @@ class CatalogueLoader:
             if row is not None:
                 now_values = as_values(row.name, row.category, agency_codes.get(row.holder_id), row.citations,
                                        row.item_type_keys, row.responsibilities, row.accountability,
-                                       row.accountability_citations)
+                                       row.accountability_citations, row.penalty)
                 if content_hash(now_values) != row.kb_hash:
                     self.stats["powers kept (edited in portal)"] += 1
                     continue

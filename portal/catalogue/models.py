@@ -188,6 +188,8 @@ class Power(TimestampMixin, Audited, Base):
     category: Mapped[str] = mapped_column(String(8), index=True)
     holder_id: Mapped[int] = mapped_column(ForeignKey("catalogue_agencies.id", ondelete="RESTRICT"), index=True)
     citations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # 处罚幅度 of an administrative penalty, as the power list states it (e.g. 处五千元以上五万元以下罚款)
+    penalty: Mapped[str] = mapped_column(Text, default="", server_default="")
     item_type_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     responsibilities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     accountability: Mapped[str] = mapped_column(Text, default="")

@@ -30,7 +30,18 @@ ROLE_LABELS: dict[str, str] = {
     "supervisor": "主管",
     "enforcer": "执法",
 }
+#: for events, the maintainer is the unit that handles the case (处置), not a 养护 contractor
+EVENT_ROLE_LABELS: dict[str, str] = {**ROLE_LABELS, "maintainer": "处置"}
 SOURCE_KINDS: tuple[str, ...] = ("regulation", "ruling", "agreement")
+#: crosswalk links along which one scheme's code answers for the other's (the same component)
+CROSSWALK_ROUTE_LINKS: frozenset[str] = frozenset({"exact", "renamed"})
+#: how an answer was reached (``RoleAnswer.route``); "ruling" when the deciding duty is a ruling's
+ROUTE_LABELS: dict[str, str] = {
+    "duty": "本类型权责条目",
+    "crosswalk": "经编码对照",
+    "component_relation": "经事件—部件关联",
+    "ruling": "裁定",
+}
 SOURCE_LABELS: dict[str, str] = {"regulation": "法规规定", "ruling": "裁定", "agreement": "协议"}
 LEVELS: tuple[str, ...] = ("district", "street", "zone", "unit", "grid")
 LEVEL_DEPTH: dict[str, int] = {level: depth for depth, level in enumerate(LEVELS)}

@@ -140,8 +140,9 @@ class CheckQuery(QuerySchema):
 
 class CoverageQuery(QuerySchema):
     at = fields.Date()
-    scheme = fields.String(load_default="gbt30428", validate=validate.OneOf(SCHEMES))
-    kind = fields.String(load_default="component", validate=validate.OneOf(KINDS))
+    # empty: all three item lists (four-digit components, five-digit components, events)
+    scheme = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SCHEMES))
+    kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(KINDS))
 
 
 # ----------------------------------------------------------------------------- output
@@ -267,9 +268,27 @@ class AgencyRefSchema(Schema):
     phone_is_demo = fields.Boolean()
 
 
+class RouteSchema(Schema):
+    kind = fields.String(metadata={"description": "作答途径：duty（本编码条目）、crosswalk（编码对照）、"
+                                                  "component_relation（事件—部件关联）、ruling（裁定）"})
+    label = fields.String()
+    through = fields.String(metadata={"description": "取得条目的途径（裁定时仍说明经哪条途径）"})
+    via = fields.List(fields.Dict(), metadata={"description": "经由的类型（编码、名称、对照关系）"})
+
+
+class PowerRefSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    category = fields.String()
+    penalty = fields.String(allow_none=True, metadata={"description": "处罚幅度"})
+    holder = fields.Nested(AgencyRefSchema, allow_none=True)
+    legal_basis = fields.List(fields.Nested(LegalBasisSchema))
+
+
 class RoleAnswerSchema(Schema):
     role = fields.String()
-    role_label = fields.String()
+    role_label = fields.String(metadata={"description": "事件的 maintainer 标为“处置”"})
+    route = fields.Nested(RouteSchema)
     agency = fields.Nested(AgencyRefSchema)
     duty_id = fields.Integer()
     scope = fields.Nested(AreaRefSchema)
@@ -294,6 +313,7 @@ class ConflictDutySchema(Schema):
 class ConflictSchema(Schema):
     role = fields.String()
     role_label = fields.String()
+    route = fields.Nested(RouteSchema)
     duties = fields.List(fields.Nested(ConflictDutySchema))
 
 
@@ -321,6 +341,7 @@ class ResponsibilitySchema(Schema):
     roles = fields.List(fields.Nested(RoleAnswerSchema))
     missing_roles = fields.List(fields.String())
     conflicts = fields.List(fields.Nested(ConflictSchema))
+    powers = fields.List(fields.Nested(PowerRefSchema), metadata={"description": "该类型对应的权力事项"})
 
 
 class DutySchema(Schema):
@@ -373,10 +394,24 @@ class StaleReportSchema(Schema):
     findings = fields.List(fields.Nested(StaleFindingSchema))
 
 
-class CoverageSchema(Schema):
-    at = fields.Date()
+class CoverageListSchema(Schema):
     scheme = fields.String()
     kind = fields.String()
+    label = fields.String()
+    items = fields.Integer(metadata={"description": "类型数"})
+    gaps = fields.Integer(metadata={"description": "缺口数（类型×街道）"})
+    incomplete_items = fields.Integer()
+
+
+class CoverageSchema(Schema):
+    at = fields.Date()
+    scheme = fields.String(allow_none=True)
+    kind = fields.String(allow_none=True)
     gaps = fields.Integer()
     streets = fields.List(fields.Nested(AreaRefSchema))
-    missing = fields.List(fields.Dict())
+    lists = fields.List(fields.Nested(CoverageListSchema))
+    missing = fields.List(fields.Dict(), metadata={"description": "每个缺口：清单、类型、街道、角色、问题"})
+    unresolved = fields.List(fields.Dict(), metadata={"description": "法规库无法解析的引用"})
+    routes = fields.Dict(metadata={"description": "各作答途径的次数（duty/crosswalk/component_relation/ruling）"})
+    duties = fields.Integer()
+    powers = fields.Integer()

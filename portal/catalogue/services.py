@@ -32,19 +32,23 @@ from portal.catalogue.legal import (
 )
 from portal.catalogue.models import Agency, Area, Duty, ItemType, Power
 from portal.catalogue.resolution import (
+    EVENT_ROLE_LABELS,
     LEVEL_DEPTH,
     ROLE_LABELS,
     ROLES,
+    ROUTE_LABELS,
     SOURCE_LABELS,
     Candidate,
     collisions,
-    select_roles,
+    is_valid_on,
 )
 from portal.catalogue.snapshot import (
     AreaInfo,
     CatalogueSnapshot,
     FreshnessGate,
     ItemInfo,
+    PowerInfo,
+    Route,
     SessionProvider,
     SnapshotCache,
     as_session,
@@ -334,31 +338,22 @@ class ResponsibilityService:
         if urgency not in ("normal", "urgent"):
             raise InvalidInput("urgency 只能是 normal 或 urgent。", fields={"urgency": ["normal | urgent"]})
 
-        answered_by = item
-        via = None
-        if item.id not in snap.items_with_duties:
-            # no entry for this code: answer through the crosswalk (e.g. five-digit 01001 → 0101)
-            for other, link in snap.counterparts(item):
-                if other.id in snap.items_with_duties and link != "none":
-                    answered_by, via = other, {"scheme": other.scheme, "kind": other.kind,
-                                               "code": other.code, "name": other.name, "link": link}
-                    break
-
-        candidates: list[Candidate] = []
-        for area_id in place.chain:
-            candidates.extend(snap.candidates.get((answered_by.id, area_id), ()))
-        decisions = select_roles(candidates, at=at)
+        answers = snap.decide(item, place, at)
         legal = LegalBasisResolver(self.article_lookup, self.legal_cache, stamp, self.request)
+        labels = EVENT_ROLE_LABELS if item.kind == "event" else ROLE_LABELS
 
         roles = []
         conflicts = []
         missing = []
+        used_routes: list[Route] = []
         deadlines: dict[TimeLimit | None, dt.datetime | None] = {}
-        for decision in decisions:
+        for answer in answers:
+            decision = answer.decision
             if decision.conflicts:
                 conflicts.append({
                     "role": decision.role,
-                    "role_label": ROLE_LABELS[decision.role],
+                    "role_label": labels[decision.role],
+                    "route": _route_dict(answer.route, decision.conflicts[0].payload),
                     "duties": [self._duty_ref(snap, c.payload) for c in decision.conflicts],
                 })
                 continue
@@ -366,12 +361,15 @@ class ResponsibilityService:
                 missing.append(decision.role)
                 continue
             duty = decision.winner.payload
+            if answer.route is not None and answer.route not in used_routes:
+                used_routes.append(answer.route)
             # everything about a duty's answer except the legal basis and the deadline is fixed for
-            # the snapshot's lifetime: built once, shared by every later answer
-            memo_key = (duty.id, answered_by.id, urgency)
+            # the snapshot's lifetime: built once, shared by every later answer. Time limits are
+            # those of the item asked about (an event's own), unless the duty sets its own.
+            memo_key = (duty.id, item.id, urgency)
             fixed = snap.memo.get(memo_key)
             if fixed is None:
-                fixed = self._fixed_parts(snap, duty, answered_by, urgency)
+                fixed = self._fixed_parts(snap, duty, item, urgency, answer.route)
                 snap.memo[memo_key] = fixed
             head, time_limit, applied, tail = fixed
             if applied not in deadlines:
@@ -384,6 +382,18 @@ class ResponsibilityService:
                 "deadline": deadlines[applied],
                 **tail,
             })
+        if item.kind == "event":
+            # an event has no owner, and one that an enforcer handles needs no separate 处置 unit:
+            # only a missing supervisor or handler is worth a dispatcher's attention
+            answered = {r["role"] for r in roles} | {c["role"] for c in conflicts}
+            missing = [r for r in missing if r != "owner" and not (r == "maintainer" and "enforcer" in answered)]
+        # kept for clients of the first API version: the first item answered through another code
+        indirect = next((r for r in used_routes if r.kind != "duty"), None)
+        via = None
+        if indirect is not None:
+            last = indirect.via[-1]
+            via = {**last, "route": indirect.kind}
+        powers = snap.powers_for(item, used_routes)
         return {
             "item_type": item.as_dict(),
             "answered_as": via,
@@ -395,15 +405,18 @@ class ResponsibilityService:
             "roles": roles,
             "missing_roles": missing,
             "conflicts": conflicts,
+            "powers": [_power_dict(snap, p, legal, at) for p in powers],
         }
 
     @staticmethod
-    def _fixed_parts(snap: CatalogueSnapshot, duty: Any, item: ItemInfo, urgency: str) -> tuple:
+    def _fixed_parts(snap: CatalogueSnapshot, duty: Any, item: ItemInfo, urgency: str,
+                     route: Route | None = None) -> tuple:
         limits = _limits(duty, item)
         applied = limits[urgency] or limits["normal"] or limits["urgent"]
+        labels = EVENT_ROLE_LABELS if item.kind == "event" else ROLE_LABELS
         head = {
             "role": duty.role,
-            "role_label": ROLE_LABELS[duty.role],
+            "role_label": labels[duty.role],
             "agency": snap.agencies[duty.agency_id].as_dict(),
             "duty_id": duty.id,
             "scope": snap.areas[duty.area_id].as_dict(),
@@ -416,6 +429,7 @@ class ResponsibilityService:
         tail = {
             "source": {"kind": duty.source_kind, "label": SOURCE_LABELS[duty.source_kind],
                        "id": duty.source_id, "ref": duty.source_ref or None},
+            "route": _route_dict(route, duty),
             "note": duty.note or None,
             "valid_from": duty.valid_from.isoformat() if duty.valid_from else None,
             "valid_to": duty.valid_to.isoformat() if duty.valid_to else None,
@@ -432,6 +446,32 @@ class ResponsibilityService:
             "citations": list(duty.citations),
             "conflict_forced": duty.conflict_forced,
         }
+
+
+def _route_dict(route: Route | None, duty: Any) -> dict[str, Any]:
+    """Which way the answer came: this code's own duty, the crosswalk, the component relation, or a
+    ruling (a ruling's duty, whichever code it was written for)."""
+    kind = route.kind if route is not None else "duty"
+    shown = "ruling" if duty.source_kind == "ruling" else kind
+    return {
+        "kind": shown,
+        "label": ROUTE_LABELS[shown],
+        "through": kind,
+        "via": [dict(step) for step in route.via] if route is not None else [],
+    }
+
+
+def _power_dict(snap: CatalogueSnapshot, power: PowerInfo, legal: LegalBasisResolver,
+                at: dt.date) -> dict[str, Any]:
+    holder = snap.agencies.get(power.holder_id)
+    return {
+        "code": power.code,
+        "name": power.name,
+        "category": power.category,
+        "penalty": power.penalty or None,
+        "holder": holder.as_dict() if holder else None,
+        "legal_basis": [legal.resolve_dict(c, at) for c in power.citations],
+    }
 
 
 FRESHNESS_KEY = "portal.catalogue.freshness_gate"
@@ -805,51 +845,150 @@ class CatalogueReports:
                             **common))
         return findings
 
-    def coverage(self, at: dt.date | None = None, kind: str = "component",
-                 scheme: str = "gbt30428") -> dict[str, Any]:
+    def coverage(self, at: dt.date | None = None, kind: str | None = None,
+                 scheme: str | None = None) -> dict[str, Any]:
+        """Does every item type answer at every street, per role, with a basis?
+
+        By default all three item lists (the 85 four-digit components, the 153 five-digit
+        components and the 250 events); ``scheme``/``kind`` narrow it. Required roles: for a
+        component the owner, maintainer and supervisor; for an event the supervisor and a unit
+        that handles it (处置 or 执法). A cell is a gap when a required role has no answer or a
+        conflict, when the answering duty has no legal basis and is not an agreement that names
+        its document, or when an event's enforcer has no 行政处罚 power naming the event. Answers
+        through the crosswalk or the component relation count (the lookup gives them), and the
+        report says which route each came through. Unresolved citations of the published
+        catalogue and power list are listed too.
+        """
         at = at or clock.today()
         snap = self.catalogue.snapshot()
         streets = sorted((a for a in snap.areas.values() if a.level == "street"), key=lambda a: a.code)
-        items = sorted((i for i in snap.items.values() if i.kind == kind and i.scheme == scheme),
-                       key=lambda i: i.code)
-        rows = []
-        gaps = 0
-        for item in items:
-            cells = []
-            for street in streets:
-                cands = [
-                    Candidate(d.id, d.role, d.agency_id, snap.areas[area_id].depth, d.source_kind,
-                              d.valid_from, d.valid_to, d)
-                    for area_id in street.chain
-                    for d in snap.duties.get((item.id, area_id), ())
-                    if d.role == "owner"
-                ]
-                decision = select_roles(cands, at=at, roles=("owner",))[0]
-                if decision.conflicts:
-                    status = "conflict"
-                elif decision.winner is None:
-                    status = "missing"
-                else:
-                    status = "ok"
-                if status != "ok":
-                    gaps += 1
-                cells.append({"street": street.code, "status": status,
-                              "agency": snap.agencies[decision.winner.agency].short_name
-                              if decision.winner else None})
-            rows.append({"item": item.as_dict(), "cells": cells,
-                         "complete": all(c["status"] == "ok" for c in cells)})
+        wanted = [(sch, knd, label) for sch, knd, label in COVERAGE_LISTS
+                  if (scheme is None or sch == scheme) and (kind is None or knd == kind)]
+        penalties_by_key: dict[str, list[PowerInfo]] = {
+            key: [p for p in powers if p.category == "行政处罚"] for key, powers in snap.powers_by_item.items()
+        }
+        lists = []
+        missing: list[dict[str, Any]] = []
+        total_gaps = 0
+        routes_used: dict[str, int] = {}
+        for list_scheme, list_kind, label in wanted:
+            items = sorted((i for i in snap.items.values() if i.kind == list_kind and i.scheme == list_scheme),
+                           key=lambda i: i.code)
+            required = REQUIRED_ROLES[list_kind]
+            rows = []
+            gaps = 0
+            for item in items:
+                cells = []
+                for street in streets:
+                    answers = {a.role: a for a in snap.decide(item, street, at)}
+                    problems: list[dict[str, str]] = []
+                    agencies: dict[str, str] = {}
+                    routes: dict[str, str] = {}
+                    for role in ROLES:
+                        answer = answers[role]
+                        decision = answer.decision
+                        if decision.conflicts:
+                            problems.append({"role": role, "problem": "conflict"})
+                            continue
+                        if decision.winner is None:
+                            continue
+                        duty = decision.winner.payload
+                        agencies[role] = snap.agencies[duty.agency_id].short_name
+                        route = _route_dict(answer.route, duty)["kind"]
+                        routes[role] = route
+                        routes_used[route] = routes_used.get(route, 0) + 1
+                        if not duty.citations and not (duty.source_kind == "agreement" and duty.source_ref):
+                            problems.append({"role": role, "problem": "no_basis"})
+                    for role_set in required:
+                        if not any(r in agencies for r in role_set) and not any(
+                                p["role"] in role_set for p in problems):
+                            problems.append({"role": "/".join(role_set), "problem": "missing"})
+                    # a violation (an enforcer written for the event itself) must name its power;
+                    # an "X异常" answered through component X is a fault of X, not a violation
+                    enforcer = answers["enforcer"]
+                    if (list_kind == "event" and "enforcer" in agencies and enforcer.route is not None
+                            and enforcer.route.kind == "duty" and not penalties_by_key.get(item.key)):
+                        problems.append({"role": "enforcer", "problem": "no_power"})
+                    status = "ok" if not problems else (
+                        "conflict" if any(p["problem"] == "conflict" for p in problems) else "missing")
+                    if problems:
+                        gaps += 1
+                        for p in problems:
+                            missing.append({"list": label, "item": item.as_dict(), "street": street.code,
+                                            "street_name": street.name, "role": p["role"],
+                                            "role_label": _roles_label(p["role"], list_kind),
+                                            "problem": p["problem"],
+                                            "problem_label": COVERAGE_PROBLEMS[p["problem"]]})
+                    cells.append({"street": street.code, "status": status, "problems": problems,
+                                  "agencies": agencies, "routes": routes,
+                                  "agency": agencies.get("owner") or agencies.get("maintainer")
+                                  or agencies.get("enforcer") or agencies.get("supervisor")})
+                rows.append({"item": item.as_dict(), "cells": cells,
+                             "complete": all(c["status"] == "ok" for c in cells)})
+            total_gaps += gaps
+            lists.append({"scheme": list_scheme, "kind": list_kind, "label": label, "items": len(items),
+                          "gaps": gaps, "incomplete_items": sum(1 for r in rows if not r["complete"]),
+                          "rows": rows})
+        unresolved = self.unresolved_citations(at)
         return {
             "at": at,
             "scheme": scheme,
             "kind": kind,
             "streets": [s.as_dict() for s in streets],
-            "rows": rows,
-            "gaps": gaps,
-            "missing": [
-                {"item": r["item"], "street": c["street"], "status": c["status"]}
-                for r in rows for c in r["cells"] if c["status"] != "ok"
-            ],
+            "lists": lists,
+            # the single list's rows (what the report page showed before it covered three lists)
+            "rows": [row for lst in lists for row in lst["rows"]],
+            "gaps": total_gaps,
+            "missing": missing,
+            "routes": routes_used,
+            "unresolved": unresolved,
+            "duties": snap.duty_count,
+            "powers": len(snap.powers),
         }
+
+    def unresolved_citations(self, at: dt.date | None = None) -> list[dict[str, Any]]:
+        """Citations of published duties and powers the library cannot resolve (distinct texts)."""
+        at = at or clock.today()
+        snap = self.catalogue.snapshot()
+        _, stamp = freshness(self.session)
+        legal = LegalBasisResolver(self.article_lookup, self.legal_cache, stamp)
+        used: dict[str, list[str]] = {}
+        for duties in snap.duties.values():
+            for duty in duties:
+                if is_valid_on(duty.valid_from, duty.valid_to, at):
+                    for text in duty.citations:
+                        used.setdefault(text, []).append(f"#{duty.id}")
+        for power in snap.powers:
+            for text in power.citations:
+                used.setdefault(text, []).append(power.code)
+        result = []
+        for text in sorted(used):
+            if legal.resolve(text, at).status == UNRESOLVED:
+                result.append({"citation": text, "used_by": used[text][:10], "uses": len(used[text])})
+        return result
+
+
+COVERAGE_LISTS: tuple[tuple[str, str, str], ...] = (
+    ("gbt30428", "component", "四位码部件"),
+    ("gb47678", "component", "五位码部件"),
+    ("gb47678", "event", "五位码事件"),
+)
+#: each tuple is one requirement: any of its roles answers it
+REQUIRED_ROLES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "component": (("owner",), ("maintainer",), ("supervisor",)),
+    "event": (("supervisor",), ("maintainer", "enforcer")),
+}
+COVERAGE_PROBLEMS: dict[str, str] = {
+    "missing": "未配置",
+    "conflict": "存在冲突",
+    "no_basis": "无法律依据且非具名协议",
+    "no_power": "违法行为有执法单位，但权力清单无对应的行政处罚事项",
+}
+
+
+def _roles_label(roles: str, kind: str) -> str:
+    labels = EVENT_ROLE_LABELS if kind == "event" else ROLE_LABELS
+    return "或".join(labels[r] for r in roles.split("/"))
 
 
 def reports_factory(context: Any, request: Any) -> CatalogueReports:

@@ -23,8 +23,15 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from portal.catalogue.geo import GridLocator
-from portal.catalogue.models import Agency, Area, CrosswalkLink, Duty, ItemType
-from portal.catalogue.resolution import Candidate
+from portal.catalogue.models import Agency, Area, CrosswalkLink, Duty, ItemType, Power
+from portal.catalogue.resolution import (
+    CROSSWALK_ROUTE_LINKS,
+    ROLES,
+    Candidate,
+    RoleDecision,
+    decide_role,
+    is_valid_on,
+)
 from portal.workflow import State
 
 
@@ -75,6 +82,7 @@ class ItemInfo:
     aliases: tuple[str, ...]
     urgent_hours: int | None
     normal_working_days: int | None
+    related_code: str = ""  # events of classes 01–05: the component "X" of "X异常"
 
     @property
     def key(self) -> str:
@@ -108,6 +116,59 @@ class DutyInfo:
     source_id: str | None
     source_ref: str
     conflict_forced: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PowerInfo:
+    id: int
+    code: str
+    name: str
+    category: str
+    holder_id: int
+    citations: tuple[str, ...]
+    penalty: str
+    item_keys: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Route:
+    """How an item type may be answered: by its own duties or through another item type.
+
+    ``kind`` is ``duty`` (entries written for this code), ``crosswalk`` (a four-digit ↔
+    five-digit counterpart of the same component, exact or renamed) or ``component_relation``
+    (an event "X异常" answered by component X). ``via`` names the steps taken.
+    """
+
+    kind: str
+    item: ItemInfo
+    via: tuple[dict[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RoleAnswer:
+    """The decision for one role, with the route it came through (``route`` None: no answer)."""
+
+    role: str
+    decision: RoleDecision
+    route: Route | None
+
+
+def _step(item: ItemInfo, link: str) -> dict[str, str]:
+    return {"scheme": item.scheme, "kind": item.kind, "code": item.code, "name": item.name, "link": link}
+
+
+#: how a report says a facility is broken; stripped to find the facility itself
+FAULT_WORDS: tuple[str, ...] = (
+    "缺失", "丢失", "被盗", "破损", "损坏", "坏了", "不亮", "熄灭", "常亮", "异常", "松动", "移位", "塌陷",
+    "故障", "倾斜", "倒了", "歪了", "脏了", "满了", "堵塞", "没了",
+)
+
+
+def _strip_fault(text: str) -> str:
+    for word in sorted(FAULT_WORDS, key=len, reverse=True):
+        if text.endswith(word):
+            return text[: -len(word)]
+    return text
 
 
 def normalise(text: str) -> str:
@@ -152,11 +213,11 @@ class CatalogueSnapshot:
 
         self.items: dict[int, ItemInfo] = {
             r.id: ItemInfo(r.id, r.scheme, r.kind, r.code, r.name, r.major_code, r.major_name,
-                           tuple(r.aliases or ()), r.urgent_hours, r.normal_working_days)
+                           tuple(r.aliases or ()), r.urgent_hours, r.normal_working_days, r.related_code or "")
             for r in session.execute(
                 select(ItemType.id, ItemType.scheme, ItemType.kind, ItemType.code, ItemType.name,
                        ItemType.major_code, ItemType.major_name, ItemType.aliases,
-                       ItemType.urgent_hours, ItemType.normal_working_days)
+                       ItemType.urgent_hours, ItemType.normal_working_days, ItemType.related_code)
             )
         }
         self.item_by_key: dict[str, ItemInfo] = {i.key: i for i in self.items.values()}
@@ -192,6 +253,20 @@ class CatalogueSnapshot:
             self.items_with_duties.add(r.item_type_id)
             count += 1
         self.duty_count = count
+
+        self.powers: list[PowerInfo] = [
+            PowerInfo(r.id, r.code, r.name, r.category, r.holder_id, tuple(r.citations or ()), r.penalty or "",
+                      tuple(r.item_type_keys or ()))
+            for r in session.execute(
+                select(Power.id, Power.code, Power.name, Power.category, Power.holder_id, Power.citations,
+                       Power.penalty, Power.item_type_keys).order_by(Power.code)
+            )
+        ]
+        self.powers_by_item: dict[str, list[PowerInfo]] = defaultdict(list)
+        for power in self.powers:
+            for key in power.item_keys:
+                self.powers_by_item[key].append(power)
+        self._routes: dict[int, tuple[Route, ...]] = {}
 
         # completion: (normalised text, is_alias, item id)
         self._names: list[tuple[str, bool, int]] = []
@@ -252,6 +327,14 @@ class CatalogueSnapshot:
                 if code.startswith(needle):
                     for item in items:
                         scored.setdefault(item.id, (3, item.code))
+        if not scored and not needle.isdigit():
+            # "雨水井盖缺失", "路灯坏了": a thing plus how it is broken. Look the thing up, and put
+            # the event "X异常" of that thing first: a report is about a fault, not the component.
+            stem = _strip_fault(needle)
+            if stem and stem != needle:
+                for position, found in enumerate(self.find_items(stem, limit=limit * 3)):
+                    for offset, candidate in enumerate([*self.fault_events(found), found]):
+                        scored.setdefault(candidate.id, (7 + position / 100 + offset / 1000, candidate.code))
         result = []
         for item_id, (rank, _) in sorted(
             scored.items(),
@@ -268,9 +351,96 @@ class CatalogueSnapshot:
                 break
         return result
 
+    def fault_events(self, item: ItemInfo) -> list[ItemInfo]:
+        """The events "X异常" of component ``item`` (through the crosswalk for four-digit codes)."""
+        if item.kind != "component":
+            return []
+        components = [item] + [o for o, link in self.counterparts(item) if link in CROSSWALK_ROUTE_LINKS]
+        events = []
+        for component in components:
+            event = self.item_by_key.get(f"{component.scheme}:event:{component.code}")
+            if event is not None and event.related_code == component.code:
+                events.append(event)
+        return events
+
     def counterparts(self, item: ItemInfo) -> list[tuple[ItemInfo, str]]:
         """Crosswalk neighbours of ``item`` (either direction) with the link kind."""
         return [(self.items[i], kind) for i, kind in self.crosswalk.get(item.id, ()) if i in self.items]
+
+    # -- the routes of an answer ----------------------------------------------------------
+
+    def routes(self, item: ItemInfo) -> tuple[Route, ...]:
+        """The ways ``item`` can be answered, in order of precedence.
+
+        1. its own duties; 2. the crosswalk, when it names the *same* component under the other
+        scheme (exact or renamed: a split or approximate link names a different thing, so such
+        a code needs duties of its own); 3. for an event "X异常" (classes 01–05), component X
+        and X's crosswalk counterpart.
+        """
+        cached = self._routes.get(item.id)
+        if cached is not None:
+            return cached
+        routes = [Route("duty", item)]
+        seen = {item.id}
+        for other, link in self.counterparts(item):
+            if link in CROSSWALK_ROUTE_LINKS and other.id not in seen:
+                seen.add(other.id)
+                routes.append(Route("crosswalk", other, (_step(other, link),)))
+        if item.kind == "event" and item.related_code:
+            component = self.item_by_key.get(f"{item.scheme}:component:{item.related_code}")
+            if component is not None and component.id not in seen:
+                seen.add(component.id)
+                first = _step(component, "related")
+                routes.append(Route("component_relation", component, (first,)))
+                for other, link in self.counterparts(component):
+                    if link in CROSSWALK_ROUTE_LINKS and other.id not in seen:
+                        seen.add(other.id)
+                        routes.append(Route("component_relation", other, (first, _step(other, link))))
+        result = tuple(routes)
+        self._routes[item.id] = result
+        return result
+
+    def decide(self, item: ItemInfo, place: AreaInfo, at: dt.date | None,
+               roles: tuple[str, ...] = ROLES) -> list[RoleAnswer]:
+        """Per role: the first route that has a duty valid on ``at`` at ``place`` answers.
+
+        A published ruling outranks general entries within its scope, so a route holding a
+        ruling for the role answers before an earlier route that holds none (a ruling on 0114
+        decides 01023 不明井盖 too). Within the route the rule of :mod:`resolution` applies.
+        """
+        per_route: list[tuple[Route, dict[str, list[Candidate]]]] = []
+        for route in self.routes(item):
+            by_role: dict[str, list[Candidate]] = {}
+            for area_id in place.chain:
+                for c in self.candidates.get((route.item.id, area_id), ()):
+                    if at is not None and not is_valid_on(c.valid_from, c.valid_to, at):
+                        continue
+                    by_role.setdefault(c.role, []).append(c)
+            if by_role:
+                per_route.append((route, by_role))
+        answers = []
+        for role in roles:
+            chosen: tuple[Route, list[Candidate]] | None = None
+            for route, by_role in per_route:
+                cands = by_role.get(role)
+                if cands and any(c.source_kind == "ruling" for c in cands):
+                    chosen = (route, cands)
+                    break
+            if chosen is None:
+                chosen = next(((route, by_role[role]) for route, by_role in per_route if by_role.get(role)), None)
+            if chosen is None:
+                answers.append(RoleAnswer(role, RoleDecision(role, None), None))
+            else:
+                answers.append(RoleAnswer(role, decide_role(role, chosen[1]), chosen[0]))
+        return answers
+
+    def powers_for(self, item: ItemInfo, routes: Iterable[Route] = ()) -> list[PowerInfo]:
+        """Powers (权力事项) naming ``item``, then those naming the items it was answered through."""
+        found: dict[int, PowerInfo] = {}
+        for key in [item.key, *(r.item.key for r in routes)]:
+            for power in self.powers_by_item.get(key, ()):
+                found.setdefault(power.id, power)
+        return list(found.values())
 
 
 class SnapshotCache:

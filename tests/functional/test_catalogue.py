@@ -117,7 +117,7 @@ def test_completion(app_):
 
 def test_agencies_and_areas(app_):
     agencies = app_.get("/api/v1/agencies").json
-    assert agencies["total"] == 64
+    assert agencies["total"] == 70
     kinds = {a["kind"] for a in agencies["items"]}
     assert kinds == {"government", "street_office", "utility", "enterprise", "property_company"}
     offices = app_.get("/api/v1/agencies", {"kind": "street_office"}).json
@@ -324,7 +324,9 @@ def test_reports_api(app_):
 
 def test_powers_api(app_):
     powers = app_.get("/api/v1/powers").json
-    assert powers["total"] == 15
+    assert powers["total"] == 48
+    noise = next(p for p in powers["items"] if p["code"] == "QL-CF-0023")
+    assert "gb47678:event:06028" in noise["item_types"] and "五千元以上五万元以下" in noise["penalty"]
     assert {p["category"] for p in powers["items"]} == {"行政处罚", "行政强制", "行政检查", "行政许可", "其他"}
 
 
@@ -356,7 +358,9 @@ def test_catalogue_pages_render(app_):
     link = powers.html.select_one("table.data a")["href"]
     assert "责任事项" in app_.get(link).text
     assert "依据失效" in app_.get("/catalogue/reports/stale-basis").text
-    assert "全部有权属单位" in app_.get("/catalogue/reports/coverage", {"at": "2025-07-01"}).text
+    assert "全部有人负责、有据可依" in app_.get("/catalogue/reports/coverage", {"at": "2025-07-01"}).text
+    events = app_.get("/catalogue/reports/coverage", {"at": "2026-12-01", "kind": "event", "scheme": "gb47678"})
+    assert "五位码事件 × 街道" in events.text and "关联" in events.text  # the grid says which route answered
     app_.get("/catalogue/item-types/9999", status=404)
 
 

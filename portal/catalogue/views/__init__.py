@@ -13,7 +13,7 @@ from portal.catalogue.interfaces import (
     IResponsibilityService,
 )
 from portal.catalogue.models import Agency, Duty, ItemType
-from portal.catalogue.resolution import ROLE_LABELS, SOURCE_LABELS
+from portal.catalogue.resolution import EVENT_ROLE_LABELS, ROLE_LABELS, SOURCE_LABELS
 from portal.errors import NotFound
 
 KIND_LABELS = {"component": "部件", "event": "事件"}
@@ -109,5 +109,5 @@ def template_globals() -> dict[str, Any]:
     return {
         "KIND_LABELS": KIND_LABELS, "SCHEME_LABELS": SCHEME_LABELS, "AGENCY_KIND_LABELS": AGENCY_KIND_LABELS,
         "LEVEL_LABELS": LEVEL_LABELS, "ROLE_LABELS": ROLE_LABELS, "SOURCE_LABELS": SOURCE_LABELS,
-        "CROSSWALK_LABELS": CROSSWALK_LABELS,
+        "CROSSWALK_LABELS": CROSSWALK_LABELS, "EVENT_ROLE_LABELS": EVENT_ROLE_LABELS,
     }

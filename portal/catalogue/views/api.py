@@ -274,7 +274,7 @@ def powers_api(request: Request) -> dict[str, Any]:
         "total": len(rows),
         "items": [
             {"code": p.code, "name": p.name, "category": p.category, "holder": agency_dict(p.holder),
-             "legal_basis": p.citations, "item_types": p.item_type_keys, "responsibilities": p.responsibilities,
+             "penalty": p.penalty or None, "legal_basis": p.citations, "item_types": p.item_type_keys, "responsibilities": p.responsibilities,
              "accountability": {"text": p.accountability, "legal_basis": p.accountability_citations},
              "url": request.route_url("catalogue.power", code=p.code)}
             for p in rows
@@ -297,9 +297,11 @@ def stale_api(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="catalogue.api.coverage", renderer="json", request_method="GET",
              permission=Permissions.PUBLIC_READ, schema=CoverageQuery,
-             api_doc={"summary": "覆盖检查：无权属单位的 类型×街道", "tags": TAGS, "response": CoverageSchema})
+             api_doc={"summary": "覆盖检查：三份类型清单 × 街道 × 角色的缺口、依据与未解析引用", "tags": TAGS,
+                      "response": CoverageSchema})
 def coverage_api(request: Request) -> dict[str, Any]:
     query = request.parsed
-    report = reports(request).coverage(query.get("at"), kind=query["kind"], scheme=query["scheme"])
+    report = reports(request).coverage(query.get("at"), kind=query.get("kind"), scheme=query.get("scheme"))
     report.pop("rows", None)
+    report["lists"] = [{k: v for k, v in lst.items() if k != "rows"} for lst in report["lists"]]
     return report

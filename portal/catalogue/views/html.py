@@ -375,7 +375,7 @@ def stale_page(request: Request) -> dict[str, Any]:
              permission=Permissions.PUBLIC_READ, schema=CoverageQuery)
 def coverage_page(request: Request) -> dict[str, Any]:
     query = request.parsed
-    report = reports(request).coverage(query.get("at"), kind=query["kind"], scheme=query["scheme"])
+    report = reports(request).coverage(query.get("at"), kind=query.get("kind"), scheme=query.get("scheme"))
     return _page(report=report, query=query, item_url=lambda i: request.route_url(
         "catalogue.item_type", code=i["code"], _query={"scheme": i["scheme"], "kind": i["kind"]}))
 

@@ -22,6 +22,9 @@ CITED_LAWS = (
     "city-water-supply-regulation.md",
     "zhejiang-comprehensive-administrative-enforcement-regulation.md",
     "property-management-regulation.md",
+    "city-gas-management-regulation.md",
+    "zhejiang-city-appearance-sanitation-regulation.md",
+    "city-appearance-sanitation-regulation.md",
 )
 
 

@@ -47,8 +47,33 @@ def test_check_catalogue_exits_non_zero_on_a_stale_basis(kb_connection, session)
 
 
 def test_coverage_command(kb_connection, session):
-    ok = CliRunner().invoke(catalogue_coverage, ["--at", "2025-07-01"], obj=FakeEnv(kb_connection))
-    assert ok.exit_code == 0 and "0 处缺口" in ok.output
-    gaps = CliRunner().invoke(catalogue_coverage, ["--at", "2025-07-01", "--scheme", "gb47678", "--kind", "event"],
-                              obj=FakeEnv(kb_connection))
-    assert gaps.exit_code == 1 and "06010" in gaps.output
+    result = CliRunner().invoke(catalogue_coverage, ["--at", "2026-12-01"], obj=FakeEnv(kb_connection))
+    for label in ("四位码部件：85 类", "五位码部件：153 类", "五位码事件：250 类"):
+        assert f"{label} × 9 街道，0 处缺口" in result.output, result.output
+    assert "共 0 处缺口" in result.output
+    # this test database holds only a few of the cited laws: the others are listed as unresolved,
+    # and the command fails on them as it would on a gap (with every source loaded there are none)
+    unresolved = [line for line in result.output.splitlines() if line.startswith("未解析引用")]
+    assert unresolved and all("《" in line for line in unresolved)
+    assert result.exit_code == 1
+    as_json = CliRunner().invoke(catalogue_coverage, ["--at", "2026-12-01", "--json", "--kind", "event"],
+                                 obj=FakeEnv(kb_connection))
+    report = json.loads(as_json.output)
+    assert [lst["label"] for lst in report["lists"]] == ["五位码事件"] and report["gaps"] == 0
+    assert report["unresolved"] and report["powers"] == 48
+
+
+def test_coverage_command_names_a_gap(kb_connection, session):
+    from sqlalchemy import select
+
+    from portal.catalogue.models import Duty, ItemType
+    from portal.workflow import State
+
+    event = session.scalar(select(ItemType).where(ItemType.kind == "event", ItemType.code == "09011"))
+    for duty in session.scalars(select(Duty).where(Duty.item_type_id == event.id, Duty.role == "supervisor")):
+        duty.state = State.WITHDRAWN.value
+    session.flush()
+    result = CliRunner().invoke(catalogue_coverage, ["--at", "2026-12-01", "--kind", "event"],
+                                obj=FakeEnv(kb_connection))
+    assert result.exit_code == 1
+    assert "五位码事件 09011 共享单车乱象 | 滨湖街道 | 主管 | 未配置" in result.output

@@ -253,17 +253,17 @@ def test_invalid_duty_input(session):
 # ----------------------------------------------------------------------------- reports
 
 
-def test_catalogue_has_no_coverage_gaps_for_components(session):
+def test_catalogue_has_no_coverage_gaps_in_any_list(session):
     report = CatalogueReports(session).coverage(dt.date(2025, 7, 1))
-    assert report["gaps"] == 0 and len(report["rows"]) == 85 and len(report["streets"]) == 9
+    assert report["gaps"] == 0 and len(report["rows"]) == 85 + 153 + 250 and len(report["streets"]) == 9
 
 
-def test_coverage_reports_missing_owner(session):
-    item = session.scalar(select(ItemType).where(ItemType.scheme == "gb47678", ItemType.code == "06010",
-                                                 ItemType.kind == "event"))
-    report = CatalogueReports(session).coverage(dt.date(2025, 7, 1), kind="event", scheme="gb47678")
-    row = next(r for r in report["rows"] if r["item"]["code"] == item.code)
-    assert not row["complete"] and report["gaps"] > 0
+def test_coverage_can_be_narrowed_to_one_list(session):
+    report = CatalogueReports(session).coverage(dt.date(2025, 7, 1), kind="component", scheme="gbt30428")
+    assert [lst["label"] for lst in report["lists"]] == ["四位码部件"] and len(report["rows"]) == 85
+    row = next(r for r in report["rows"] if r["item"]["code"] == "0118")
+    cell = row["cells"][0]
+    assert cell["agencies"]["maintainer"] == "城市照明公司" and cell["routes"]["owner"] == "duty"
 
 
 def test_stale_basis_finds_a_repealed_article(session):
