@@ -1,7 +1,7 @@
 """catalogue: the penalty range of a power (权力事项的处罚幅度)
 
 Revision ID: 0520
-Revises: 0501
+Revises: 0503
 Create Date: 2026-12-01 23:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0520"
-down_revision: str | Sequence[str] | None = "0501"
+down_revision: str | Sequence[str] | None = "0503"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """arbitration: experts, disputes, panels, votes, rulings
 
 Revision ID: 0600
-Revises: 0501
+Revises: 0520
 Create Date: 2026-12-01 22:24:15.839197
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import portal.db
 
 revision: str = '0600'
-down_revision: str | Sequence[str] | None = '0501'
+down_revision: str | Sequence[str] | None = '0520'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
