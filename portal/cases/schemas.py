@@ -145,6 +145,8 @@ class EventIngested(Schema):
 
 
 STATUS_FILTERS = [s.value for s in Status] + ["open", "closed"]
+MAX_OFFSET_PAGE = 100
+MAX_CURSOR_PAGE = 10_000_000
 
 
 class CaseQuery(QuerySchema):
@@ -155,10 +157,13 @@ class CaseQuery(QuerySchema):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUS_FILTERS))
     date_from = fields.Date(load_default=None, data_key="from", metadata={"description": "Reported on or after (YYYY-MM-DD)"})
     date_to = fields.Date(load_default=None, data_key="to", metadata={"description": "Reported on or before (YYYY-MM-DD)"})
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100))
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_CURSOR_PAGE),
+                         metadata={"description": f"页码；不带游标时至多 {MAX_OFFSET_PAGE}，带游标时仅作页码显示"})
     page_size = fields.Integer(load_default=50, validate=validate.Range(1, 100))
     cursor = fields.String(load_default=None, validate=validate.Length(max=64),
-                           metadata={"description": "Keyset cursor from next_cursor (beyond page 100)"})
+                           metadata={"description": "下一页的游标（上一次响应的 next_cursor），可翻到任意一页"})
+    before = fields.String(load_default=None, validate=validate.Length(max=64),
+                           metadata={"description": "上一页的游标（上一次响应的 prev_cursor）"})
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> dict:
@@ -167,6 +172,14 @@ class CaseQuery(QuerySchema):
             if data[key] == "":
                 del data[key]
         return data
+
+    @validates_schema
+    def _paging(self, data: dict, **_: object) -> None:
+        # Offsets are only cheap near the top; deeper pages are reached by cursor links.
+        if data.get("cursor") and data.get("before"):
+            raise ValidationError("cursor 与 before 不能同时使用。", "before")
+        if data["page"] > MAX_OFFSET_PAGE and not (data.get("cursor") or data.get("before")):
+            raise ValidationError(f"不带游标的页码至多为 {MAX_OFFSET_PAGE}；更后面的案件请沿“下一页”链接翻阅。", "page")
 
 
 class PublicEventOut(Schema):
@@ -217,6 +230,7 @@ class CasePage(Schema):
     total = fields.Integer(metadata={"description": "Matching cases, counted up to total_limit"})
     total_is_lower_bound = fields.Boolean()
     next_cursor = fields.String(allow_none=True)
+    prev_cursor = fields.String(allow_none=True)
 
 
 class FeedbackIn(BodySchema):
