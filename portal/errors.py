@@ -183,6 +183,9 @@ def not_found(exc: HTTPNotFound, request: Request) -> Response:
 def forbidden(exc: HTTPForbidden, request: Request) -> Response:
     from portal.accounts.security import uses_api_keys
 
+    if getattr(request.context, "conceal_when_forbidden", False):
+        # content whose very existence is not public (an unpublished draft): as if it were not there
+        return render_error(request, HTTPNotFound())
     if request.identity is None:
         if uses_api_keys(request):
             # No credentials at all is "who are you?" (401), not "you may not" (403).

@@ -75,8 +75,9 @@ class IDutyService(Interface):
         """Publish the duties a ruling decides (source: the ruling), superseding earlier ruling
         duties of the same item type, area and role; returns them."""
 
-    def history(duty):
-        """Audit entries and workflow transitions of the duty's whole lineage, oldest first."""
+    def history(duty, *, include_drafts=False):
+        """The lineage's events, oldest first: with ``include_drafts`` every revision's changes and
+        transitions (staff), otherwise only the publications of public revisions."""
 
 
 class ICatalogueReports(Interface):

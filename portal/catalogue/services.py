@@ -11,7 +11,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 from zope.interface import implementer
 
-from portal.audit import AuditEntry, diff
 from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
 from portal.catalogue.interfaces import (
     ICatalogueReports,
@@ -51,7 +50,7 @@ from portal.catalogue.snapshot import (
 )
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.regulations.citations import parse_citation
-from portal.workflow import State, WorkflowTransition
+from portal.workflow import State
 from portal.workflow import transition as workflow_transition
 
 SNAPSHOT_CACHE_KEY = "portal.catalogue.snapshot_cache"
@@ -675,29 +674,13 @@ class DutyService:
             select(Duty).where(or_(Duty.lineage_id == lineage_id, Duty.id == lineage_id)).order_by(Duty.id)
         ))
 
-    def history(self, duty: Duty) -> list[dict[str, Any]]:
-        ids = [str(d.id) for d in self.lineage(duty)]
-        events: list[dict[str, Any]] = []
-        for entry in self.session.scalars(
-            select(AuditEntry).where(AuditEntry.entity_type == Duty.__tablename__, AuditEntry.entity_id.in_(ids))
-        ):
-            changes = [(field, before, after) for field, before, after in diff(entry)
-                       if field not in ("updated_at", "created_at", "lineage_id")]
-            events.append({
-                "at": entry.at, "actor": entry.actor_name, "action": entry.action.rsplit(".", 1)[-1],
-                "duty_id": int(entry.entity_id), "changes": changes, "comment": entry.comment, "kind": "audit",
-            })
-        for record in self.session.scalars(
-            select(WorkflowTransition).where(WorkflowTransition.content_type == Duty.__tablename__,
-                                             WorkflowTransition.content_id.in_(ids))
-        ):
-            events.append({
-                "at": record.at, "actor": record.actor_name, "action": record.transition,
-                "duty_id": int(record.content_id), "changes": [("state", record.from_state, record.to_state)],
-                "comment": record.comment, "kind": "workflow",
-            })
-        events.sort(key=lambda e: (e["at"], 0 if e["kind"] == "audit" else 1))
-        return events
+    def history(self, duty: Duty, *, include_drafts: bool = False) -> list[dict[str, Any]]:
+        """The lineage's history: everything for staff (``include_drafts``), else the published
+        revisions only (see :mod:`portal.catalogue.history`)."""
+        from portal.catalogue.history import public_history, staff_history
+
+        lineage = self.lineage(duty)
+        return staff_history(self.session, lineage) if include_drafts else public_history(self.session, lineage)
 
 
 def duty_service_factory(context: Any, request: Any) -> DutyService:

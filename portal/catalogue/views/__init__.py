@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pyramid.request import Request
 
+from portal.catalogue.calendar import CHINA_TZ
 from portal.catalogue.interfaces import (
     ICatalogueReports,
     ICatalogueService,
@@ -109,5 +111,5 @@ def template_globals() -> dict[str, Any]:
     return {
         "KIND_LABELS": KIND_LABELS, "SCHEME_LABELS": SCHEME_LABELS, "AGENCY_KIND_LABELS": AGENCY_KIND_LABELS,
         "LEVEL_LABELS": LEVEL_LABELS, "ROLE_LABELS": ROLE_LABELS, "SOURCE_LABELS": SOURCE_LABELS,
-        "CROSSWALK_LABELS": CROSSWALK_LABELS,
+        "CROSSWALK_LABELS": CROSSWALK_LABELS, "china_tz": CHINA_TZ, "utc": dt.timezone.utc,
     }

@@ -10,6 +10,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from portal.accounts.permissions import Permissions
+from portal.catalogue.history import public_lineage
 from portal.catalogue.legal import STATUS_LABELS
 from portal.catalogue.resolution import ROLES
 from portal.catalogue.schemas import (
@@ -30,9 +31,9 @@ from portal.catalogue.views import (
     responsibility,
     template_globals,
 )
-from portal.errors import InvalidInput, NotFound, PortalError
+from portal.errors import InvalidInput, PortalError
 from portal.validation import QuerySchema
-from portal.workflow import STATE_LABELS, State
+from portal.workflow import STATE_LABELS
 
 
 def _page(**values: Any) -> dict[str, Any]:
@@ -289,18 +290,19 @@ def duty_create_page(request: Request) -> Any:
 
 
 @view_config(route_name="catalogue.duty", renderer="catalogue/duty.jinja2", request_method="GET",
-             permission=Permissions.PUBLIC_READ)
+             permission=Permissions.CATALOGUE_DUTY_READ)
 def duty_page(request: Request) -> dict[str, Any]:
     service = duties(request)
-    duty = service.get(duty_id(request))
+    duty = request.context.duty
     can_see_drafts = bool(request.has_permission(Permissions.CATALOGUE_VIEW_DRAFTS))
-    if duty.state != State.PUBLISHED.value and not can_see_drafts and duty.state != State.SUPERSEDED.value:
-        raise NotFound(f"未找到权责条目 #{duty.id}。")
     lineage = service.lineage(duty)
+    if not can_see_drafts:
+        lineage = public_lineage(lineage)
     return _page(
-        duty=duty, history=service.history(duty), lineage=lineage,
+        duty=duty, history=service.history(duty, include_drafts=can_see_drafts), lineage=lineage,
+        successor=next((d for d in lineage if d.revision_of_id == duty.id), None),
         collisions=service.collisions(duty) if duty.state in ("draft", "pending", "published") else [],
-        open_revision=service.open_revision(duty) if duty.state == "published" else None,
+        open_revision=service.open_revision(duty) if duty.state == "published" and can_see_drafts else None,
         transitions=duty.available_transitions() if _can_edit(request) else [],
         can_edit=_can_edit(request), can_publish=bool(request.has_permission(Permissions.CATALOGUE_PUBLISH)),
         state_labels=STATE_LABELS, item_url=lambda i: item_type_url(request, i),

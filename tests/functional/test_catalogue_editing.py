@@ -1,0 +1,145 @@
+"""Editing the catalogue as editors, reviewers and the public meet it (issue 10: drafts out of public
+view, readable history, citations linked to their articles, four eyes, staff filters)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import transaction
+import webtest
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[2]
+LAWS = ROOT.parent / "shared" / "corpus" / "laws"
+STREET = "330199001"
+
+
+@pytest.fixture(scope="module")
+def catalogue_laws() -> tuple[str, ...]:
+    return ("city-road-management-regulation.md", "city-water-supply-regulation.md")
+
+
+@pytest.fixture
+def session(catalogue_session) -> Session:
+    return catalogue_session
+
+
+@pytest.fixture
+def app_(app, session) -> webtest.TestApp:
+    manager = transaction.TransactionManager(explicit=True)
+    manager.begin()
+    manager.doom()
+    test_app = webtest.TestApp(app, extra_environ={
+        "HTTP_HOST": "example.com", "REMOTE_ADDR": "10.0.0.1", "tm.active": True, "tm.manager": manager,
+        "app.dbsession": session,
+    })
+    yield test_app
+    manager.abort()
+
+
+def _user(session, *roles, name=None):
+    from portal.accounts.services import DatabaseUserService
+
+    name = name or f"u-{uuid.uuid4().hex[:6]}"
+    return DatabaseUserService(session).create(name, "correct horse battery", roles, display_name=name)
+
+
+def _key(session, *roles, name=None):
+    from portal.accounts.services import DatabaseApiKeyService
+
+    _, secret = DatabaseApiKeyService(session).create(_user(session, *roles, name=name), "test key")
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def editor(session):
+    return _key(session, "editor", name=f"编辑甲-{uuid.uuid4().hex[:4]}")
+
+
+@pytest.fixture
+def reviewer(session):
+    return _key(session, "editor", name=f"审核乙-{uuid.uuid4().hex[:4]}")
+
+
+def login(app_, session, *roles):
+    user = _user(session, *roles)
+    form = app_.get("/login").forms[0]
+    form["username"] = user.username
+    form["password"] = "correct horse battery"
+    form.submit(status=303)
+    return user
+
+
+def transition(app_, headers, duty_id, name, status=200, **extra):
+    return app_.post_json(f"/api/v1/duties/{duty_id}/transitions", {"transition": name, **extra},
+                          headers=headers, status=status)
+
+
+def published_duty(app_, editor, reviewer, **fields):
+    body = {"item_type": "0101", "area": STREET, "role": "owner", "agency": "DX",
+            "citations": ["城市道路管理条例第23条"], "note": "公开说明", **fields}
+    created = app_.post_json("/api/v1/duties", body, headers=editor, status=201).json
+    transition(app_, editor, created["id"], "submit", comment="内部审核意见：请核实产权单位")
+    transition(app_, reviewer, created["id"], "publish", comment="内部：已电话核实")
+    return created["id"]
+
+
+# ----------------------------------------------------------------------------- drafts (defect 7)
+
+
+def test_the_public_never_sees_a_draft_revision_or_internal_comments(app_, session, editor, reviewer):
+    duty_id = published_duty(app_, editor, reviewer)
+    revision = app_.patch_json(f"/api/v1/duties/{duty_id}", {"note": "草稿里的新说明", "agency": "YD"},
+                               headers=editor, status=201).json["id"]
+    secrets = ("草稿里的新说明", "内部审核意见", "已电话核实", "编辑甲", "审核乙", f"#{revision}")
+
+    history = app_.get(f"/api/v1/duties/{duty_id}/history")
+    page = app_.get(f"/catalogue/duties/{duty_id}")
+    for text in (history.text, page.text):
+        for secret in secrets:
+            assert secret not in text
+    assert {e["duty_id"] for e in history.json["events"]} == {duty_id}
+    assert [e["action_label"] for e in history.json["events"]] == ["发布"]
+    assert "公开说明" in page.text
+    # the revision itself is not there for the public, on any route, and not even named
+    for url in (f"/api/v1/duties/{revision}", f"/api/v1/duties/{revision}/history", f"/catalogue/duties/{revision}"):
+        assert app_.get(url, status=404).status_int == 404
+
+    # staff see all of it (an API key with the permission to see drafts, and a logged-in editor)
+    staff = app_.get(f"/api/v1/duties/{duty_id}/history", headers=_key(session, "dispatcher")).json["events"]
+    assert revision in {e["duty_id"] for e in staff}
+    assert any(e["comment"] == "内部审核意见：请核实产权单位" for e in staff)
+    app_.get(f"/api/v1/duties/{revision}", headers=editor, status=200)
+    login(app_, session, "editor")
+    assert "草稿里的新说明" in app_.get(f"/catalogue/duties/{revision}").text
+
+
+def test_staff_history_is_a_readable_diff_with_each_transition_once(app_, session, editor, reviewer):
+    duty_id = published_duty(app_, editor, reviewer)
+    revision = app_.patch_json(f"/api/v1/duties/{duty_id}", {"agency": "YD", "urgent_hours": 4},
+                               headers=editor, status=201).json["id"]
+    transition(app_, editor, revision, "submit")
+    transition(app_, reviewer, revision, "publish")
+    events = app_.get(f"/api/v1/duties/{revision}/history", headers=editor).json["events"]
+    actions = [(e["duty_id"], e["action"]) for e in events]
+    for key in ((duty_id, "submit"), (duty_id, "publish"), (revision, "submit"), (revision, "publish"),
+                (duty_id, "supersede")):
+        assert actions.count(key) == 1, key
+    assert not [e for e in events if e["action"] == "update" and not e["changes"]]
+    labels = {e["action_label"] for e in events}
+    assert {"新建", "新建修订", "提交审核", "审核发布", "以新版本取代"} <= labels
+    created = next(e for e in events if e["duty_id"] == revision and e["action"] == "create")
+    changes = {c["label"]: c for c in created["changes"]}
+    assert changes["责任单位"]["after_text"] == "中国移动示例区分公司"
+    assert changes["法律依据"]["after_text"] == "《城市道路管理条例》第二十三条"
+    assert all(c["field"] not in ("kb_hash", "lineage_id", "updated_at") for e in events for c in e["changes"])
+
+    login(app_, session, "editor")
+    page = app_.get(f"/catalogue/duties/{revision}")
+    table = page.html.select_one("table.history")
+    text = table.get_text(" ")
+    assert "责任单位" in text and "紧急处置时限（小时）" in text and "提交审核" in text
+    for raw in ("agency_id", "kb_hash", "['", "None", "True", "submit"):
+        assert raw not in text
