@@ -207,6 +207,7 @@ VERB_LABELS: dict[str, str] = {
     "withdraw": "撤回",
     "supersede": "以新版本取代",
     "redraft": "重新编辑",
+    "four_eyes_override": "越过四眼原则发布",
 }
 
 

@@ -20,6 +20,8 @@ class Permissions(StrEnum):
     CATALOGUE_DUTY_READ = "catalogue:duty:read"
     CATALOGUE_EDIT = "catalogue:duty:edit"
     CATALOGUE_PUBLISH = "catalogue:duty:publish"
+    # publishing one's own change despite four eyes, with a recorded reason: admins only
+    CATALOGUE_PUBLISH_OVERRIDE = "catalogue:duty:publish-override"
     ARBITRATION_VOTE = "arbitration:dispute:vote"
     ARBITRATION_MANAGE = "arbitration:dispute:manage"
     CASES_INGEST = "cases:case:ingest"

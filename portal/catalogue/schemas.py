@@ -130,6 +130,9 @@ class TransitionSchema(BodySchema):
                                validate=validate.OneOf(("submit", "publish", "reject", "withdraw", "redraft")))
     comment = fields.String(validate=validate.Length(max=2000))
     force = fields.Boolean(load_default=False)
+    override_reason = fields.String(
+        load_default=None, validate=validate.Length(min=4, max=500),
+        metadata={"description": "仅管理员：发布本人编写或提交的修改时越过四眼原则的理由（记入审计日志）"})
 
 
 class CheckQuery(QuerySchema):

@@ -48,9 +48,12 @@ from portal.catalogue.snapshot import (
     FreshnessGate,
     freshness,
 )
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.audit import AuditEntry, actor_of
+from portal.audit import record as record_audit
+from portal.errors import Conflict, InvalidInput, NotFound, PortalError
 from portal.regulations.citations import parse_citation
-from portal.workflow import State
+from portal.settings import as_bool
+from portal.workflow import State, WorkflowTransition
 from portal.workflow import transition as workflow_transition
 
 SNAPSHOT_CACHE_KEY = "portal.catalogue.snapshot_cache"
@@ -470,11 +473,24 @@ def _candidate(duty: Duty, depth: int | None = None) -> Candidate:
                      duty.valid_from, duty.valid_to, duty)
 
 
+class SecondPersonRequired(PortalError):
+    status = 403
+    code = "second_person_required"
+
+
+# Columns a workflow transition sets: changing them is reviewing, not writing the change.
+_TRANSITION_COLUMNS = frozenset({"state", "published_at", "conflict_forced", "conflict_note"})
+
+
 @implementer(IDutyService)
 class DutyService:
-    def __init__(self, session: Session, catalogue: CatalogueService | None = None) -> None:
+    def __init__(self, session: Session, catalogue: CatalogueService | None = None, *,
+                 four_eyes: bool = True) -> None:
         self.session = session
         self.catalogue = catalogue or CatalogueService(session)
+        # Four eyes (setting catalogue.four_eyes, on by default): whoever wrote or submitted a
+        # change may not publish it too.
+        self.four_eyes = four_eyes
 
     def get(self, duty_id: int) -> Duty:
         duty = self.session.get(Duty, duty_id)
@@ -619,8 +635,48 @@ class DutyService:
         hits = collisions(_candidate(duty), [_candidate(o) for o in others])
         return [c.payload for c in hits]
 
-    def transition(self, duty: Duty, name: str, comment: str | None = None, force: bool = False) -> Duty:
+    def authors(self, duty: Duty) -> set[tuple[int | None, str]]:
+        """Who wrote this revision or submitted it for review, as (user id, name)."""
+        people: set[tuple[int | None, str]] = set()
+        for actor_id, actor_name, action, after in self.session.execute(
+            select(AuditEntry.actor_id, AuditEntry.actor_name, AuditEntry.action, AuditEntry.after)
+            .where(AuditEntry.entity_type == Duty.__tablename__, AuditEntry.entity_id == str(duty.id))
+        ):
+            if action.endswith(".create") or set(after or ()) - _TRANSITION_COLUMNS:
+                people.add((actor_id, actor_name))
+        people.update((actor_id, actor_name) for actor_id, actor_name in self.session.execute(
+            select(WorkflowTransition.actor_id, WorkflowTransition.actor_name)
+            .where(WorkflowTransition.content_type == Duty.__tablename__,
+                   WorkflowTransition.content_id == str(duty.id), WorkflowTransition.transition == "submit")))
+        return people
+
+    def _check_second_person(self, duty: Duty, override_reason: str | None) -> str | None:
+        """Refuse a publication by the change's own author; returns the note an admin's override leaves."""
+        actor_id, actor_name = actor_of(self.session)
+        # The rule is about people: operators' CLI runs and loaders act as no one in particular.
+        if not self.four_eyes or actor_id is None:
+            return None
+        if actor_id not in {author_id for author_id, _ in self.authors(duty)}:
+            return None
+        if not override_reason:
+            raise SecondPersonRequired(
+                "发布须由另一位工作人员审核（四眼原则）：您编写或提交了这项修改，请由其他有发布权限的人员审核发布。"
+                "管理员可填写理由越过此规则。", fields={"transition": ["须由另一位工作人员发布。"]})
+        note = f"四眼原则豁免（{actor_name}）：{override_reason}"
+        record_audit(self.session, f"{Duty.__tablename__}.four_eyes_override", Duty.__tablename__, str(duty.id),
+                     comment=override_reason)
+        return note
+
+    def transition(self, duty: Duty, name: str, comment: str | None = None, force: bool = False, *,
+                   override_reason: str | None = None, reviewed_elsewhere: bool = False) -> Duty:
+        """Apply workflow transition ``name``. Publishing needs a second person unless
+        ``override_reason`` is given (admins only: the views check) or the change was
+        ``reviewed_elsewhere`` (a ruling's panel)."""
         if name == "publish":
+            if not reviewed_elsewhere:
+                note = self._check_second_person(duty, override_reason)
+                if note:
+                    comment = f"{comment}；{note}" if comment else note
             hits = self.collisions(duty)
             if hits and not force:
                 raise Conflict(
@@ -662,7 +718,7 @@ class DutyService:
             )):
                 workflow_transition(self.session, earlier, "supersede", f"由裁定 {ruling_ref} 取代")
             self.transition(duty, "submit", comment or f"依裁定 {ruling_ref}")
-            self.transition(duty, "publish", comment or f"依裁定 {ruling_ref}")
+            self.transition(duty, "publish", comment or f"依裁定 {ruling_ref}", reviewed_elsewhere=True)
             created.append(duty)
         return created
 
@@ -685,7 +741,8 @@ class DutyService:
 
 def duty_service_factory(context: Any, request: Any) -> DutyService:
     snapshot_cache, _ = caches(request.registry)
-    return DutyService(request.dbsession, CatalogueService(request.dbsession, snapshot_cache))
+    four_eyes = as_bool(request.registry.settings.get("catalogue.four_eyes", True))
+    return DutyService(request.dbsession, CatalogueService(request.dbsession, snapshot_cache), four_eyes=four_eyes)
 
 
 # =========================================================================== reports

@@ -143,3 +143,60 @@ def test_staff_history_is_a_readable_diff_with_each_transition_once(app_, sessio
     assert "责任单位" in text and "紧急处置时限（小时）" in text and "提交审核" in text
     for raw in ("agency_id", "kb_hash", "['", "None", "True", "submit"):
         assert raw not in text
+
+
+# ----------------------------------------------------------------------------- four eyes (defect 9)
+
+
+def _pending(app_, headers, **fields):
+    body = {"item_type": "0109", "area": STREET, "role": "maintainer", "agency": "GS", "submit": True, **fields}
+    return app_.post_json("/api/v1/duties", body, headers=headers, status=201).json["id"]
+
+
+def test_publishing_needs_a_second_person(app_, session, editor, reviewer):
+    duty_id = _pending(app_, editor)
+    refused = transition(app_, editor, duty_id, "publish", status=403).json["error"]
+    assert refused["code"] == "second_person_required" and "四眼原则" in refused["message"]
+    assert app_.get(f"/api/v1/duties/{duty_id}", headers=editor).json["state"] == "pending"
+    # an editor may not grant themselves the override
+    transition(app_, editor, duty_id, "publish", status=403, override_reason="急需上线，无人审核")
+    assert transition(app_, reviewer, duty_id, "publish").json["state"] == "published"
+
+    # whoever edited a revision counts as its author too, even if someone else submitted it
+    revision = app_.patch_json(f"/api/v1/duties/{duty_id}", {"note": "改"}, headers=reviewer, status=201).json["id"]
+    transition(app_, editor, revision, "submit")
+    transition(app_, reviewer, revision, "publish", status=403)
+    third = _key(session, "editor")
+    assert transition(app_, third, revision, "publish").json["state"] == "published"
+
+
+def test_an_admin_may_override_four_eyes_with_a_recorded_reason(app_, session):
+    admin = _key(session, "admin", name=f"管理员丙-{uuid.uuid4().hex[:4]}")
+    duty_id = _pending(app_, admin)
+    transition(app_, admin, duty_id, "publish", status=403)
+    transition(app_, admin, duty_id, "publish", status=400, override_reason="")
+    done = transition(app_, admin, duty_id, "publish", override_reason="夜间抢修，审核人员不在岗").json
+    assert done["state"] == "published"
+    events = app_.get(f"/api/v1/duties/{duty_id}/history", headers=admin).json["events"]
+    publish = next(e for e in events if e["action"] == "publish")
+    assert "夜间抢修，审核人员不在岗" in publish["comment"] and "四眼原则豁免" in publish["comment"]
+    audit = app_.get("/api/v1/audit", params={"action": "catalogue_duties.four_eyes_override"}, headers=admin).json
+    assert any(e["entity_id"] == str(duty_id) and e["comment"] == "夜间抢修，审核人员不在岗" for e in audit["items"])
+
+
+def test_four_eyes_is_a_setting_on_by_default(app_, app, session, editor, monkeypatch):
+    assert "catalogue.four_eyes" not in app.registry.settings  # the default applies: on
+    monkeypatch.setitem(app.registry.settings, "catalogue.four_eyes", "false")
+    duty_id = _pending(app_, editor)
+    assert transition(app_, editor, duty_id, "publish").json["state"] == "published"
+
+
+def test_the_duty_page_tells_the_author_to_find_a_reviewer(app_, session):
+    login(app_, session, "editor")
+    form = next(f for f in app_.get("/catalogue/duties/new").forms.values() if "/catalogue/duties/" in (f.action or ""))
+    form["item_type"], form["area"], form["role"], form["agency"] = "0131", "33019900101", "maintainer", "GS"
+    form["submit_for_review"] = True
+    page = form.submit(status=303).follow()
+    assert "四眼原则" in page.text
+    transitions = [f["transition"].value for f in page.forms.values() if f.get("transition", default=None)]
+    assert "publish" not in transitions and "reject" in transitions

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pyramid.httpexceptions import HTTPForbidden
 from pyramid.request import Request
+
+from portal.accounts.permissions import Permissions
 
 from portal.catalogue.calendar import CHINA_TZ
 from portal.catalogue.interfaces import (
@@ -50,6 +53,14 @@ def duties(request: Request) -> Any:
 
 def reports(request: Request) -> Any:
     return request.find_service(ICatalogueReports)
+
+
+def override_reason(request: Request, reason: str | None) -> str | None:
+    """An override of four eyes is an admin's to give; anyone else asking is refused."""
+    reason = (reason or "").strip() or None
+    if reason and not request.has_permission(Permissions.CATALOGUE_PUBLISH_OVERRIDE):
+        raise HTTPForbidden("只有管理员可以越过四眼原则发布。")
+    return reason
 
 
 def duty_id(request: Request) -> int:

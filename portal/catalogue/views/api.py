@@ -40,6 +40,7 @@ from portal.catalogue.views import (
     catalogue,
     duties,
     duty_dict,
+    override_reason,
     duty_id,
     item_type_dict,
     reports,
@@ -232,7 +233,8 @@ def duty_transition_api(request: Request) -> dict[str, Any]:
         from pyramid.httpexceptions import HTTPForbidden
 
         raise HTTPForbidden()
-    service.transition(duty, data["transition"], data.get("comment"), force=data["force"])
+    service.transition(duty, data["transition"], data.get("comment"), force=data["force"],
+                       override_reason=override_reason(request, data.get("override_reason")))
     return duty_dict(request, duty, service.collisions(duty))
 
 

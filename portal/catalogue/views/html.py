@@ -27,6 +27,7 @@ from portal.catalogue.views import (
     duties,
     duty_id,
     item_type_url,
+    override_reason,
     reports,
     responsibility,
     template_globals,
@@ -305,9 +306,19 @@ def duty_page(request: Request) -> dict[str, Any]:
         open_revision=service.open_revision(duty) if duty.state == "published" and can_see_drafts else None,
         transitions=duty.available_transitions() if _can_edit(request) else [],
         can_edit=_can_edit(request), can_publish=bool(request.has_permission(Permissions.CATALOGUE_PUBLISH)),
+        own_change=service.four_eyes and _is_own_change(request, duty),
+        can_override=bool(request.has_permission(Permissions.CATALOGUE_PUBLISH_OVERRIDE)),
         state_labels=STATE_LABELS, item_url=lambda i: item_type_url(request, i),
         show_actors=can_see_drafts,
     )
+
+
+def _is_own_change(request: Request, duty: Any) -> bool:
+    """Whether the viewer wrote or submitted this revision (four eyes: then someone else publishes)."""
+    identity = request.identity
+    if identity is None or duty.state != "pending":
+        return False
+    return identity.user.id in {author_id for author_id, _ in duties(request).authors(duty)}
 
 
 @view_config(route_name="catalogue.duty_edit", renderer="catalogue/duty_form.jinja2", request_method="GET",
@@ -350,7 +361,8 @@ def duty_transition_page(request: Request) -> Any:
 
         raise HTTPForbidden()
     try:
-        service.transition(duty, name, request.POST.get("comment") or None, force=bool(request.POST.get("force")))
+        service.transition(duty, name, request.POST.get("comment") or None, force=bool(request.POST.get("force")),
+                           override_reason=override_reason(request, request.POST.get("override_reason")))
     except PortalError as exc:
         details = "；".join(str(v) for values in exc.fields.values() for v in values)
         request.session.flash(exc.message + (f"（{details}）" if details else ""), "error")
