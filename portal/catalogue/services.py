@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -24,6 +24,7 @@ from portal.catalogue.legal import (
     NOT_YET_EFFECTIVE,
     REPEALED,
     UNRESOLVED,
+    LegalBasis,
     LegalBasisCache,
     LegalBasisResolver,
     article_lookup_for,
@@ -51,7 +52,7 @@ from portal.catalogue.snapshot import (
 from portal.audit import AuditEntry, actor_of
 from portal.audit import record as record_audit
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError
-from portal.regulations.citations import parse_citation
+from portal.regulations.citations import citation_path, parse_citation
 from portal.settings import as_bool
 from portal.workflow import State, WorkflowTransition
 from portal.workflow import transition as workflow_transition
@@ -401,6 +402,20 @@ class ResponsibilityService:
             "missing_roles": missing,
             "conflicts": conflicts,
         }
+
+    def legal_basis(self, citations: Sequence[str], on: dt.date) -> list[LegalBasis]:
+        """A duty's citations as the look-up resolves them (status and text on ``on``), each
+        linked to the article as it stood that day, with the cited paragraph or item picked out."""
+        _, stamp = self.freshness_check() if self.freshness_check else freshness(self.session)
+        legal = LegalBasisResolver(self.article_lookup, self.legal_cache, stamp, self.request)
+        answers = []
+        for text in citations:
+            basis = legal.resolve(text, on)
+            citation = parse_citation(text)
+            if basis.regulation_id is not None and citation is not None and self.request is not None:
+                basis = dataclasses.replace(basis, url=citation_path(self.request, basis.regulation_id, citation, on))
+            answers.append(basis)
+        return answers
 
     @staticmethod
     def _fixed_parts(snap: CatalogueSnapshot, duty: Any, item: ItemInfo, urgency: str) -> tuple:

@@ -27,6 +27,13 @@ class PointInTimeQuery(QuerySchema):
     at = fields.Date(metadata={"description": "查看该日有效的文本 (YYYY-MM-DD)；缺省为今日"})
 
 
+class ArticlePageQuery(PointInTimeQuery):
+    """An article page, optionally pointing at the provision a citation names (第一款第二项)."""
+
+    paragraph = fields.Integer(validate=validate.Range(1, 99), metadata={"description": "突出显示的款"})
+    item = fields.Integer(validate=validate.Range(1, 99), metadata={"description": "突出显示的项"})
+
+
 class ArticleRefField(fields.Field):
     """An article reference in a path or query: 23, 23-1, 第二十三条之一."""
 

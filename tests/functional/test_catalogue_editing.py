@@ -200,3 +200,33 @@ def test_the_duty_page_tells_the_author_to_find_a_reviewer(app_, session):
     assert "四眼原则" in page.text
     transitions = [f["transition"].value for f in page.forms.values() if f.get("transition", default=None)]
     assert "publish" not in transitions and "reject" in transitions
+
+
+# ----------------------------------------------------------------------------- citations (defect 8)
+
+
+@pytest.mark.skipif(not LAWS.is_dir(), reason="needs the shared corpus (城市道路管理条例)")
+def test_citations_link_to_their_article_and_the_cited_item(app_, editor, reviewer):
+    duty_id = published_duty(app_, editor, reviewer, citations=[
+        "《城市道路管理条例》第四十二条第一项", "城市道路管理条例第23条", "《不存在的条例》第一条"])
+    page = app_.get(f"/catalogue/duties/{duty_id}")
+    basis = page.html.select("ul.basis > li")
+    assert len(basis) == 3
+    item_link = basis[0].find("a")
+    assert item_link.text == "《城市道路管理条例》第四十二条第一项"
+    assert "/articles/42?" in item_link["href"] and "at=" in item_link["href"] and "item=1" in item_link["href"]
+    assert item_link["href"].endswith("#cited")
+    assert basis[0].find("details").find(class_="article-text").text.strip()  # the text, on demand
+    assert "现行有效" in basis[1].text and basis[1].find("a")["href"].split("?")[0].endswith("/articles/23")
+    assert basis[2].find("a") is None and "法规库未收录" in basis[2].text
+
+    article = app_.get(item_link["href"].split("#")[0])
+    cited = article.html.select(".cited")
+    assert len(cited) == 1 and cited[0].name == "li" and cited[0].get("aria-current") == "true"
+    assert cited[0].find(id="cited") is not None
+    items = article.html.select("ol.items li")
+    assert cited[0] is items[0]
+    # a paragraph citation marks the whole paragraph
+    paragraph = app_.get(basis[1].find("a")["href"].replace("/articles/23?", "/articles/23?paragraph=1&"))
+    marked = paragraph.html.select(".cited")
+    assert len(marked) == 1 and marked[0]["id"].endswith("-p1")

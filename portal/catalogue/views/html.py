@@ -299,8 +299,12 @@ def duty_page(request: Request) -> dict[str, Any]:
     lineage = service.lineage(duty)
     if not can_see_drafts:
         lineage = public_lineage(lineage)
+    # the text as it stood while the duty applied: today, or its last day if it has ended
+    on = min(today_in_china(), duty.valid_to) if duty.valid_to else today_in_china()
     return _page(
         duty=duty, history=service.history(duty, include_drafts=can_see_drafts), lineage=lineage,
+        legal_basis=responsibility(request).legal_basis(duty.citations or (), on), basis_on=on,
+        status_labels=STATUS_LABELS,
         successor=next((d for d in lineage if d.revision_of_id == duty.id), None),
         collisions=service.collisions(duty) if duty.state in ("draft", "pending", "published") else [],
         open_revision=service.open_revision(duty) if duty.state == "published" and can_see_drafts else None,
