@@ -234,12 +234,18 @@ def value_text(value: Any) -> str:
         return "；".join(value_text(v) for v in value)
     if isinstance(value, dict):
         return "；".join(f"{k}：{value_text(v)}" for k, v in value.items())
+    if isinstance(value, dt.datetime):
+        return display_time(value)
     if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T" and value[4:5] == "-":
+        # timestamps are logged as ISO strings (json_safe)
         try:
-            stamp = dt.datetime.fromisoformat(value)
+            return display_time(dt.datetime.fromisoformat(value))
         except ValueError:
             return value
-        if stamp.tzinfo is not None:
-            stamp = stamp.astimezone(DISPLAY_TZ)
-        return stamp.strftime("%Y-%m-%d %H:%M")
     return str(value)
+
+
+def display_time(value: dt.datetime) -> str:
+    """A stored timestamp (UTC; SQLite returns it naive) in the portal's time zone, to the minute."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return aware.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from portal.catalogue.models import AGENCY_KIND_VALUES, LEVEL_VALUES, ROLE_VALUES, SOURCE_VALUES
 from portal.validation import BodySchema, QuerySchema
@@ -79,8 +79,19 @@ class DutyListQuery(QuerySchema):
     area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"))
     agency = fields.String(validate=validate.Length(min=1, max=32))
     state = fields.String(validate=validate.OneOf(("draft", "pending", "published", "withdrawn", "superseded")))
+    role = fields.String(validate=validate.OneOf(ROLE_VALUES), metadata={"description": "角色：owner / maintainer / supervisor / enforcer"})
+    source = fields.String(validate=validate.OneOf(SOURCE_VALUES),
+                           metadata={"description": "来源：regulation / ruling / agreement"})
+    within = fields.Boolean(load_default=False, metadata={"description": "为 true 时 area 含其下级区域的条目"})
+    q = fields.String(validate=validate.Length(min=1, max=100),
+                      metadata={"description": "文字：类型名称或编码、单位、区域、法律依据、说明、来源文号（空格分隔的词须全部出现）"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+    @pre_load
+    def _blanks(self, data: Any, **_: Any) -> Any:
+        # an empty select or text box of the filter form means "any"
+        return {k: v for k, v in data.items() if v != ""} if isinstance(data, dict) else data
 
 
 class _DutyFields(BodySchema):

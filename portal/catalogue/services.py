@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -514,7 +515,12 @@ class DutyService:
         return duty
 
     def list(self, *, item_type_id: int | None = None, area_id: int | None = None, state: str | None = None,
-             agency_id: int | None = None, limit: int = 200, offset: int = 0) -> tuple[list[Duty], int]:
+             agency_id: int | None = None, role: str | None = None, source_kind: str | None = None,
+             within_area: str | None = None, text: str | None = None, limit: int = 200,
+             offset: int = 0) -> tuple[list[Duty], int]:
+        """Duties by any of: item type, area (exactly, or ``within_area``: that area and the areas
+        below it), state, agency, role, source, and ``text`` (every word must occur in the item
+        type's code or name, the agency, the area, a citation, the note or the source reference)."""
         from sqlalchemy import func
 
         stmt = select(Duty)
@@ -526,12 +532,42 @@ class DutyService:
             stmt = stmt.where(Duty.state == state)
         if agency_id:
             stmt = stmt.where(Duty.agency_id == agency_id)
+        if role:
+            stmt = stmt.where(Duty.role == role)
+        if source_kind:
+            stmt = stmt.where(Duty.source_kind == source_kind)
+        if within_area or text:
+            stmt = stmt.join(Area, Duty.area_id == Area.id)
+        if within_area:
+            # area codes nest by prefix (district 330199 → street 330199001 → …)
+            stmt = stmt.where(Area.code.startswith(within_area, autoescape=True))
+        for word in (text or "").split():
+            stmt = stmt.where(self._mentions(word))
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = self.session.scalars(
             stmt.options(joinedload(Duty.item_type), joinedload(Duty.area), joinedload(Duty.agency))
             .order_by(Duty.updated_at.desc(), Duty.id.desc()).limit(limit).offset(offset)
         )
         return list(rows), total
+
+    @staticmethod
+    def _mentions(word: str) -> Any:
+        from sqlalchemy import String, cast, exists
+
+        # Citations are stored as JSON, whose serialiser escapes non-ASCII (\uXXXX): compare with
+        # the word in that form.
+        escaped = json.dumps(word)[1:-1]
+        return or_(
+            Duty.note.contains(word, autoescape=True),
+            Duty.source_ref.contains(word, autoescape=True),
+            cast(Duty.citations, String).contains(escaped, autoescape=True),
+            Area.name.contains(word, autoescape=True),
+            Area.code == word,
+            exists().where(ItemType.id == Duty.item_type_id,
+                           or_(ItemType.code == word, ItemType.name.contains(word, autoescape=True))),
+            exists().where(Agency.id == Duty.agency_id,
+                           or_(Agency.code == word, Agency.name.contains(word, autoescape=True))),
+        )
 
     # -- input ------------------------------------------------------------------------------
 

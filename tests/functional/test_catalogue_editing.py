@@ -230,3 +230,70 @@ def test_citations_link_to_their_article_and_the_cited_item(app_, editor, review
     paragraph = app_.get(basis[1].find("a")["href"].replace("/articles/23?", "/articles/23?paragraph=1&"))
     marked = paragraph.html.select(".cited")
     assert len(marked) == 1 and marked[0]["id"].endswith("-p1")
+
+
+# ----------------------------------------------------------------------------- staff screens (defect 10)
+
+
+def _listed(page):
+    rows = page.html.select("table.data tbody tr")
+    return [[td.get_text(" ", strip=True) for td in row.find_all("td")] for row in rows]
+
+
+def test_staff_filter_duties_by_type_area_agency_role_source_and_text(app_, session, editor):
+    login(app_, session, "editor")
+    everything = app_.get("/catalogue/duties")
+    form = everything.html.select_one("form.filters")
+    for name in ("q", "item_type", "area", "agency", "role", "source", "state"):
+        assert form.find(attrs={"name": name}) is not None, name
+    total = int(everything.html.find(string=lambda s: s and s.startswith("共 ")).split()[1])
+
+    def count(**params):
+        page = app_.get("/catalogue/duties", params={**params, "page_size": 200})
+        return int(page.html.find(string=lambda s: s and s.startswith("共 ")).split()[1]), _listed(page)
+
+    n, rows = count(item_type="0101")
+    assert 0 < n < total and all(r[1].startswith("0101 ") for r in rows)
+    n, rows = count(agency="DX")
+    assert 0 < n < total and {r[4] for r in rows} == {"中国电信示例区分公司"}
+    n, rows = count(role="enforcer")
+    assert 0 < n < total and {r[3] for r in rows} == {"执法"}
+    n_street, rows = count(area=STREET)
+    assert 0 < n_street < total
+    n_exact = app_.get("/api/v1/duties", params={"area": STREET}, headers=editor).json["total"]
+    assert n_exact < n_street  # the page includes the street's zones, units and grids
+    n, rows = count(q="城市道路管理条例")
+    api = app_.get("/api/v1/duties", params={"q": "城市道路管理条例", "page_size": 200}, headers=editor).json
+    assert 0 < n < total and api["total"] == n
+    assert all(any("城市道路管理条例" in c for c in d["citations"]) or "城市道路管理条例" in d["note"]
+               for d in api["items"])
+    n_both, _ = count(q="城市道路管理条例 井盖")
+    assert 0 < n_both < n
+    assert count(source="agreement")[0] < total
+    assert count(q="绝对不会出现的词语")[0] == 0
+    bad = app_.get("/catalogue/duties", params={"item_type": "不存在的类型"})
+    assert "未找到部件/事件类型" in bad.text and _listed(bad) == []
+
+
+def test_edit_form_names_the_item_type_by_code_and_name(app_, session, editor):
+    created = app_.post_json("/api/v1/duties", {"item_type": "gb47678:event:09006", "area": STREET,
+                                                "role": "enforcer", "agency": "CGJ"}, headers=editor, status=201).json
+    login(app_, session, "editor")
+    page = app_.get(f"/catalogue/duties/{created['id']}/edit")
+    box = page.html.find("input", attrs={"name": "item_type"})
+    assert box["value"] == "09006 占道经营" and "gb47678:" not in page.text.replace("gb47678:event:06001", "")
+    form = next(f for f in page.forms.values() if "/edit" in (f.action or ""))
+    form["note"] = "只改说明"
+    form.submit(status=303)
+    after = app_.get(f"/api/v1/duties/{created['id']}", headers=editor).json
+    assert after["item_type"]["code"] == "09006" and after["item_type"]["kind"] == "event"
+    assert after["note"] == "只改说明"
+
+
+def test_audit_log_speaks_chinese_and_wraps_long_values(app_, session):
+    login(app_, session, "admin")
+    page = app_.get("/admin/audit")
+    cells = [row.find_all("td")[2] for row in page.html.select("table.audit-log tbody tr")]
+    assert cells and all(not cell.get_text(strip=True).isascii() for cell in cells)
+    assert "新建用户" in page.text
+    assert "table-layout: fixed" in page.text and "overflow-wrap: anywhere" in page.text

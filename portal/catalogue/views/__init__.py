@@ -55,6 +55,21 @@ def reports(request: Request) -> Any:
     return request.find_service(ICatalogueReports)
 
 
+def duty_filters(request: Request, query: dict[str, Any]) -> dict[str, Any]:
+    """DutyListQuery → DutyService.list filters (codes resolved; unknown ones raise)."""
+    service = catalogue(request)
+    filters: dict[str, Any] = {"role": query.get("role"), "source_kind": query.get("source"),
+                               "text": query.get("q")}
+    if query.get("item_type"):
+        filters["item_type_id"] = service.resolve_item_info(query["item_type"]).id
+    if query.get("area"):
+        area = service.area(query["area"])
+        filters["within_area" if query.get("within") else "area_id"] = area.code if query.get("within") else area.id
+    if query.get("agency"):
+        filters["agency_id"] = service.agency(query["agency"]).id
+    return filters
+
+
 def override_reason(request: Request, reason: str | None) -> str | None:
     """An override of four eyes is an admin's to give; anyone else asking is refused."""
     reason = (reason or "").strip() or None

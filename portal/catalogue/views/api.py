@@ -40,6 +40,7 @@ from portal.catalogue.views import (
     catalogue,
     duties,
     duty_dict,
+    duty_filters,
     override_reason,
     duty_id,
     item_type_dict,
@@ -160,14 +161,7 @@ def _can_see_drafts(request: Request) -> bool:
              api_doc={"summary": "权责条目列表（未登录仅见已发布）", "tags": TAGS, "response": DutyListSchema})
 def duties_api(request: Request) -> dict[str, Any]:
     query = request.parsed
-    service = catalogue(request)
-    filters: dict[str, Any] = {}
-    if query.get("item_type"):
-        filters["item_type_id"] = service.resolve_item_info(query["item_type"]).id
-    if query.get("area"):
-        filters["area_id"] = service.area(query["area"]).id
-    if query.get("agency"):
-        filters["agency_id"] = service.agency(query["agency"]).id
+    filters = duty_filters(request, query)
     state = query.get("state")
     if not _can_see_drafts(request):
         state = State.PUBLISHED.value if state in (None, State.PUBLISHED.value) else "__none__"

@@ -12,7 +12,7 @@ from pyramid.view import view_config
 from portal.accounts.permissions import Permissions
 from portal.catalogue.history import public_lineage
 from portal.catalogue.legal import STATUS_LABELS
-from portal.catalogue.resolution import ROLES
+from portal.catalogue.resolution import ROLE_LABELS, ROLES
 from portal.catalogue.schemas import (
     CoverageQuery,
     DutyCreateSchema,
@@ -25,6 +25,7 @@ from portal.catalogue.services import PROBLEM_LABELS, today_in_china
 from portal.catalogue.views import (
     catalogue,
     duties,
+    duty_filters,
     duty_id,
     item_type_url,
     override_reason,
@@ -207,6 +208,24 @@ def lookup_page(request: Request) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- editing
 
 
+def _item_type_key(request: Request, text: str) -> str:
+    """The form shows an item type as "code name" (09006 井盖); that names one type even where a
+    code alone is shared by a component and an event. Anything else is passed on as typed."""
+    code, _, name = text.partition(" ")
+    if name.strip():
+        snap = catalogue(request).snapshot()
+        matches = [i for i in snap.items_by_code.get(code, ()) if i.name == name.strip()]
+        if len(matches) == 1:
+            return matches[0].key
+    return text
+
+
+def _item_type_label(request: Request, value: str) -> tuple[str, Any]:
+    """What the item-type box shows for a stored key: "code name", and the type itself."""
+    item = catalogue(request).snapshot().item_by_key.get(value) if value.count(":") == 2 else None
+    return (f"{item.code} {item.name}", item) if item is not None else (value, None)
+
+
 def _form_data(request: Request, *, partial: bool) -> dict[str, Any]:
     post = request.POST
     data: dict[str, Any] = {}
@@ -216,6 +235,8 @@ def _form_data(request: Request, *, partial: bool) -> dict[str, Any]:
         if value is None:
             continue
         value = value.strip()
+        if name == "item_type":
+            value = _item_type_key(request, value)
         if value == "" and name in ("valid_from", "valid_to", "urgent_hours", "normal_working_days",
                                     "basis_reviewed_on", "source_id"):
             data[name] = None
@@ -242,8 +263,9 @@ def _duty_form_context(request: Request, duty: Any = None, values: dict[str, Any
     values = dict(values or {})
     if isinstance(values.get("citations"), list):
         values["citations"] = "\n".join(values["citations"])
+    values["item_type"], chosen_item = _item_type_label(request, str(values.get("item_type") or ""))
     return _page(
-        duty=duty, values=values, errors=errors or {}, agencies=service.agencies(),
+        duty=duty, values=values, errors=errors or {}, agencies=service.agencies(), chosen_item=chosen_item,
         area_groups=_area_options(request), roles=ROLES,
     )
 
@@ -251,12 +273,21 @@ def _duty_form_context(request: Request, duty: Any = None, values: dict[str, Any
 @view_config(route_name="catalogue.duties", renderer="catalogue/duties.jinja2", request_method="GET",
              permission=Permissions.CATALOGUE_VIEW_DRAFTS, schema=DutyListQuery)
 def duties_page(request: Request) -> dict[str, Any]:
-    query = request.parsed
-    rows, total = duties(request).list(state=query.get("state"), limit=query["page_size"],
-                                       offset=(query["page"] - 1) * query["page_size"])
+    query = dict(request.parsed, within=True)  # staff pick a street and mean everything in it
+    errors: dict[str, Any] = {}
+    try:
+        filters = duty_filters(request, query)
+    except PortalError as exc:
+        errors = {**exc.fields, "_": [exc.message]}
+        rows, total = [], 0
+    else:
+        rows, total = duties(request).list(state=query.get("state"), limit=query["page_size"],
+                                           offset=(query["page"] - 1) * query["page_size"], **filters)
     pages = max(1, -(-total // query["page_size"]))
-    return _page(duties=rows, total=total, page=query["page"], pages=pages, state=query.get("state"),
-                 state_labels=STATE_LABELS, can_edit=_can_edit(request))
+    return _page(duties=rows, total=total, page=query["page"], pages=pages, query=query, errors=errors,
+                 state_labels=STATE_LABELS, can_edit=_can_edit(request), area_groups=_area_options(request),
+                 agency_options=[(a.code, a.name) for a in catalogue(request).agencies()],
+                 role_options=[(r, ROLE_LABELS[r]) for r in ROLES])
 
 
 @view_config(route_name="catalogue.duty_new", renderer="catalogue/duty_form.jinja2", request_method="GET",
