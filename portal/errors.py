@@ -96,6 +96,23 @@ STATUS_MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
+# The API adds English for developers (``message_en``); people read ``message``.
+STATUS_MESSAGES_EN: dict[int, str] = {
+    400: "Bad request: check the input.",
+    401: "A valid API key is required.",
+    403: "Not allowed.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    409: "Conflicts with existing data.",
+    413: "Request body too large.",
+    415: "Unsupported media type.",
+    422: "Unprocessable request.",
+    429: "Too many requests: retry later.",
+    500: "Internal error.",
+    503: "Service unavailable.",
+}
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
     status: int
@@ -103,6 +120,11 @@ class ErrorInfo:
     message: str
     fields: dict[str, Any]
     headers: dict[str, str]
+    message_en: str | None = None
+
+    @property
+    def english(self) -> str:
+        return self.message_en or STATUS_MESSAGES_EN.get(self.status, "Error.")
 
 
 ErrorFormatter = Callable[[Request, ErrorInfo], Response]
@@ -120,7 +142,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(exc.status, exc.code, exc.message, exc.fields, headers)
     if isinstance(exc, ValidationError):
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return ErrorInfo(400, "validation_failed", "输入校验未通过，请查看各字段的说明。", fields, {})
+        return ErrorInfo(400, "validation_failed", "输入校验未通过，请查看各字段的说明。", fields, {},
+                         "Validation failed: see the messages per field.")
     if isinstance(exc, UnicodeError):
         # Query strings, forms and bodies are decoded lazily, wherever a view first reads them.
         return ErrorInfo(400, "invalid_encoding", "请求内容不是有效的 UTF-8 编码。", {}, {})
@@ -135,7 +158,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 def api_error_response(request: Request, info: ErrorInfo) -> Response:
     response = Response(
-        json_body={"error": {"code": info.code, "message": info.message, "fields": info.fields}},
+        json_body={"error": {"code": info.code, "message": info.message, "fields": info.fields,
+                             "message_en": info.english}},
         status=info.status,
         charset="utf-8",
     )

@@ -18,9 +18,9 @@ _CODE = validate.Length(min=1, max=40)
 
 
 class ItemTypeQuery(QuerySchema):
-    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "component（部件）| event（事件）"})
+    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "类别：component（部件）| event（事件）"})
     scheme = fields.String(validate=validate.OneOf(SCHEMES),
-                           metadata={"description": "gbt30428（四位码）| gb47678（GB/T 47678.5-2026 五位码）"})
+                           metadata={"description": "编码体系：gbt30428（四位码）| gb47678（GB/T 47678.5-2026 五位码）"})
     major_code = fields.String(validate=validate.Regexp(r"^\d{2}$"), metadata={"description": "大类代码"})
     q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "名称、别名或编码"})
 
@@ -100,7 +100,7 @@ class _DutyFields(BodySchema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"), metadata={"description": "适用区域（含下级）"})
     role = fields.String(validate=validate.OneOf(ROLE_VALUES),
-                         metadata={"description": "owner 权属 | maintainer 养护 | supervisor 主管 | enforcer 执法"})
+                         metadata={"description": "角色：owner 权属 | maintainer 养护 | supervisor 主管 | enforcer 执法"})
     agency = fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "责任单位编码"})
     citations = fields.List(fields.String(validate=validate.Length(min=1, max=300)),
                             validate=validate.Length(max=20),
@@ -245,7 +245,7 @@ class LegalBasisSchema(Schema):
     paragraph = fields.Integer(allow_none=True)
     text = fields.String(allow_none=True)
     in_force = fields.Boolean()
-    status = fields.String(metadata={"description": "in_force | unresolved | missing | repealed | not_yet_effective"})
+    status = fields.String(metadata={"description": "条文状态：in_force 现行有效 | unresolved 法规库未收录 | missing 条文不存在 | repealed 已废止 | not_yet_effective 尚未施行"})
     status_label = fields.String()
     changed_on = fields.Date(allow_none=True)
     url = fields.String(allow_none=True)
@@ -264,7 +264,7 @@ class TimeLimitsSchema(Schema):
 
 
 class SourceSchema(Schema):
-    kind = fields.String(metadata={"description": "regulation | ruling | agreement"})
+    kind = fields.String(metadata={"description": "来源：regulation 法规规定 | ruling 裁定 | agreement 协议"})
     label = fields.String()
     id = fields.String(allow_none=True)
     ref = fields.String(allow_none=True)

@@ -225,7 +225,7 @@ def test_responsibility_deadline_from_reported_time(app_):
 ])
 def test_responsibility_bad_input_is_a_4xx_with_envelope(app_, params, status, field):
     body = app_.get("/api/v1/responsibility", params, status=status).json
-    assert set(body["error"]) == {"code", "message", "fields"}
+    assert set(body["error"]) == {"code", "message", "fields", "message_en"}
     if field:
         assert field in body["error"]["fields"]
 
