@@ -247,5 +247,5 @@ def value_text(value: Any) -> str:
 
 def display_time(value: dt.datetime) -> str:
     """A stored timestamp (UTC; SQLite returns it naive) in the portal's time zone, to the minute."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
     return aware.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M")

@@ -196,4 +196,4 @@ def public_lineage(lineage: Iterable[Duty]) -> list[Duty]:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     # SQLite hands timestamps back naive (they are stored in UTC)
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

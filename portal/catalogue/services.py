@@ -12,6 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 from zope.interface import implementer
 
+from portal.audit import AuditEntry, actor_of
+from portal.audit import record as record_audit
 from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
 from portal.catalogue.interfaces import (
     ICatalogueReports,
@@ -43,15 +45,13 @@ from portal.catalogue.resolution import (
 from portal.catalogue.snapshot import (
     AreaInfo,
     CatalogueSnapshot,
+    FreshnessGate,
     ItemInfo,
     SessionProvider,
     SnapshotCache,
     as_session,
-    FreshnessGate,
     freshness,
 )
-from portal.audit import AuditEntry, actor_of
-from portal.audit import record as record_audit
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError
 from portal.regulations.citations import citation_path, parse_citation
 from portal.settings import as_bool

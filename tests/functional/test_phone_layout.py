@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
 
 # What a narrow layout must not do, measured in the page: the page is wider than the window, an
 # element runs past the right edge, or a text is squeezed to fewer than three characters a line.
-MEASURE = """
+MEASURE = r"""
 const width = window.innerWidth;
 const overflow = document.documentElement.scrollWidth - width;
 const squeezed = [];

@@ -9,7 +9,6 @@ from pyramid.httpexceptions import HTTPForbidden
 from pyramid.request import Request
 
 from portal.accounts.permissions import Permissions
-
 from portal.catalogue.calendar import CHINA_TZ
 from portal.catalogue.interfaces import (
     ICatalogueReports,
@@ -137,5 +136,5 @@ def template_globals() -> dict[str, Any]:
     return {
         "KIND_LABELS": KIND_LABELS, "SCHEME_LABELS": SCHEME_LABELS, "AGENCY_KIND_LABELS": AGENCY_KIND_LABELS,
         "LEVEL_LABELS": LEVEL_LABELS, "ROLE_LABELS": ROLE_LABELS, "SOURCE_LABELS": SOURCE_LABELS,
-        "CROSSWALK_LABELS": CROSSWALK_LABELS, "china_tz": CHINA_TZ, "utc": dt.timezone.utc,
+        "CROSSWALK_LABELS": CROSSWALK_LABELS, "china_tz": CHINA_TZ, "utc": dt.UTC,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -15,6 +16,7 @@ from portal.catalogue.schemas import (
     AgencySchema,
     AreaQuery,
     AreaTreeSchema,
+    CheckQuery,
     CompletionQuery,
     CompletionSchema,
     CoverageQuery,
@@ -33,7 +35,6 @@ from portal.catalogue.schemas import (
     ResponsibilitySchema,
     StaleReportSchema,
     TransitionSchema,
-    CheckQuery,
 )
 from portal.catalogue.views import (
     agency_dict,
@@ -41,15 +42,13 @@ from portal.catalogue.views import (
     duties,
     duty_dict,
     duty_filters,
-    override_reason,
     duty_id,
     item_type_dict,
+    override_reason,
     reports,
     responsibility,
 )
 from portal.workflow import State
-
-import orjson
 
 TAGS = ["catalogue"]
 # Schema instances, not classes, for the dispatch hot paths: a marshmallow schema is safe to reuse

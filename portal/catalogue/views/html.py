@@ -14,12 +14,12 @@ from portal.catalogue.history import public_lineage
 from portal.catalogue.legal import STATUS_LABELS
 from portal.catalogue.resolution import ROLE_LABELS, ROLES
 from portal.catalogue.schemas import (
+    CheckQuery,
     CoverageQuery,
     DutyCreateSchema,
     DutyListQuery,
     DutyPatchSchema,
     ItemTypeQuery,
-    CheckQuery,
 )
 from portal.catalogue.services import PROBLEM_LABELS, today_in_china
 from portal.catalogue.views import (
