@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= development.ini
 # WeasyPrint's libraries (libharfbuzz-subset0: without it PDF renders are ~20x slower), a CJK font
-# with a real bold weight, and poppler-utils for checking rendered PDFs in tests.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils
+# with a real bold weight, and poppler-utils for checking rendered PDFs in tests; chromium and its
+# driver for the tests that look at the pages in a real browser (phone width).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils \
+	chromium chromium-driver
 
 .PHONY: install install-test system-packages run init test test-sqlite bench clean shell
 

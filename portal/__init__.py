@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.messages import use_chinese_messages
+
+# before any schema is defined: marshmallow's fields copy their messages when they are created
+use_chinese_messages()
+
 
 def main(global_config: dict[str, Any], **settings: Any) -> Any:
     """The WSGI application (``paste.app_factory``)."""

@@ -13,6 +13,7 @@ import datetime as dt
 import decimal
 import enum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ForeignKey, Index, String, Text, event, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -172,3 +173,79 @@ def query_entries(session: Session, *, entity_type: str | None = None, entity_id
         stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(page_size).offset((page - 1) * page_size)
     )
     return list(entries), total
+
+
+# -- reading the log as people do --------------------------------------------------------------
+
+DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
+
+#: what each audited table holds, in the words of the people who read the log
+ENTITY_LABELS: dict[str, str] = {
+    "users": "用户",
+    "api_keys": "API 密钥",
+    "catalogue_duties": "权责条目",
+    "catalogue_agencies": "责任单位",
+    "catalogue_powers": "权力事项",
+    "catalogue": "权责清单",
+    "regulations": "法规",
+    "regulation_versions": "法规版本",
+    "cases": "案件",
+}
+
+#: the last part of an action name (``users.create`` → ``create``)
+VERB_LABELS: dict[str, str] = {
+    "create": "新建",
+    "update": "修改",
+    "delete": "删除",
+    "import": "导入",
+    "load": "载入",
+    "password_reset": "重置密码",
+    "revoke": "吊销",
+    "submit": "提交审核",
+    "publish": "审核发布",
+    "reject": "退回修改",
+    "withdraw": "撤回",
+    "supersede": "以新版本取代",
+    "redraft": "重新编辑",
+    "four_eyes_override": "越过四眼原则发布",
+}
+
+
+def entity_label(entity_type: str) -> str:
+    return ENTITY_LABELS.get(entity_type, entity_type)
+
+
+def action_label(action: str) -> str:
+    """``users.create`` → 新建用户; an action nobody named yet keeps its code rather than vanish."""
+    entity, _, verb = action.rpartition(".")
+    verb_label = VERB_LABELS.get(verb)
+    if verb_label is None:
+        return action
+    return verb_label + (ENTITY_LABELS.get(entity, "") if entity else "")
+
+
+def value_text(value: Any) -> str:
+    """A logged value as a reader sees it: no Python reprs, no JSON quoting."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, (list, tuple)):
+        return "；".join(value_text(v) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{value_text(v)}" for k, v in value.items())
+    if isinstance(value, dt.datetime):
+        return display_time(value)
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T" and value[4:5] == "-":
+        # timestamps are logged as ISO strings (json_safe)
+        try:
+            return display_time(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
+def display_time(value: dt.datetime) -> str:
+    """A stored timestamp (UTC; SQLite returns it naive) in the portal's time zone, to the minute."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M")

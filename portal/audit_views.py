@@ -9,7 +9,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from portal.accounts.permissions import Permissions
-from portal.audit import diff, query_entries
+from portal.audit import action_label, diff, entity_label, query_entries, value_text
 from portal.validation import QuerySchema
 
 
@@ -53,12 +53,13 @@ def audit_page(request: Request) -> dict[str, Any]:
     page = _page(request)
     page["diffs"] = {entry.id: diff(entry) for entry in page["items"]}
     page["query"] = request.parsed
+    page.update(action_label=action_label, entity_label=entity_label, value_text=value_text)
     return page
 
 
 @view_config(route_name="audit.api.list", renderer="json", permission=Permissions.ADMIN_AUDIT_READ,
              request_method="GET", schema=AuditQuery,
-             api_doc={"summary": "Audit log (admins)", "tags": ["admin"], "response": AuditPage, "auth": True})
+             api_doc={"summary": "审计日志（仅管理员）", "tags": ["admin"], "response": AuditPage, "auth": True})
 def audit_api(request: Request) -> dict[str, Any]:
     return AuditPage().dump(_page(request))
 

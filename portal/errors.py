@@ -99,6 +99,23 @@ STATUS_MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
+# The API adds English for developers (``message_en``); people read ``message``.
+STATUS_MESSAGES_EN: dict[int, str] = {
+    400: "Bad request: check the input.",
+    401: "A valid API key is required.",
+    403: "Not allowed.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    409: "Conflicts with existing data.",
+    413: "Request body too large.",
+    415: "Unsupported media type.",
+    422: "Unprocessable request.",
+    429: "Too many requests: retry later.",
+    500: "Internal error.",
+    503: "Service unavailable.",
+}
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
     status: int
@@ -106,6 +123,11 @@ class ErrorInfo:
     message: str
     fields: dict[str, Any]
     headers: dict[str, str]
+    message_en: str | None = None
+
+    @property
+    def english(self) -> str:
+        return self.message_en or STATUS_MESSAGES_EN.get(self.status, "Error.")
 
 
 ErrorFormatter = Callable[[Request, ErrorInfo], Response]
@@ -123,7 +145,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(exc.status, exc.code, exc.message, exc.fields, headers)
     if isinstance(exc, ValidationError):
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return ErrorInfo(400, "validation_failed", "输入校验未通过，请查看各字段的说明。", fields, {})
+        return ErrorInfo(400, "validation_failed", "输入校验未通过，请查看各字段的说明。", fields, {},
+                         "Validation failed: see the messages per field.")
     if isinstance(exc, OverflowError):
         # A number or a date beyond what Python's dates or the database can hold (第99999…条,
         # 9999-12-31T23:59:59-14:00): the request asked for something that cannot exist.
@@ -150,7 +173,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 def api_error_response(request: Request, info: ErrorInfo) -> Response:
     response = Response(
-        json_body={"error": {"code": info.code, "message": info.message, "fields": info.fields}},
+        json_body={"error": {"code": info.code, "message": info.message, "fields": info.fields,
+                             "message_en": info.english}},
         status=info.status,
         charset="utf-8",
     )
@@ -198,6 +222,9 @@ def not_found(exc: HTTPNotFound, request: Request) -> Response:
 def forbidden(exc: HTTPForbidden, request: Request) -> Response:
     from portal.accounts.security import uses_api_keys
 
+    if getattr(request.context, "conceal_when_forbidden", False):
+        # content whose very existence is not public (an unpublished draft): as if it were not there
+        return render_error(request, HTTPNotFound())
     if request.identity is None:
         if uses_api_keys(request):
             # No credentials at all is "who are you?" (401), not "you may not" (403).

@@ -30,9 +30,10 @@ _ROUTE_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
 class ErrorDetail(Schema):
-    code = fields.String(required=True, metadata={"description": "Stable machine-readable error code"})
-    message = fields.String(required=True, metadata={"description": "Human-readable message (Chinese)"})
-    fields = fields.Dict(metadata={"description": "Per-field validation messages"})
+    code = fields.String(required=True, metadata={"description": "稳定的机器可读错误代码"})
+    message = fields.String(required=True, metadata={"description": "给人看的中文说明"})
+    message_en = fields.String(metadata={"description": "英文说明（供开发者参考）"})
+    fields = fields.Dict(metadata={"description": "各字段的校验说明（中文）"})  # shadows the module: keep last
 
 
 class ErrorEnvelope(Schema):
@@ -62,13 +63,15 @@ def build_spec(request: Request) -> dict[str, Any]:
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin(schema_name_resolver=_resolver)],
         info={
-            "description": "Open data and dispatch look-ups of the City Duty Portal. "
-            "Errors use the envelope {\"error\": {\"code\", \"message\", \"fields\"}}.",
+            "description": "城市管理权责知识门户的开放数据与派遣查询接口：部件事件分类、责任单位、区域网格、"
+            "权属查询、权责条目、法规与条文、检索、公开案件。出错时返回 "
+            "{\"error\": {\"code\", \"message\", \"fields\"}}：message 与 fields 为中文，"
+            "message_en 为英文说明（供开发者参考）。",
         },
         servers=[{"url": request.application_url}],
     )
     spec.components.schema("ErrorEnvelope", schema=ErrorEnvelope)
-    spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer", "description": "API key"})
+    spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer", "description": "API 密钥：Authorization: Bearer <密钥>"})
     mapper = request.registry.queryUtility(IRoutesMapper)
     operations: dict[str, dict[str, Any]] = {}
     for intr in request.registry.introspector.get_category("views") or []:
@@ -118,13 +121,13 @@ def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict
     if parameters:
         operation["parameters"] = parameters
     status = str(api_doc.get("status", 201 if method == "POST" else 200))
-    response: dict[str, Any] = {"description": api_doc.get("response_description", "OK")}
+    response: dict[str, Any] = {"description": api_doc.get("response_description", "成功")}
     if api_doc.get("response") is not None:
         response["content"] = {api_doc.get("content_type", "application/json"): {"schema": api_doc["response"]}}
     elif api_doc.get("content_type"):
         response["content"] = {api_doc["content_type"]: {"schema": {"type": "string"}}}
     operation["responses"][status] = response
-    error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+    error = {"description": "错误（error.code 为错误代码，error.message 为中文说明）", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
     for code in api_doc.get("errors", (400, 404) if schema is not None or "{" in path else (404,)):
         operation["responses"][str(code)] = error
     if api_doc.get("auth"):

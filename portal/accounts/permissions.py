@@ -16,8 +16,12 @@ class Permissions(StrEnum):
     ACCOUNT_VIEW = "accounts:self:view"
     REGULATIONS_EDIT = "regulations:regulation:edit"
     CATALOGUE_VIEW_DRAFTS = "catalogue:duty:view-drafts"
+    # granted per duty by portal.catalogue.resources: everyone for published ones, draft readers for the rest
+    CATALOGUE_DUTY_READ = "catalogue:duty:read"
     CATALOGUE_EDIT = "catalogue:duty:edit"
     CATALOGUE_PUBLISH = "catalogue:duty:publish"
+    # publishing one's own change despite four eyes, with a recorded reason: admins only
+    CATALOGUE_PUBLISH_OVERRIDE = "catalogue:duty:publish-override"
     ARBITRATION_VOTE = "arbitration:dispute:vote"
     ARBITRATION_MANAGE = "arbitration:dispute:manage"
     CASES_INGEST = "cases:case:ingest"

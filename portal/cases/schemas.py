@@ -62,15 +62,15 @@ class Reporter(BodySchema):
 
 class EventRecord(BodySchema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind if k is not EventKind.REPORT]),
-                         metadata={"description": "dispatch, handle, verify, supervise, close, bounce, reopen, cancel"})
-    at = W3CDateTime(required=True, metadata={"description": "W3C datetime with offset"})
+                         metadata={"description": "环节：dispatch 派遣、handle 处置、verify 核查、supervise 督办、close 结案、bounce 退单、reopen 重新办理、cancel 撤销"})
+    at = W3CDateTime(required=True, metadata={"description": "带时区的 W3C 日期时间，如 2026-12-01T08:30:00+08:00"})
     agency = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32),
-                           metadata={"description": "Agency code (dispatch: the agency sent to; default from the catalogue)"})
+                           metadata={"description": "单位编码（派遣时为接收单位；缺省按权责清单确定）"})
     reason = fields.String(load_default=None, allow_none=True,
-                           metadata={"description": "Bounce reason: " + ", ".join(BOUNCE_REASONS)})
+                           metadata={"description": "退单原因：" + "、".join(BOUNCE_REASONS)})
     note = fields.String(load_default="", validate=validate.Length(max=2000))
     external_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64),
-                                metadata={"description": "The source system's id of this step (replays are recognised by it)"})
+                                metadata={"description": "来源系统中该环节的编号（据此识别重复提交）"})
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> dict:
@@ -87,10 +87,10 @@ class CaseRecord(BodySchema):
     """A case as the linkage centre sends it."""
 
     external_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
-                                metadata={"description": "The source system's case id: the idempotency key"})
+                                metadata={"description": "来源系统的案件编号：幂等键，重复提交返回已存案件"})
     channel = fields.String(required=True, validate=validate.OneOf(INGEST_CHANNELS))
     item_type = fields.String(required=True, validate=validate.Length(min=1, max=40),
-                              metadata={"description": "Item-type code (0101) or key (gb47678:event:01001)"})
+                              metadata={"description": "部件/事件编码（0101）或键（gb47678:event:01001）"})
     description = fields.String(load_default="", validate=validate.Length(max=4000))
     reported_at = W3CDateTime(required=True)
     urgency = fields.String(load_default="normal", validate=validate.OneOf(list(URGENCIES)))
@@ -100,7 +100,7 @@ class CaseRecord(BodySchema):
     address = fields.String(load_default="", validate=validate.Length(max=300))
     reporter = fields.Nested(Reporter, load_default=None, allow_none=True)
     tracking_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=8, max=32),
-                                  metadata={"description": "A tracking code already given to the reporter (else one is made)"})
+                                  metadata={"description": "已告知上报人的查询码（缺省时由门户生成）"})
     events = fields.List(fields.Nested(EventRecord), load_default=list, validate=validate.Length(max=MAX_EVENTS))
     feedback = fields.Nested(FeedbackRecord, load_default=None, allow_none=True)
 
@@ -139,7 +139,7 @@ class CaseIngested(Schema):
     agency = fields.String(allow_none=True)
     deadline = fields.DateTime(allow_none=True)
     events_added = fields.Integer()
-    tracking_code = fields.String(allow_none=True, metadata={"description": "Shown once, on creation"})
+    tracking_code = fields.String(allow_none=True, metadata={"description": "查询码，仅在新建时返回一次"})
 
 
 class EventIngested(Schema):
@@ -153,6 +153,8 @@ class EventIngested(Schema):
 
 
 STATUS_FILTERS = [s.value for s in Status] + ["open", "closed"]
+MAX_OFFSET_PAGE = 100
+MAX_CURSOR_PAGE = 10_000_000
 
 
 class CaseQuery(QuerySchema):
@@ -161,12 +163,15 @@ class CaseQuery(QuerySchema):
     street = fields.String(load_default=None, validate=validate.Length(max=20))
     grid = fields.String(load_default=None, validate=validate.Length(max=20))
     status = fields.String(load_default=None, validate=validate.OneOf(STATUS_FILTERS))
-    date_from = fields.Date(load_default=None, data_key="from", metadata={"description": "Reported on or after (YYYY-MM-DD)"})
-    date_to = fields.Date(load_default=None, data_key="to", metadata={"description": "Reported on or before (YYYY-MM-DD)"})
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100))
+    date_from = fields.Date(load_default=None, data_key="from", metadata={"description": "上报日期不早于（YYYY-MM-DD）"})
+    date_to = fields.Date(load_default=None, data_key="to", metadata={"description": "上报日期不晚于（YYYY-MM-DD）"})
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_CURSOR_PAGE),
+                         metadata={"description": f"页码；不带游标时至多 {MAX_OFFSET_PAGE}，带游标时仅作页码显示"})
     page_size = fields.Integer(load_default=50, validate=validate.Range(1, 100))
     cursor = fields.String(load_default=None, validate=validate.Length(max=64),
-                           metadata={"description": "Keyset cursor from next_cursor (beyond page 100)"})
+                           metadata={"description": "下一页的游标（上一次响应的 next_cursor），可翻到任意一页"})
+    before = fields.String(load_default=None, validate=validate.Length(max=64),
+                           metadata={"description": "上一页的游标（上一次响应的 prev_cursor）"})
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> dict:
@@ -175,6 +180,14 @@ class CaseQuery(QuerySchema):
             if data[key] == "":
                 del data[key]
         return data
+
+    @validates_schema
+    def _paging(self, data: dict, **_: object) -> None:
+        # Offsets are only cheap near the top; deeper pages are reached by cursor links.
+        if data.get("cursor") and data.get("before"):
+            raise ValidationError("cursor 与 before 不能同时使用。", "before")
+        if data["page"] > MAX_OFFSET_PAGE and not (data.get("cursor") or data.get("before")):
+            raise ValidationError(f"不带游标的页码至多为 {MAX_OFFSET_PAGE}；更后面的案件请沿“下一页”链接翻阅。", "page")
 
 
 class PublicEventOut(Schema):
@@ -193,15 +206,15 @@ class PublicCaseOut(Schema):
     channel = fields.String()
     channel_label = fields.String()
     urgency = fields.String()
-    description = fields.String(metadata={"description": "Scrubbed of phone, ID and plate numbers"})
+    description = fields.String(metadata={"description": "问题描述，已去除电话、证件号、车牌等个人信息"})
     status = fields.String()
     status_label = fields.String()
     status_notes = fields.String()
     agency = fields.Dict(allow_none=True)
     street = fields.Dict(allow_none=True)
     grid = fields.Dict(allow_none=True)
-    place = fields.String(metadata={"description": "Street and grid: never closer"})
-    lat = fields.Float(allow_none=True, metadata={"description": "The grid's centre, not the report's point"})
+    place = fields.String(metadata={"description": "位置：街道与网格，不会更精确"})
+    lat = fields.Float(allow_none=True, metadata={"description": "网格中心点，而非上报的原始位置"})
     lon = fields.Float(allow_none=True)
     reported_at = fields.DateTime()
     dispatched_at = fields.DateTime(allow_none=True)
@@ -222,9 +235,10 @@ class CasePage(Schema):
     items = fields.List(fields.Nested(PublicCaseOut))
     page = fields.Integer()
     page_size = fields.Integer()
-    total = fields.Integer(metadata={"description": "Matching cases, counted up to total_limit"})
+    total = fields.Integer(metadata={"description": "符合条件的案件数（计数有上限，见 total_is_lower_bound）"})
     total_is_lower_bound = fields.Boolean()
     next_cursor = fields.String(allow_none=True)
+    prev_cursor = fields.String(allow_none=True)
 
 
 class FeedbackIn(BodySchema):

@@ -299,6 +299,9 @@ class PublicPage:
     total: int
     total_is_lower_bound: bool
     next_cursor: str | None
+    # The cursor of the page before this one (None on the first page): keyset paging both ways
+    # reaches every case, however many there are.
+    prev_cursor: str | None = None
 
 
 def nondisclosable_ids(places: Places, settings: Mapping[str, Any] | None) -> frozenset[int]:
@@ -471,16 +474,27 @@ class CaseService:
         page_size = int(filters.get("page_size") or 50)
         criteria = self._public_filters(filters)
         stmt = select(Case).where(*criteria)
-        if filters.get("cursor"):
-            at, case_id = decode_cursor(filters["cursor"])
-            stmt = stmt.where(or_(Case.reported_at < at, and_(Case.reported_at == at, Case.id < case_id)))
-            offset = 0
+        if filters.get("before"):
+            # The page before a cursor: walk up from it (oldest first) and turn the rows round.
+            at, case_id = decode_cursor(filters["before"])
+            stmt = stmt.where(or_(Case.reported_at > at, and_(Case.reported_at == at, Case.id > case_id)))
+            rows = list(self.session.scalars(
+                stmt.order_by(Case.reported_at.asc(), Case.id.asc()).limit(page_size + 1)))
+            earlier_exist = len(rows) > page_size
+            rows = rows[:page_size][::-1]
+            more = bool(rows)  # the row the cursor names comes after these
         else:
-            offset = (page - 1) * page_size
-        rows = list(self.session.scalars(
-            stmt.order_by(Case.reported_at.desc(), Case.id.desc()).limit(page_size + 1).offset(offset)))
-        more = len(rows) > page_size
-        rows = rows[:page_size]
+            if filters.get("cursor"):
+                at, case_id = decode_cursor(filters["cursor"])
+                stmt = stmt.where(or_(Case.reported_at < at, and_(Case.reported_at == at, Case.id < case_id)))
+                offset = 0
+            else:
+                offset = (page - 1) * page_size
+            rows = list(self.session.scalars(
+                stmt.order_by(Case.reported_at.desc(), Case.id.desc()).limit(page_size + 1).offset(offset)))
+            more = len(rows) > page_size
+            rows = rows[:page_size]
+            earlier_exist = bool(filters.get("cursor")) or offset > 0
         total = None
         if filters.get("with_total", True):
             capped = select(Case.id).where(*criteria).limit(COUNT_LIMIT + 1).subquery()
@@ -489,7 +503,9 @@ class CaseService:
         events = self._events_for([c.id for c in rows]) if filters.get("with_events") else None
         items = public_cases(rows, self.places, feedback=feedback, events=events)
         cursor = encode_cursor(rows[-1].reported_at, rows[-1].id) if more and rows else None
-        return PublicPage(items, page, page_size, min(total or 0, COUNT_LIMIT), (total or 0) > COUNT_LIMIT, cursor)
+        prev_cursor = encode_cursor(rows[0].reported_at, rows[0].id) if earlier_exist and rows else None
+        return PublicPage(items, page, page_size, min(total or 0, COUNT_LIMIT), (total or 0) > COUNT_LIMIT, cursor,
+                          prev_cursor)
 
     def _feedback_for(self, ids: Sequence[int]) -> dict[int, Feedback]:
         if not ids:

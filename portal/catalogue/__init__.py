@@ -19,6 +19,7 @@ def includeme(config: Any) -> None:
         IResponsibilityService,
     )
     from portal.catalogue.loader import kb_loader
+    from portal.catalogue.resources import duty_factory
     from portal.catalogue.services import (
         catalogue_service_factory,
         duty_service_factory,
@@ -36,7 +37,7 @@ def includeme(config: Any) -> None:
     config.add_route("catalogue.power", "/catalogue/powers/{code}")
     config.add_route("catalogue.duties", "/catalogue/duties")
     config.add_route("catalogue.duty_new", "/catalogue/duties/new")
-    config.add_route("catalogue.duty", r"/catalogue/duties/{id:\d+}")
+    config.add_route("catalogue.duty", r"/catalogue/duties/{id:\d+}", factory=duty_factory)
     config.add_route("catalogue.duty_edit", r"/catalogue/duties/{id:\d+}/edit")
     config.add_route("catalogue.duty_transition", r"/catalogue/duties/{id:\d+}/transition")
     config.add_route("catalogue.stale", "/catalogue/reports/stale-basis")
@@ -52,9 +53,9 @@ def includeme(config: Any) -> None:
     config.add_route("catalogue.api.area", r"/api/v1/areas/{code:\d+}")
     config.add_route("catalogue.api.responsibility", "/api/v1/responsibility")
     config.add_route("catalogue.api.duties", "/api/v1/duties")
-    config.add_route("catalogue.api.duty", r"/api/v1/duties/{id:\d+}")
+    config.add_route("catalogue.api.duty", r"/api/v1/duties/{id:\d+}", factory=duty_factory)
     config.add_route("catalogue.api.duty_transitions", r"/api/v1/duties/{id:\d+}/transitions")
-    config.add_route("catalogue.api.duty_history", r"/api/v1/duties/{id:\d+}/history")
+    config.add_route("catalogue.api.duty_history", r"/api/v1/duties/{id:\d+}/history", factory=duty_factory)
     config.add_route("catalogue.api.powers", "/api/v1/powers")
     config.add_route("catalogue.api.stale", "/api/v1/catalogue/stale-basis")
     config.add_route("catalogue.api.coverage", "/api/v1/catalogue/coverage")

@@ -78,8 +78,9 @@ class IDutyService(Interface):
     def revoke_ruling(ruling_id, ruling_ref, comment=None):
         """Withdraw a ruling's duties and reinstate the earlier ruling duties it superseded."""
 
-    def history(duty):
-        """Audit entries and workflow transitions of the duty's whole lineage, oldest first."""
+    def history(duty, *, include_drafts=False):
+        """The lineage's events, oldest first: with ``include_drafts`` every revision's changes and
+        transitions (staff), otherwise only the publications of public revisions."""
 
 
 class ICatalogueReports(Interface):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from portal.catalogue.models import AGENCY_KIND_VALUES, LEVEL_VALUES, ROLE_VALUES, SOURCE_VALUES
 from portal.validation import BodySchema, QuerySchema
@@ -18,9 +18,9 @@ _CODE = validate.Length(min=1, max=40)
 
 
 class ItemTypeQuery(QuerySchema):
-    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "component（部件）| event（事件）"})
+    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "类别：component（部件）| event（事件）"})
     scheme = fields.String(validate=validate.OneOf(SCHEMES),
-                           metadata={"description": "gbt30428（四位码）| gb47678（GB/T 47678.5-2026 五位码）"})
+                           metadata={"description": "编码体系：gbt30428（四位码）| gb47678（GB/T 47678.5-2026 五位码）"})
     major_code = fields.String(validate=validate.Regexp(r"^\d{2}$"), metadata={"description": "大类代码"})
     q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "名称、别名或编码"})
 
@@ -81,8 +81,19 @@ class DutyListQuery(QuerySchema):
     state = fields.String(validate=validate.OneOf(("draft", "pending", "published", "withdrawn", "superseded")))
     source_kind = fields.String(validate=validate.OneOf(SOURCE_VALUES),
                                 metadata={"description": "regulation | ruling | agreement（ruling：裁定确定的条目）"})
+    role = fields.String(validate=validate.OneOf(ROLE_VALUES), metadata={"description": "角色：owner / maintainer / supervisor / enforcer"})
+    source = fields.String(validate=validate.OneOf(SOURCE_VALUES),
+                           metadata={"description": "来源：regulation / ruling / agreement"})
+    within = fields.Boolean(load_default=False, metadata={"description": "为 true 时 area 含其下级区域的条目"})
+    q = fields.String(validate=validate.Length(min=1, max=100),
+                      metadata={"description": "文字：类型名称或编码、单位、区域、法律依据、说明、来源文号（空格分隔的词须全部出现）"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+    @pre_load
+    def _blanks(self, data: Any, **_: Any) -> Any:
+        # an empty select or text box of the filter form means "any"
+        return {k: v for k, v in data.items() if v != ""} if isinstance(data, dict) else data
 
 
 class _DutyFields(BodySchema):
@@ -91,7 +102,7 @@ class _DutyFields(BodySchema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"), metadata={"description": "适用区域（含下级）"})
     role = fields.String(validate=validate.OneOf(ROLE_VALUES),
-                         metadata={"description": "owner 权属 | maintainer 养护 | supervisor 主管 | enforcer 执法"})
+                         metadata={"description": "角色：owner 权属 | maintainer 养护 | supervisor 主管 | enforcer 执法"})
     agency = fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "责任单位编码"})
     citations = fields.List(fields.String(validate=validate.Length(min=1, max=300)),
                             validate=validate.Length(max=20),
@@ -132,6 +143,9 @@ class TransitionSchema(BodySchema):
                                validate=validate.OneOf(("submit", "publish", "reject", "withdraw", "redraft")))
     comment = fields.String(validate=validate.Length(max=2000))
     force = fields.Boolean(load_default=False)
+    override_reason = fields.String(
+        load_default=None, validate=validate.Length(min=4, max=500),
+        metadata={"description": "仅管理员：发布本人编写或提交的修改时越过四眼原则的理由（记入审计日志）"})
 
 
 class CheckQuery(QuerySchema):
@@ -234,7 +248,7 @@ class LegalBasisSchema(Schema):
     paragraph = fields.Integer(allow_none=True)
     text = fields.String(allow_none=True)
     in_force = fields.Boolean()
-    status = fields.String(metadata={"description": "in_force | unresolved | missing | repealed | not_yet_effective"})
+    status = fields.String(metadata={"description": "条文状态：in_force 现行有效 | unresolved 法规库未收录 | missing 条文不存在 | repealed 已废止 | not_yet_effective 尚未施行"})
     status_label = fields.String()
     changed_on = fields.Date(allow_none=True)
     url = fields.String(allow_none=True)
@@ -253,7 +267,7 @@ class TimeLimitsSchema(Schema):
 
 
 class SourceSchema(Schema):
-    kind = fields.String(metadata={"description": "regulation | ruling | agreement"})
+    kind = fields.String(metadata={"description": "来源：regulation 法规规定 | ruling 裁定 | agreement 协议"})
     label = fields.String()
     id = fields.String(allow_none=True)
     ref = fields.String(allow_none=True)

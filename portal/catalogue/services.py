@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -12,7 +13,8 @@ from sqlalchemy.orm import Session, joinedload
 from zope.interface import implementer
 
 from portal import clock
-from portal.audit import AuditEntry, diff
+from portal.audit import AuditEntry, actor_of
+from portal.audit import record as record_audit
 from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
 from portal.catalogue.interfaces import (
     ICatalogueReports,
@@ -26,6 +28,7 @@ from portal.catalogue.legal import (
     NOT_YET_EFFECTIVE,
     REPEALED,
     UNRESOLVED,
+    LegalBasis,
     LegalBasisCache,
     LegalBasisResolver,
     article_lookup_for,
@@ -54,8 +57,9 @@ from portal.catalogue.snapshot import (
     as_session,
     freshness,
 )
-from portal.errors import Conflict, InvalidInput, NotFound
-from portal.regulations.citations import parse_citation
+from portal.errors import Conflict, InvalidInput, NotFound, PortalError
+from portal.regulations.citations import citation_path, parse_citation
+from portal.settings import as_bool
 from portal.workflow import State, WorkflowTransition, reinstate
 from portal.workflow import transition as workflow_transition
 
@@ -408,6 +412,20 @@ class ResponsibilityService:
             "powers": [_power_dict(snap, p, legal, at) for p in powers],
         }
 
+    def legal_basis(self, citations: Sequence[str], on: dt.date) -> list[LegalBasis]:
+        """A duty's citations as the look-up resolves them (status and text on ``on``), each
+        linked to the article as it stood that day, with the cited paragraph or item picked out."""
+        _, stamp = self.freshness_check() if self.freshness_check else freshness(self.session)
+        legal = LegalBasisResolver(self.article_lookup, self.legal_cache, stamp, self.request)
+        answers = []
+        for text in citations:
+            basis = legal.resolve(text, on)
+            citation = parse_citation(text)
+            if basis.regulation_id is not None and citation is not None and self.request is not None:
+                basis = dataclasses.replace(basis, url=citation_path(self.request, basis.regulation_id, citation, on))
+            answers.append(basis)
+        return answers
+
     @staticmethod
     def _fixed_parts(snap: CatalogueSnapshot, duty: Any, item: ItemInfo, urgency: str,
                      route: Route | None = None) -> tuple:
@@ -508,11 +526,24 @@ def _candidate(duty: Duty, depth: int | None = None) -> Candidate:
                      duty.valid_from, duty.valid_to, duty)
 
 
+class SecondPersonRequired(PortalError):
+    status = 403
+    code = "second_person_required"
+
+
+# Columns a workflow transition sets: changing them is reviewing, not writing the change.
+_TRANSITION_COLUMNS = frozenset({"state", "published_at", "conflict_forced", "conflict_note"})
+
+
 @implementer(IDutyService)
 class DutyService:
-    def __init__(self, session: Session, catalogue: CatalogueService | None = None) -> None:
+    def __init__(self, session: Session, catalogue: CatalogueService | None = None, *,
+                 four_eyes: bool = True) -> None:
         self.session = session
         self.catalogue = catalogue or CatalogueService(session)
+        # Four eyes (setting catalogue.four_eyes, on by default): whoever wrote or submitted a
+        # change may not publish it too.
+        self.four_eyes = four_eyes
 
     def get(self, duty_id: int) -> Duty:
         duty = self.session.get(Duty, duty_id)
@@ -521,8 +552,12 @@ class DutyService:
         return duty
 
     def list(self, *, item_type_id: int | None = None, area_id: int | None = None, state: str | None = None,
-             agency_id: int | None = None, source_kind: str | None = None, limit: int = 200,
+             agency_id: int | None = None, role: str | None = None, source_kind: str | None = None,
+             within_area: str | None = None, text: str | None = None, limit: int = 200,
              offset: int = 0) -> tuple[list[Duty], int]:
+        """Duties by any of: item type, area (exactly, or ``within_area``: that area and the areas
+        below it), state, agency, role, source, and ``text`` (every word must occur in the item
+        type's code or name, the agency, the area, a citation, the note or the source reference)."""
         from sqlalchemy import func
 
         stmt = select(Duty)
@@ -536,12 +571,42 @@ class DutyService:
             stmt = stmt.where(Duty.state == state)
         if agency_id:
             stmt = stmt.where(Duty.agency_id == agency_id)
+        if role:
+            stmt = stmt.where(Duty.role == role)
+        if source_kind:
+            stmt = stmt.where(Duty.source_kind == source_kind)
+        if within_area or text:
+            stmt = stmt.join(Area, Duty.area_id == Area.id)
+        if within_area:
+            # area codes nest by prefix (district 330199 → street 330199001 → …)
+            stmt = stmt.where(Area.code.startswith(within_area, autoescape=True))
+        for word in (text or "").split():
+            stmt = stmt.where(self._mentions(word))
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = self.session.scalars(
             stmt.options(joinedload(Duty.item_type), joinedload(Duty.area), joinedload(Duty.agency))
             .order_by(Duty.updated_at.desc(), Duty.id.desc()).limit(limit).offset(offset)
         )
         return list(rows), total
+
+    @staticmethod
+    def _mentions(word: str) -> Any:
+        from sqlalchemy import String, cast, exists
+
+        # Citations are stored as JSON, whose serialiser escapes non-ASCII (\uXXXX): compare with
+        # the word in that form.
+        escaped = json.dumps(word)[1:-1]
+        return or_(
+            Duty.note.contains(word, autoescape=True),
+            Duty.source_ref.contains(word, autoescape=True),
+            cast(Duty.citations, String).contains(escaped, autoescape=True),
+            Area.name.contains(word, autoescape=True),
+            Area.code == word,
+            exists().where(ItemType.id == Duty.item_type_id,
+                           or_(ItemType.code == word, ItemType.name.contains(word, autoescape=True))),
+            exists().where(Agency.id == Duty.agency_id,
+                           or_(Agency.code == word, Agency.name.contains(word, autoescape=True))),
+        )
 
     # -- input ------------------------------------------------------------------------------
 
@@ -660,8 +725,48 @@ class DutyService:
         hits = collisions(_candidate(duty), [_candidate(o) for o in others])
         return [c.payload for c in hits]
 
-    def transition(self, duty: Duty, name: str, comment: str | None = None, force: bool = False) -> Duty:
+    def authors(self, duty: Duty) -> set[tuple[int | None, str]]:
+        """Who wrote this revision or submitted it for review, as (user id, name)."""
+        people: set[tuple[int | None, str]] = set()
+        for actor_id, actor_name, action, after in self.session.execute(
+            select(AuditEntry.actor_id, AuditEntry.actor_name, AuditEntry.action, AuditEntry.after)
+            .where(AuditEntry.entity_type == Duty.__tablename__, AuditEntry.entity_id == str(duty.id))
+        ):
+            if action.endswith(".create") or set(after or ()) - _TRANSITION_COLUMNS:
+                people.add((actor_id, actor_name))
+        people.update((actor_id, actor_name) for actor_id, actor_name in self.session.execute(
+            select(WorkflowTransition.actor_id, WorkflowTransition.actor_name)
+            .where(WorkflowTransition.content_type == Duty.__tablename__,
+                   WorkflowTransition.content_id == str(duty.id), WorkflowTransition.transition == "submit")))
+        return people
+
+    def _check_second_person(self, duty: Duty, override_reason: str | None) -> str | None:
+        """Refuse a publication by the change's own author; returns the note an admin's override leaves."""
+        actor_id, actor_name = actor_of(self.session)
+        # The rule is about people: operators' CLI runs and loaders act as no one in particular.
+        if not self.four_eyes or actor_id is None:
+            return None
+        if actor_id not in {author_id for author_id, _ in self.authors(duty)}:
+            return None
+        if not override_reason:
+            raise SecondPersonRequired(
+                "发布须由另一位工作人员审核（四眼原则）：您编写或提交了这项修改，请由其他有发布权限的人员审核发布。"
+                "管理员可填写理由越过此规则。", fields={"transition": ["须由另一位工作人员发布。"]})
+        note = f"四眼原则豁免（{actor_name}）：{override_reason}"
+        record_audit(self.session, f"{Duty.__tablename__}.four_eyes_override", Duty.__tablename__, str(duty.id),
+                     comment=override_reason)
+        return note
+
+    def transition(self, duty: Duty, name: str, comment: str | None = None, force: bool = False, *,
+                   override_reason: str | None = None, reviewed_elsewhere: bool = False) -> Duty:
+        """Apply workflow transition ``name``. Publishing needs a second person unless
+        ``override_reason`` is given (admins only: the views check) or the change was
+        ``reviewed_elsewhere`` (a ruling's panel)."""
         if name == "publish":
+            if not reviewed_elsewhere:
+                note = self._check_second_person(duty, override_reason)
+                if note:
+                    comment = f"{comment}；{note}" if comment else note
             hits = self.collisions(duty)
             if hits and not force:
                 raise Conflict(
@@ -703,7 +808,7 @@ class DutyService:
             )):
                 workflow_transition(self.session, earlier, "supersede", f"由裁定 {ruling_ref} 取代")
             self.transition(duty, "submit", comment or f"依裁定 {ruling_ref}")
-            self.transition(duty, "publish", comment or f"依裁定 {ruling_ref}")
+            self.transition(duty, "publish", comment or f"依裁定 {ruling_ref}", reviewed_elsewhere=True)
             created.append(duty)
         return created
 
@@ -735,34 +840,19 @@ class DutyService:
             select(Duty).where(or_(Duty.lineage_id == lineage_id, Duty.id == lineage_id)).order_by(Duty.id)
         ))
 
-    def history(self, duty: Duty) -> list[dict[str, Any]]:
-        ids = [str(d.id) for d in self.lineage(duty)]
-        events: list[dict[str, Any]] = []
-        for entry in self.session.scalars(
-            select(AuditEntry).where(AuditEntry.entity_type == Duty.__tablename__, AuditEntry.entity_id.in_(ids))
-        ):
-            changes = [(field, before, after) for field, before, after in diff(entry)
-                       if field not in ("updated_at", "created_at", "lineage_id")]
-            events.append({
-                "at": entry.at, "actor": entry.actor_name, "action": entry.action.rsplit(".", 1)[-1],
-                "duty_id": int(entry.entity_id), "changes": changes, "comment": entry.comment, "kind": "audit",
-            })
-        for record in self.session.scalars(
-            select(WorkflowTransition).where(WorkflowTransition.content_type == Duty.__tablename__,
-                                             WorkflowTransition.content_id.in_(ids))
-        ):
-            events.append({
-                "at": record.at, "actor": record.actor_name, "action": record.transition,
-                "duty_id": int(record.content_id), "changes": [("state", record.from_state, record.to_state)],
-                "comment": record.comment, "kind": "workflow",
-            })
-        events.sort(key=lambda e: (e["at"], 0 if e["kind"] == "audit" else 1))
-        return events
+    def history(self, duty: Duty, *, include_drafts: bool = False) -> list[dict[str, Any]]:
+        """The lineage's history: everything for staff (``include_drafts``), else the published
+        revisions only (see :mod:`portal.catalogue.history`)."""
+        from portal.catalogue.history import public_history, staff_history
+
+        lineage = self.lineage(duty)
+        return staff_history(self.session, lineage) if include_drafts else public_history(self.session, lineage)
 
 
 def duty_service_factory(context: Any, request: Any) -> DutyService:
     snapshot_cache, _ = caches(request.registry)
-    return DutyService(request.dbsession, CatalogueService(request.dbsession, snapshot_cache))
+    four_eyes = as_bool(request.registry.settings.get("catalogue.four_eyes", True))
+    return DutyService(request.dbsession, CatalogueService(request.dbsession, snapshot_cache), four_eyes=four_eyes)
 
 
 # =========================================================================== reports

@@ -7,8 +7,10 @@ reads what staff type: with or without 《》, Chinese or Arabic numbers,
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from portal.numerals import (
     NUMERAL_CHARS,
@@ -93,3 +95,18 @@ def parse_citation(text: str) -> Citation | None:
     if number < 1 or paragraph == 0 or item == 0:
         return None
     return Citation(match.group("title").strip(), number, suffix, paragraph, item)
+
+
+def citation_path(request: Any, regulation_id: int, citation: Citation, at: dt.date) -> str:
+    """The article page a citation points at, as it stood on ``at``, with the cited paragraph and
+    item (款、项) picked out and scrolled to."""
+    slug = f"{citation.article_number}-{citation.article_suffix}" if citation.article_suffix \
+        else str(citation.article_number)
+    query: dict[str, Any] = {"at": at.isoformat()}
+    if citation.paragraph:
+        query["paragraph"] = citation.paragraph
+    if citation.item:
+        query["item"] = citation.item
+    narrowed = citation.paragraph or citation.item
+    return request.route_path("regulations.article", id=regulation_id, n=slug, _query=query,
+                              _anchor="cited" if narrowed else "")

@@ -27,6 +27,13 @@ class PointInTimeQuery(QuerySchema):
     at = fields.Date(metadata={"description": "查看该日有效的文本 (YYYY-MM-DD)；缺省为今日"})
 
 
+class ArticlePageQuery(PointInTimeQuery):
+    """An article page, optionally pointing at the provision a citation names (第一款第二项)."""
+
+    paragraph = fields.Integer(validate=validate.Range(1, 99), metadata={"description": "突出显示的款"})
+    item = fields.Integer(validate=validate.Range(1, 99), metadata={"description": "突出显示的项"})
+
+
 class ArticleRefField(fields.Field):
     """An article reference in a path or query: 23, 23-1, 第二十三条之一."""
 
@@ -136,7 +143,7 @@ class ArticleLookupResultSchema(Schema):
     found = fields.Boolean()
     in_force = fields.Boolean()
     reason = fields.String(allow_none=True, metadata={
-        "description": "regulation_not_found | no_text_for_date | article_not_found | repealed | not_yet_effective"})
+        "description": "未解析的原因：regulation_not_found 法规未收录 | no_text_for_date 该日无文本 | article_not_found 条文不存在 | repealed 已废止 | not_yet_effective 尚未施行"})
     status = fields.String(allow_none=True)
     at = fields.Date()
     citation = fields.String()
@@ -185,7 +192,7 @@ class ImportedArticleSchema(Schema):
 
 
 class RegulationImportResultSchema(Schema):
-    action = fields.String(metadata={"description": "created | new_version | updated | unchanged"})
+    action = fields.String(metadata={"description": "导入结果：created 新法规 | new_version 新版本 | updated 已更新 | unchanged 无变化"})
     label = fields.String(metadata={"example": "新版本"})
     dry_run = fields.Boolean()
     regulation = fields.Nested(RegulationLinkSchema, allow_none=True,

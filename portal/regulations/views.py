@@ -21,6 +21,7 @@ from portal.regulations.parsing import RegulationParseError, decode_text
 from portal.regulations.schemas import (
     ArticleLookupQuery,
     ArticleLookupResultSchema,
+    ArticlePageQuery,
     PointInTimeQuery,
     RegulationArticleDetailSchema,
     RegulationDetailSchema,
@@ -65,6 +66,24 @@ def regulation_url(request: Request, regulation: Regulation, at: dt.date | None 
 def article_url(request: Request, article: Article, at: dt.date | None = None) -> str:
     query = {"at": at.isoformat()} if at else {}
     return request.route_url("regulations.article", id=article.regulation_id, n=article.slug, _query=query)
+
+
+def cited_position(article: Article, paragraph: int | None, item: int | None) -> tuple[int, int | None] | None:
+    """(paragraph index, item index) of the provision a citation names, 0-based; a citation of an
+    item without its paragraph (第四十二条第一项) means the first paragraph that lists items."""
+    if paragraph is None and item is None:
+        return None
+    items = article.items or []
+    if paragraph is None:
+        paragraph = next((i + 1 for i, listed in enumerate(items) if len(listed) >= (item or 0)), None)
+        if paragraph is None:
+            return None
+    if paragraph > len(article.paragraphs or []):
+        return None
+    listed = items[paragraph - 1] if paragraph - 1 < len(items) else []
+    if item is not None and item > len(listed):
+        return (paragraph - 1, None)
+    return (paragraph - 1, item - 1 if item else None)
 
 
 def _summary(request: Request, regulation: Regulation) -> dict[str, Any]:
@@ -161,7 +180,7 @@ def detail_page(request: Request) -> dict[str, Any]:
 
 
 @view_config(route_name="regulations.article", renderer="regulations/article.jinja2", request_method="GET",
-             permission=Permissions.PUBLIC_READ, schema=PointInTimeQuery)
+             permission=Permissions.PUBLIC_READ, schema=ArticlePageQuery)
 def article_page(request: Request) -> dict[str, Any]:
     service = _service(request)
     number, suffix = _article_ref(request)
@@ -184,6 +203,7 @@ def article_page(request: Request) -> dict[str, Any]:
         ],
         "article_url": lambda a: article_url(request, a, at),
         "regulation_url": regulation_url(request, regulation, at),
+        "cited": cited_position(article, request.parsed.get("paragraph"), request.parsed.get("item")),
     }
 
 

@@ -80,9 +80,9 @@ class SearchHitSchema(Schema):
     type = fields.String(attribute="doc_type")
     id = fields.String(attribute="doc_id")
     title = fields.String()
-    url = fields.String(metadata={"description": "Absolute URL of the document (articles: their permalink)"})
-    snippet = fields.String(metadata={"description": "HTML-escaped excerpt; matches wrapped in <mark>"})
-    score = fields.Float(allow_none=True, metadata={"description": "Relevance; null for a pinned exact citation"})
+    url = fields.String(metadata={"description": "文档的绝对地址（条文为其固定链接）"})
+    snippet = fields.String(metadata={"description": "已做 HTML 转义的摘要，命中词以 <mark> 标出"})
+    score = fields.Float(allow_none=True, metadata={"description": "相关度；精确引用置顶时为 null"})
     regulation = fields.Nested(RegulationRef, allow_none=True)
     article = fields.Nested(ArticleRef, allow_none=True)
     level = fields.String(allow_none=True)
@@ -107,7 +107,7 @@ class SearchResultsSchema(Schema):
     page_size = fields.Integer()
     pages = fields.Integer()
     citation = fields.Nested(CitationSchema, allow_none=True,
-                             metadata={"description": "Set when the query was read as an exact citation"})
+                             metadata={"description": "查询被识别为精确引用时给出"})
     facets = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(FacetValue)))
     hits = fields.List(fields.Nested(SearchHitSchema))
 

@@ -499,3 +499,56 @@ def test_openapi_documents_the_case_api(testapp, catalogue_connection):
     spec = testapp.get("/api/v1/openapi.json").json
     assert {"get", "post"} <= set(spec["paths"]["/api/v1/cases"])
     assert "post" in spec["paths"]["/api/v1/cases/{id}/events"]
+
+
+def _case_numbers(page):
+    return [a.text for a in page.html.select("table.case-table tbody td:first-child a")]
+
+
+def test_public_list_reaches_every_case_by_cursor_links_both_ways(testapp, dispatcher, monkeypatch):
+    # The count stops at COUNT_LIMIT (1 000 in production: "超过 1000 件"); paging must not stop with it.
+    monkeypatch.setattr("portal.cases.services.COUNT_LIMIT", 25)
+    day = (now_china() - dt.timedelta(days=400)).replace(hour=9, minute=0)
+    created = []
+    for i in range(45):
+        # pairs of cases share a timestamp: the cursor must break ties by id, losing none
+        at = day + dt.timedelta(minutes=i // 2)
+        created.append(post_case(testapp, dispatcher, external_id=f"KS-{uuid.uuid4().hex[:8]}",
+                                 reported_at=at.isoformat()).json["case_number"])
+    query = {"from": day.date().isoformat(), "to": day.date().isoformat()}
+    page = testapp.get("/cases", params=query)
+    assert "超过 25 件" in page.text
+    pages = [_case_numbers(page)]
+    labels = [page.html.select_one("nav.pagination span").text]
+    while (link := page.html.select_one("nav.pagination a[rel=next]")) is not None:
+        page = testapp.get("/cases" + link["href"])
+        pages.append(_case_numbers(page))
+        labels.append(page.html.select_one("nav.pagination span").text)
+    seen = [n for p in pages for n in p]
+    assert len(seen) == 45 and sorted(seen) == sorted(created)
+    assert labels == ["第 1 页", "第 2 页", "第 3 页"]
+    # and back again, page by page, to the plain first page
+    back = [_case_numbers(page)]
+    while (link := page.html.select_one("nav.pagination a[rel=prev]")) is not None:
+        page = testapp.get("/cases" + link["href"])
+        back.append(_case_numbers(page))
+    assert back == pages[::-1]
+    assert "cursor" not in page.request.url and "before" not in page.request.url
+
+
+def test_public_list_answers_an_out_of_range_page_plainly(testapp, dispatcher):
+    day = (now_china() - dt.timedelta(days=420)).replace(hour=9, minute=0)
+    numbers = [post_case(testapp, dispatcher, reported_at=(day + dt.timedelta(minutes=i)).isoformat()).json[
+        "case_number"] for i in range(3)]
+    query = {"from": day.date().isoformat(), "to": day.date().isoformat()}
+    assert sorted(_case_numbers(testapp.get("/cases", params=query))) == sorted(numbers)
+    beyond = testapp.get("/cases", params={**query, "page": 2}, status=404)
+    assert "没有第 2 页" in beyond.text and "共 3 件，1 页" in beyond.text
+    assert _case_numbers(beyond) == [] and not beyond.html.select("nav.pagination")
+    deep = testapp.get("/cases", params={**query, "page": 1000}, status=400)
+    assert "下一页" in deep.text and _case_numbers(deep) == []
+    api = testapp.get("/api/v1/cases", params={**query, "page_size": 2}).json
+    assert api["prev_cursor"] is None and api["next_cursor"]
+    second = testapp.get("/api/v1/cases", params={**query, "page_size": 2, "cursor": api["next_cursor"]}).json
+    again = testapp.get("/api/v1/cases", params={**query, "page_size": 2, "before": second["prev_cursor"]}).json
+    assert [c["id"] for c in again["items"]] == [c["id"] for c in api["items"]]

@@ -59,6 +59,15 @@ def editor_key(session) -> str:
 
 
 @pytest.fixture
+def reviewer_key(session) -> str:
+    """A second editor: publishing needs someone other than the change's author (four eyes)."""
+    from portal.accounts.services import DatabaseApiKeyService
+
+    _, secret = DatabaseApiKeyService(session).create(_user(session, "editor"), "test key")
+    return secret
+
+
+@pytest.fixture
 def dispatcher_key(session) -> str:
     from portal.accounts.services import DatabaseApiKeyService
 
@@ -216,7 +225,7 @@ def test_responsibility_deadline_from_reported_time(app_):
 ])
 def test_responsibility_bad_input_is_a_4xx_with_envelope(app_, params, status, field):
     body = app_.get("/api/v1/responsibility", params, status=status).json
-    assert set(body["error"]) == {"code", "message", "fields"}
+    assert set(body["error"]) == {"code", "message", "fields", "message_en"}
     if field:
         assert field in body["error"]["fields"]
 
@@ -238,7 +247,7 @@ def test_duty_api_requires_an_editor_key(app_, dispatcher_key):
     app_.post_json("/api/v1/duties", body, headers={"Authorization": "Bearer nope"}, status=401)
 
 
-def test_duty_lifecycle_over_the_api(app_, editor_key):
+def test_duty_lifecycle_over_the_api(app_, editor_key, reviewer_key):
     created = app_.post_json("/api/v1/duties", {
         "item_type": "0101", "area": "330199001", "role": "owner", "agency": "DX",
         "citations": ["城市道路管理条例第23条"], "valid_from": "2025-01-01", "note": "测试",
@@ -249,31 +258,31 @@ def test_duty_lifecycle_over_the_api(app_, editor_key):
     app_.get(duty_url, status=404)
     patched = app_.patch_json(duty_url, {"note": "修改后"}, headers=auth(editor_key)).json
     assert patched["note"] == "修改后" and patched["id"] == created["id"]
-    for name in ("submit", "publish"):
-        app_.post_json(f"{duty_url}/transitions", {"transition": name}, headers=auth(editor_key))
+    for name, key in (("submit", editor_key), ("publish", reviewer_key)):
+        app_.post_json(f"{duty_url}/transitions", {"transition": name}, headers=auth(key))
     assert app_.get(duty_url).json["state"] == "published"
     answer = app_.get("/api/v1/responsibility", {"item_type": "0101", "area": GRID}).json
     assert {r["role"]: r["duty_id"] for r in answer["roles"]}["owner"] == created["id"]
     # editing the published duty opens a revision, reviewed before it replaces the original
     revision = app_.patch_json(duty_url, {"agency": "YD"}, headers=auth(editor_key), status=201).json
     assert revision["revision_of"] == created["id"] and revision["state"] == "draft"
-    for name in ("submit", "publish"):
+    for name, key in (("submit", editor_key), ("publish", reviewer_key)):
         app_.post_json(f"/api/v1/duties/{revision['id']}/transitions", {"transition": name},
-                       headers=auth(editor_key))
+                       headers=auth(key))
     assert app_.get(duty_url).json["state"] == "superseded"
     history = app_.get(f"/api/v1/duties/{revision['id']}/history").json["events"]
     assert any(c["field"] == "agency_id" for e in history for c in e["changes"])
     assert any(e["action"] == "supersede" for e in history)
 
 
-def test_colliding_duty_is_refused_then_forced(app_, editor_key):
+def test_colliding_duty_is_refused_then_forced(app_, editor_key, reviewer_key):
     def publish(agency, force=False):
         created = app_.post_json("/api/v1/duties", {
             "item_type": "0109", "area": "33019900101", "role": "owner", "agency": agency, "submit": True,
         }, headers=auth(editor_key), status=201).json
         return app_.post_json(f"/api/v1/duties/{created['id']}/transitions",
                               {"transition": "publish", "force": force, "comment": "双方均主张"},
-                              headers=auth(editor_key), expect_errors=True)
+                              headers=auth(reviewer_key), expect_errors=True)
 
     assert publish("LT").status_int == 200
     refused = publish("DX")
@@ -395,6 +404,9 @@ def test_editor_forms_with_csrf(app_, session):
     form["submit_for_review"] = True
     page = form.submit(status=303).follow()
     assert "待审核" in page.text and "《城市道路管理条例》第二十三条" in page.text
+    app_.post("/logout", {"csrf_token": page.html.find("input", attrs={"name": "csrf_token"})["value"]})
+    login(app_, session, "editor")  # a second person publishes (four eyes)
+    page = app_.get(page.request.path)
     publish = next(f for f in page.forms.values() if f.get("transition", default=None) is not None
                    and f["transition"].value == "publish")
     page = publish.submit(status=303).follow()

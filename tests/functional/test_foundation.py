@@ -52,7 +52,7 @@ def test_unknown_api_path_gets_the_json_error_envelope(testapp):
     response = testapp.get("/api/v1/anything-unknown", status=404)
     assert response.content_type == "application/json"
     assert response.json["error"]["code"] == "not_found"
-    assert set(response.json["error"]) == {"code", "message", "fields"}
+    assert set(response.json["error"]) == {"code", "message", "fields", "message_en"}
 
 
 def test_unknown_page_gets_a_friendly_chinese_page(testapp):

@@ -48,7 +48,8 @@ def query_filters(parsed: dict[str, Any]) -> dict[str, Any]:
 def list_cases(request: Request) -> dict[str, Any]:
     page = cases(request).public_page(query_filters(request.parsed))
     return {"items": [public_dict(c) for c in page.items], "page": page.page, "page_size": page.page_size,
-            "total": page.total, "total_is_lower_bound": page.total_is_lower_bound, "next_cursor": page.next_cursor}
+            "total": page.total, "total_is_lower_bound": page.total_is_lower_bound, "next_cursor": page.next_cursor,
+            "prev_cursor": page.prev_cursor}
 
 
 @view_config(route_name="cases.api.detail", renderer="json", request_method="GET",

@@ -38,6 +38,23 @@ def _filter_options(service: Any) -> dict[str, Any]:
     }
 
 
+PAGE_SIZE = 20
+PAGING_PARAMS = {"page", "page_size", "cursor", "before"}
+
+
+def _paging(request: Request, page: Any) -> dict[str, str | None]:
+    """Previous / next links: keyset cursors, so every case is reachable; ``page`` only labels them."""
+    number = page.page
+    prev_url = next_url = None
+    if page.prev_cursor:
+        # The first page is plain (no cursor): it is the page people bookmark and share.
+        prev_url = (request.query_with(page=None, cursor=None, before=None) if number <= 2
+                    else request.query_with(page=number - 1, cursor=None, before=page.prev_cursor))
+    if page.next_cursor:
+        next_url = request.query_with(page=number + 1, before=None, cursor=page.next_cursor)
+    return {"prev": prev_url, "next": next_url}
+
+
 @view_config(route_name="cases.index", renderer="cases/index.jinja2", request_method="GET",
              permission=Permissions.PUBLIC_READ)
 def case_list(request: Request) -> dict[str, Any]:
@@ -47,10 +64,21 @@ def case_list(request: Request) -> dict[str, Any]:
         parsed = load(request, CaseQuery, "query")
     except ValidationError as exc:
         errors = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        if PAGING_PARAMS & set(errors):
+            # A page that cannot be shown is answered as such, never with another page's cases.
+            raise
         parsed = CaseQuery().load({})
     filters = query_filters(parsed)
-    filters["page_size"] = 20
+    filters["page_size"] = PAGE_SIZE
     page = service.public_page(filters)
+    paged = parsed["page"] > 1 or bool(parsed.get("cursor") or parsed.get("before"))
+    pages = -(-page.total // page.page_size)
+    out_of_range = None
+    if paged and not page.items:
+        request.response.status = 404
+        out_of_range = (f"没有第 {parsed['page']} 页：符合条件的案件" +
+                        (f"超过 {page.total} 件" if page.total_is_lower_bound else f"共 {page.total} 件，{pages} 页") +
+                        "。")
     counts = service.grid_counts(filters)
     selected_grid = service.places.area_by_code(parsed.get("grid") or "")
     svg = render_map(
@@ -60,8 +88,8 @@ def case_list(request: Request) -> dict[str, Any]:
                                                               "grid": shape.code}),
         selected=selected_grid.id if selected_grid else None,
     )
-    pages = max(1, min(50, -(-page.total // page.page_size)))
-    return {"page": page, "pages": pages, "params": request.GET, "china_tz": CHINA_TZ, "errors": errors, "map_svg": svg,
+    return {"page": page, "pages": None if page.total_is_lower_bound else max(1, pages), "paging": _paging(request, page),
+            "out_of_range": out_of_range, "params": request.GET, "china_tz": CHINA_TZ, "errors": errors, "map_svg": svg,
             "grid_name": selected_grid.name if selected_grid else None, **_filter_options(service)}
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from pyramid.httpexceptions import HTTPForbidden
 from pyramid.request import Request
 
+from portal.accounts.permissions import Permissions
+from portal.catalogue.calendar import CHINA_TZ
 from portal.catalogue.interfaces import (
     ICatalogueReports,
     ICatalogueService,
@@ -48,6 +52,29 @@ def duties(request: Request) -> Any:
 
 def reports(request: Request) -> Any:
     return request.find_service(ICatalogueReports)
+
+
+def duty_filters(request: Request, query: dict[str, Any]) -> dict[str, Any]:
+    """DutyListQuery → DutyService.list filters (codes resolved; unknown ones raise)."""
+    service = catalogue(request)
+    filters: dict[str, Any] = {"role": query.get("role"), "source_kind": query.get("source"),
+                               "text": query.get("q")}
+    if query.get("item_type"):
+        filters["item_type_id"] = service.resolve_item_info(query["item_type"]).id
+    if query.get("area"):
+        area = service.area(query["area"])
+        filters["within_area" if query.get("within") else "area_id"] = area.code if query.get("within") else area.id
+    if query.get("agency"):
+        filters["agency_id"] = service.agency(query["agency"]).id
+    return filters
+
+
+def override_reason(request: Request, reason: str | None) -> str | None:
+    """An override of four eyes is an admin's to give; anyone else asking is refused."""
+    reason = (reason or "").strip() or None
+    if reason and not request.has_permission(Permissions.CATALOGUE_PUBLISH_OVERRIDE):
+        raise HTTPForbidden("只有管理员可以越过四眼原则发布。")
+    return reason
 
 
 def duty_id(request: Request) -> int:
@@ -109,5 +136,5 @@ def template_globals() -> dict[str, Any]:
     return {
         "KIND_LABELS": KIND_LABELS, "SCHEME_LABELS": SCHEME_LABELS, "AGENCY_KIND_LABELS": AGENCY_KIND_LABELS,
         "LEVEL_LABELS": LEVEL_LABELS, "ROLE_LABELS": ROLE_LABELS, "SOURCE_LABELS": SOURCE_LABELS,
-        "CROSSWALK_LABELS": CROSSWALK_LABELS, "EVENT_ROLE_LABELS": EVENT_ROLE_LABELS,
+        "CROSSWALK_LABELS": CROSSWALK_LABELS, "EVENT_ROLE_LABELS": EVENT_ROLE_LABELS, "china_tz": CHINA_TZ, "utc": dt.UTC,
     }

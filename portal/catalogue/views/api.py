@@ -42,12 +42,13 @@ from portal.catalogue.views import (
     catalogue,
     duties,
     duty_dict,
+    duty_filters,
     duty_id,
     item_type_dict,
+    override_reason,
     reports,
     responsibility,
 )
-from portal.errors import NotFound
 from portal.workflow import State
 
 TAGS = ["catalogue"]
@@ -155,27 +156,12 @@ def _can_see_drafts(request: Request) -> bool:
     return bool(request.has_permission(Permissions.CATALOGUE_VIEW_DRAFTS))
 
 
-def _visible_duty(request: Request) -> Any:
-    duty = duties(request).get(duty_id(request))
-    # superseded entries stay readable: they were public once, and their history explains the change
-    if duty.state not in (State.PUBLISHED.value, State.SUPERSEDED.value) and not _can_see_drafts(request):
-        raise NotFound(f"未找到权责条目 #{duty.id}。")
-    return duty
-
-
 @view_config(route_name="catalogue.api.duties", renderer="json", request_method="GET",
              permission=Permissions.PUBLIC_READ, schema=DutyListQuery,
              api_doc={"summary": "权责条目列表（未登录仅见已发布）", "tags": TAGS, "response": DutyListSchema})
 def duties_api(request: Request) -> dict[str, Any]:
     query = request.parsed
-    service = catalogue(request)
-    filters: dict[str, Any] = {}
-    if query.get("item_type"):
-        filters["item_type_id"] = service.resolve_item_info(query["item_type"]).id
-    if query.get("area"):
-        filters["area_id"] = service.area(query["area"]).id
-    if query.get("agency"):
-        filters["agency_id"] = service.agency(query["agency"]).id
+    filters = duty_filters(request, query)
     state = query.get("state")
     if not _can_see_drafts(request):
         state = State.PUBLISHED.value if state in (None, State.PUBLISHED.value) else "__none__"
@@ -203,10 +189,11 @@ def duty_create_api(request: Request) -> dict[str, Any]:
 
 
 @view_config(route_name="catalogue.api.duty", renderer="json", request_method="GET",
-             permission=Permissions.PUBLIC_READ,
-             api_doc={"summary": "一个权责条目", "tags": TAGS, "response": DutySchema})
+             permission=Permissions.CATALOGUE_DUTY_READ,
+             api_doc={"summary": "一个权责条目（未发布的修订仅对可查看草稿的用户可见）", "tags": TAGS,
+                      "response": DutySchema})
 def duty_api(request: Request) -> dict[str, Any]:
-    duty = _visible_duty(request)
+    duty = request.context.duty
     return duty_dict(request, duty, duties(request).collisions(duty) if duty.state != "superseded" else [])
 
 
@@ -240,29 +227,19 @@ def duty_transition_api(request: Request) -> dict[str, Any]:
         from pyramid.httpexceptions import HTTPForbidden
 
         raise HTTPForbidden()
-    service.transition(duty, data["transition"], data.get("comment"), force=data["force"])
+    service.transition(duty, data["transition"], data.get("comment"), force=data["force"],
+                       override_reason=override_reason(request, data.get("override_reason")))
     return duty_dict(request, duty, service.collisions(duty))
 
 
 @view_config(route_name="catalogue.api.duty_history", renderer="json", request_method="GET",
-             permission=Permissions.PUBLIC_READ,
-             api_doc={"summary": "权责条目的修改历史（含各修订与审核流转）", "tags": TAGS})
+             permission=Permissions.CATALOGUE_DUTY_READ,
+             api_doc={"summary": "权责条目的修改历史：工作人员可见各修订的逐项变化与审核流转，公众仅见各次发布",
+                      "tags": TAGS})
 def duty_history_api(request: Request) -> dict[str, Any]:
-    duty = _visible_duty(request)
-    events = duties(request).history(duty)
-    if not _can_see_drafts(request):
-        for event in events:
-            event["actor"] = "工作人员" if event["actor"] not in ("system",) and not event["actor"].startswith(
-                "load-kb") else event["actor"]
-    return {
-        "duty_id": duty.id,
-        "lineage_id": duty.lineage_id,
-        "events": [
-            {**{k: v for k, v in event.items() if k != "changes"},
-             "changes": [{"field": f, "before": b, "after": a} for f, b, a in event["changes"]]}
-            for event in events
-        ],
-    }
+    duty = request.context.duty
+    return {"duty_id": duty.id, "lineage_id": duty.lineage_id,
+            "events": duties(request).history(duty, include_drafts=_can_see_drafts(request))}
 
 
 @view_config(route_name="catalogue.api.powers", renderer="json", request_method="GET",

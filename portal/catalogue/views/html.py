@@ -11,8 +11,9 @@ from pyramid.view import view_config
 
 from portal import clock
 from portal.accounts.permissions import Permissions
+from portal.catalogue.history import public_lineage
 from portal.catalogue.legal import STATUS_LABELS
-from portal.catalogue.resolution import ROLES
+from portal.catalogue.resolution import ROLE_LABELS, ROLES
 from portal.catalogue.schemas import (
     CheckQuery,
     CoverageQuery,
@@ -25,15 +26,17 @@ from portal.catalogue.services import PROBLEM_LABELS
 from portal.catalogue.views import (
     catalogue,
     duties,
+    duty_filters,
     duty_id,
     item_type_url,
+    override_reason,
     reports,
     responsibility,
     template_globals,
 )
-from portal.errors import InvalidInput, NotFound, PortalError
+from portal.errors import InvalidInput, PortalError
 from portal.validation import QuerySchema
-from portal.workflow import STATE_LABELS, State
+from portal.workflow import STATE_LABELS
 
 
 def _page(**values: Any) -> dict[str, Any]:
@@ -206,6 +209,24 @@ def lookup_page(request: Request) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- editing
 
 
+def _item_type_key(request: Request, text: str) -> str:
+    """The form shows an item type as "code name" (09006 井盖); that names one type even where a
+    code alone is shared by a component and an event. Anything else is passed on as typed."""
+    code, _, name = text.partition(" ")
+    if name.strip():
+        snap = catalogue(request).snapshot()
+        matches = [i for i in snap.items_by_code.get(code, ()) if i.name == name.strip()]
+        if len(matches) == 1:
+            return matches[0].key
+    return text
+
+
+def _item_type_label(request: Request, value: str) -> tuple[str, Any]:
+    """What the item-type box shows for a stored key: "code name", and the type itself."""
+    item = catalogue(request).snapshot().item_by_key.get(value) if value.count(":") == 2 else None
+    return (f"{item.code} {item.name}", item) if item is not None else (value, None)
+
+
 def _form_data(request: Request, *, partial: bool) -> dict[str, Any]:
     post = request.POST
     data: dict[str, Any] = {}
@@ -215,6 +236,8 @@ def _form_data(request: Request, *, partial: bool) -> dict[str, Any]:
         if value is None:
             continue
         value = value.strip()
+        if name == "item_type":
+            value = _item_type_key(request, value)
         if value == "" and name in ("valid_from", "valid_to", "urgent_hours", "normal_working_days",
                                     "basis_reviewed_on", "source_id"):
             data[name] = None
@@ -241,8 +264,9 @@ def _duty_form_context(request: Request, duty: Any = None, values: dict[str, Any
     values = dict(values or {})
     if isinstance(values.get("citations"), list):
         values["citations"] = "\n".join(values["citations"])
+    values["item_type"], chosen_item = _item_type_label(request, str(values.get("item_type") or ""))
     return _page(
-        duty=duty, values=values, errors=errors or {}, agencies=service.agencies(),
+        duty=duty, values=values, errors=errors or {}, agencies=service.agencies(), chosen_item=chosen_item,
         area_groups=_area_options(request), roles=ROLES,
     )
 
@@ -250,12 +274,21 @@ def _duty_form_context(request: Request, duty: Any = None, values: dict[str, Any
 @view_config(route_name="catalogue.duties", renderer="catalogue/duties.jinja2", request_method="GET",
              permission=Permissions.CATALOGUE_VIEW_DRAFTS, schema=DutyListQuery)
 def duties_page(request: Request) -> dict[str, Any]:
-    query = request.parsed
-    rows, total = duties(request).list(state=query.get("state"), limit=query["page_size"],
-                                       offset=(query["page"] - 1) * query["page_size"])
+    query = dict(request.parsed, within=True)  # staff pick a street and mean everything in it
+    errors: dict[str, Any] = {}
+    try:
+        filters = duty_filters(request, query)
+    except PortalError as exc:
+        errors = {**exc.fields, "_": [exc.message]}
+        rows, total = [], 0
+    else:
+        rows, total = duties(request).list(state=query.get("state"), limit=query["page_size"],
+                                           offset=(query["page"] - 1) * query["page_size"], **filters)
     pages = max(1, -(-total // query["page_size"]))
-    return _page(duties=rows, total=total, page=query["page"], pages=pages, state=query.get("state"),
-                 state_labels=STATE_LABELS, can_edit=_can_edit(request))
+    return _page(duties=rows, total=total, page=query["page"], pages=pages, query=query, errors=errors,
+                 state_labels=STATE_LABELS, can_edit=_can_edit(request), area_groups=_area_options(request),
+                 agency_options=[(a.code, a.name) for a in catalogue(request).agencies()],
+                 role_options=[(r, ROLE_LABELS[r]) for r in ROLES])
 
 
 @view_config(route_name="catalogue.duty_new", renderer="catalogue/duty_form.jinja2", request_method="GET",
@@ -290,23 +323,38 @@ def duty_create_page(request: Request) -> Any:
 
 
 @view_config(route_name="catalogue.duty", renderer="catalogue/duty.jinja2", request_method="GET",
-             permission=Permissions.PUBLIC_READ)
+             permission=Permissions.CATALOGUE_DUTY_READ)
 def duty_page(request: Request) -> dict[str, Any]:
     service = duties(request)
-    duty = service.get(duty_id(request))
+    duty = request.context.duty
     can_see_drafts = bool(request.has_permission(Permissions.CATALOGUE_VIEW_DRAFTS))
-    if duty.state != State.PUBLISHED.value and not can_see_drafts and duty.state != State.SUPERSEDED.value:
-        raise NotFound(f"未找到权责条目 #{duty.id}。")
     lineage = service.lineage(duty)
+    if not can_see_drafts:
+        lineage = public_lineage(lineage)
+    # the text as it stood while the duty applied: today, or its last day if it has ended
+    on = min(clock.today(), duty.valid_to) if duty.valid_to else clock.today()
     return _page(
-        duty=duty, history=service.history(duty), lineage=lineage,
+        duty=duty, history=service.history(duty, include_drafts=can_see_drafts), lineage=lineage,
+        legal_basis=responsibility(request).legal_basis(duty.citations or (), on), basis_on=on,
+        status_labels=STATUS_LABELS,
+        successor=next((d for d in lineage if d.revision_of_id == duty.id), None),
         collisions=service.collisions(duty) if duty.state in ("draft", "pending", "published") else [],
-        open_revision=service.open_revision(duty) if duty.state == "published" else None,
+        open_revision=service.open_revision(duty) if duty.state == "published" and can_see_drafts else None,
         transitions=duty.available_transitions() if _can_edit(request) else [],
         can_edit=_can_edit(request), can_publish=bool(request.has_permission(Permissions.CATALOGUE_PUBLISH)),
+        own_change=service.four_eyes and _is_own_change(request, duty),
+        can_override=bool(request.has_permission(Permissions.CATALOGUE_PUBLISH_OVERRIDE)),
         state_labels=STATE_LABELS, item_url=lambda i: item_type_url(request, i),
         show_actors=can_see_drafts,
     )
+
+
+def _is_own_change(request: Request, duty: Any) -> bool:
+    """Whether the viewer wrote or submitted this revision (four eyes: then someone else publishes)."""
+    identity = request.identity
+    if identity is None or duty.state != "pending":
+        return False
+    return identity.user.id in {author_id for author_id, _ in duties(request).authors(duty)}
 
 
 @view_config(route_name="catalogue.duty_edit", renderer="catalogue/duty_form.jinja2", request_method="GET",
@@ -349,7 +397,8 @@ def duty_transition_page(request: Request) -> Any:
 
         raise HTTPForbidden()
     try:
-        service.transition(duty, name, request.POST.get("comment") or None, force=bool(request.POST.get("force")))
+        service.transition(duty, name, request.POST.get("comment") or None, force=bool(request.POST.get("force")),
+                           override_reason=override_reason(request, request.POST.get("override_reason")))
     except PortalError as exc:
         details = "；".join(str(v) for values in exc.fields.values() for v in values)
         request.session.flash(exc.message + (f"（{details}）" if details else ""), "error")
