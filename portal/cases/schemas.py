@@ -12,6 +12,7 @@ import datetime as dt
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from portal.cases.lifecycle import BOUNCE_REASONS, EventKind, Status
+from portal.cases.measures import MEASURES
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES
 from portal.validation import BodySchema, QuerySchema
 
@@ -54,7 +55,8 @@ class Reporter(BodySchema):
 
 class EventRecord(BodySchema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind if k is not EventKind.REPORT]),
-                         metadata={"description": "dispatch, handle, verify, supervise, close, bounce, reopen, cancel"})
+                         metadata={"description": "dispatch, handle, verify, supervise, close, bounce, reopen, cancel, "
+                                                        "reject (不予立案), postpone (缓办/延期, with deadline)"})
     at = W3CDateTime(required=True, metadata={"description": "W3C datetime with offset"})
     agency = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32),
                            metadata={"description": "Agency code (dispatch: the agency sent to; default from the catalogue)"})
@@ -63,10 +65,12 @@ class EventRecord(BodySchema):
     note = fields.String(load_default="", validate=validate.Length(max=2000))
     external_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64),
                                 metadata={"description": "The source system's id of this step (replays are recognised by it)"})
+    deadline = W3CDateTime(load_default=None, allow_none=True,
+                           metadata={"description": "postpone (缓办/延期): the approved new handling deadline"})
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> dict:
-        return _blank_to_none(data, ("agency", "reason", "external_id"))
+        return _blank_to_none(data, ("agency", "reason", "external_id", "deadline"))
 
 
 class FeedbackRecord(BodySchema):
@@ -155,6 +159,16 @@ class CaseQuery(QuerySchema):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUS_FILTERS))
     date_from = fields.Date(load_default=None, data_key="from", metadata={"description": "Reported on or after (YYYY-MM-DD)"})
     date_to = fields.Date(load_default=None, data_key="to", metadata={"description": "Reported on or before (YYYY-MM-DD)"})
+    # What statistics count (bulletins link every number to the list that counts the same).
+    measure = fields.String(load_default=None, validate=validate.OneOf(list(MEASURES)),
+                            metadata={"description": "A named case set of the bulletins' indicators: "
+                                                     + ", ".join(MEASURES)})
+    due_from = fields.Date(load_default=None, metadata={"description": "Deadline on or after (YYYY-MM-DD)"})
+    due_to = fields.Date(load_default=None, metadata={"description": "Deadline on or before (YYYY-MM-DD)"})
+    dispatched_to = fields.String(load_default=None, validate=validate.Length(max=32),
+                                  metadata={"description": "Agency code: cases dispatched to it at least once"})
+    bounced_by = fields.String(load_default=None, validate=validate.Length(max=32),
+                               metadata={"description": "Agency code: cases it returned (退单) at least once"})
     page = fields.Integer(load_default=1, validate=validate.Range(1, 100))
     page_size = fields.Integer(load_default=50, validate=validate.Range(1, 100))
     cursor = fields.String(load_default=None, validate=validate.Length(max=64),
@@ -306,12 +320,17 @@ def fast_load(raw: dict) -> dict | None:
         agency, reason, note, step_id = step.get("agency"), step.get("reason"), step.get("note", ""), step.get("external_id")
         if at is None or not _short_str(note, 2000):
             return None
+        deadline = None
+        if step.get("deadline") is not None:
+            deadline = _aware(step["deadline"])
+            if deadline is None:
+                return None
         if any(v is not None and not (isinstance(v, str) and v.strip()) for v in (agency, reason, step_id)):
             return None  # blanks and odd types: let the schema decide
         if (agency is not None and len(agency) > 32) or (step_id is not None and len(step_id) > 64):
             return None
         loaded_events.append({"kind": step["kind"], "at": at, "agency": agency, "reason": reason, "note": note,
-                              "external_id": step_id})
+                              "external_id": step_id, "deadline": deadline})
     feedback = raw.get("feedback")
     if feedback is not None:
         if (not isinstance(feedback, dict) or not feedback.keys() <= {"rating", "comment", "at"}
