@@ -54,12 +54,12 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, title: str, unit: str
 def trend_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *, title: str,
                 unit: str = "%", width: int = 660, height: int = 230) -> str:
     """Lines over periods (oldest first); gaps where a value is None."""
-    left, right, top, bottom = 44, 16, 40, 30
+    left, right, top, bottom = 44, 34, 40, 30
     present = [v for _, values in series for v in values if v is not None]
     low = min(present) if present else 0.0
     high = max(present) if present else 100.0
     # Start the axis a little below the lowest value, on a multiple of 5, so changes are visible.
-    low = max(0.0, (int(low) // 5) * 5 - 5)
+    low = max(0.0, (int(low) // 5) * 5 - 5) if unit == "%" else 0.0
     high = min(100.0, (int(high) // 5) * 5 + 5) if unit == "%" else high * 1.1 + 1
     if high <= low:
         high = low + 10
@@ -72,8 +72,15 @@ def trend_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[floa
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" font-family="{FONT}">',
              f'<text x="0" y="16" font-size="13" font-weight="700" fill="#1d232a">{escape(title)}</text>']
-    for tick in range(5):
-        value = low + (high - low) * tick / 4
+    spacing = 5 if high - low <= 30 else 10 if high - low <= 60 else 20
+    if unit != "%":
+        spacing = (high - low) / 4
+    ticks = []
+    value = low
+    while value <= high + 1e-9:
+        ticks.append(value)
+        value += spacing
+    for value in ticks:
         _, y = xy(0, value)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e8ee"/>')
         parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="9" text-anchor="end" fill="#5b6570">'
@@ -89,11 +96,15 @@ def trend_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[floa
             path = " ".join(f"{'M' if j == 0 else 'L'}{xy(i, v)[0]:.1f},{xy(i, v)[1]:.1f}"
                             for j, (i, v) in enumerate(points))
             parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        for i, v in points:
+        for position, (i, v) in enumerate(points):
             x, y = xy(i, v)
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>')
-            parts.append(f'<text x="{x:.1f}" y="{y - 6:.1f}" font-size="8.5" text-anchor="middle" fill="{colour}">'
-                         f'{_num(v)}</text>')
+            # Every value of the headline series; the others only at the end, so labels do not collide.
+            if number == 0 or position == len(points) - 1:
+                below = number == 0
+                parts.append(f'<text x="{x + (0 if number == 0 else 6):.1f}" y="{y + (13 if below else 3):.1f}" '
+                             f'font-size="8.5" text-anchor="{"middle" if number == 0 else "start"}" '
+                             f'fill="{colour}">{_num(v)}</text>')
         legend_x = left + 10 + number * 150
         parts.append(f'<rect x="{legend_x}" y="24" width="14" height="3" fill="{colour}"/>')
         parts.append(f'<text x="{legend_x + 18}" y="29" font-size="10" fill="#1d232a">{escape(name)}</text>')

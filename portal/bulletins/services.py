@@ -68,9 +68,9 @@ def charts(data: Mapping[str, Any]) -> dict[str, str]:
     short = [t["short_label"] for t in trend]
     return {
         "streets": bar_chart([(r["name"], r["score"]) for r in streets], title="各街道综合得分", unit="",
-                             maximum=100, label_width=120),
+                             maximum=100, width=340, label_width=70),
         "streets_timely": bar_chart([(r["name"], r["values"]["timely_resolution_rate"]) for r in streets],
-                                    title="各街道问题及时解决率", unit="%", maximum=100, label_width=120,
+                                    title="各街道问题及时解决率", unit="%", maximum=100, width=340, label_width=70,
                                     reference=reference, reference_label="全区"),
         "agencies": bar_chart([(r["name"], r["score"]) for r in agencies], title="各部门综合得分", maximum=100),
         "trend": trend_chart(short, [("问题及时解决率", [t["timely_resolution_rate"] for t in trend]),
