@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from portal.bulletins.periods import Period
 from portal.errors import InvalidInput
@@ -17,6 +17,9 @@ def _check_period(value: str) -> None:
 
 
 class GenerateForm(Schema):
+    class Meta:
+        unknown = EXCLUDE  # the CSRF token
+
     period = fields.String(required=True, validate=validate.Length(min=4, max=8))
     correction_note = fields.String(load_default="", validate=validate.Length(max=1000))
     publish = fields.Boolean(load_default=False)
@@ -27,6 +30,9 @@ class GenerateForm(Schema):
 
 
 class PublishForm(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
     comment = fields.String(load_default="", validate=validate.Length(max=500))
 
 
