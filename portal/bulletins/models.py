@@ -45,9 +45,9 @@ class Bulletin(Publishable, Base):
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("bulletins.id", ondelete="RESTRICT"))
     correction_note: Mapped[str] = mapped_column(Text, default="")
     # Canonical JSON (sorted keys, no generation time): the same cases give the same bytes.
-    data_json: Mapped[str] = deferred(mapped_column(Text))
+    data_json: Mapped[str] = deferred(mapped_column(Text, nullable=False))
     data_sha256: Mapped[str] = mapped_column(String(64))
-    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     watermark: Mapped[dict[str, Any]]
     generated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

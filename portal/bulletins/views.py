@@ -56,8 +56,8 @@ def summary(request: Request, bulletin: Bulletin, revisions: dict[int, int] | No
 
 
 def _case_link(request: Request, data: dict[str, Any]) -> Any:
-    def link(level: str, code: str | None, measure: str) -> str:
-        return request.route_url("cases.index", _query=case_list_query(data["period"], level, code, measure))
+    def link(level: str, code: str | None, measure: str, period: dict[str, Any] | None = None) -> str:
+        return request.route_url("cases.index", _query=case_list_query(period or data["period"], level, code, measure))
 
     return link
 
