@@ -118,7 +118,7 @@ def csv_text(data: Mapping[str, Any]) -> str:
     """One row per district, street and agency: every count and every indicator value."""
     out = io.StringIO()
     keys = [i.key for i in indicators.INDICATORS]
-    counts = sorted(next(iter([data["district"]["counts"]]), {}).keys()) if data.get("district") else []
+    counts = sorted(data["district"]["counts"]) if data.get("district") else []
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["period", "level", "code", "name", "rank", "score", "score_mom_delta", *keys,
                      *[f"count_{c}" for c in counts]])
