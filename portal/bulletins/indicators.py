@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from portal.bulletins.periods import Period
 from portal.cases.lifecycle import EventKind
-from portal.cases.measures import MEASURES, event_agencies, measure_criterion
+from portal.cases.measures import MEASURES, measure_criterion
 from portal.cases.models import Case, CaseEvent, Feedback
 
 SCHEMA_VERSION = "portal.bulletin/1"
@@ -133,9 +133,11 @@ def count_groups(session: Session, period: Period, hidden_item_ids: Sequence[int
         groups[(row["agency_id"], row["street_id"])].update({name: int(row[name] or 0) for name in DUE_MEASURES})
     by_agency: dict[int, dict[str, int]] = defaultdict(dict)
     for kind, name in ((EventKind.DISPATCH, "dispatched"), (EventKind.BOUNCE, "bounced")):
-        pairs = event_agencies(kind).subquery()
-        stmt = (select(pairs.c.agency_id, func.count()).select_from(pairs)
-                .join(Case, Case.id == pairs.c.case_id).where(*reported).group_by(pairs.c.agency_id))
+        # Driven from the period's cases (report-time index), their steps found by case id.
+        stmt = (select(CaseEvent.agency_id, func.count(func.distinct(CaseEvent.case_id)))
+                .join(Case, Case.id == CaseEvent.case_id)
+                .where(*reported, CaseEvent.kind == kind.value, CaseEvent.agency_id.is_not(None))
+                .group_by(CaseEvent.agency_id))
         for agency_id, count in session.execute(stmt):
             by_agency[agency_id][name] = int(count)
     return {"groups": groups, "agency_steps": by_agency}

@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, exists, false, not_, or_, select, true
+from sqlalchemy import and_, exists, false, not_, or_, true
 
 from portal.cases.lifecycle import EventKind, Status
 from portal.cases.models import Case, CaseEvent, Feedback
@@ -106,9 +106,3 @@ def bounced_by(agency_id: int) -> Any:
     return exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == EventKind.BOUNCE.value,
                           CaseEvent.agency_id == agency_id)
 
-
-def event_agencies(kind: EventKind) -> Any:
-    """(case id, agency id) pairs of one step kind, each pair once: the per-agency counts of
-    dispatches and bounces group these."""
-    return (select(CaseEvent.case_id, CaseEvent.agency_id)
-            .where(CaseEvent.kind == kind.value, CaseEvent.agency_id.is_not(None)).distinct())
