@@ -1,4 +1,4 @@
-"""``make run``: publish a bulletin for every whole month the demo cases cover."""
+"""``make run``: publish a bulletin for every whole month and quarter the demo cases cover."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from portal.bulletins.models import Bulletin
-from portal.bulletins.periods import months_between
+from portal.bulletins.periods import Period, months_between
 from portal.catalogue.calendar import CHINA_TZ
 
 
@@ -26,6 +26,10 @@ def demo_bulletins_loader(context: Any) -> str:
         return "没有演示案件，跳过"
     months = [m for m in months_between(first.astimezone(CHINA_TZ).date(), last.astimezone(CHINA_TZ).date())
               if m.has_ended()]
+    covered = {m.code for m in months}
+    quarters = sorted({Period(m.year, "quarter", (m.number - 1) // 3 + 1) for m in months})
+    months += [q for q in quarters
+               if all(Period(q.year, "month", 3 * q.number - k).code in covered for k in range(3))]
     present = set(session.scalars(select(Bulletin.period)))
     missing = [m for m in months if m.code not in present]
     if not missing:
@@ -36,4 +40,4 @@ def demo_bulletins_loader(context: Any) -> str:
         bulletin = service.generate(period)
         service.publish(bulletin, "演示数据自动发布")
         context.echo(f"  {bulletin.issue_label}（{period.label}）已发布")
-    return f"发布演示通报 {len(missing)} 期（{missing[0].label}—{missing[-1].label}）"
+    return f"发布演示通报 {len(missing)} 期（{'、'.join(p.label for p in missing[:2])}……{missing[-1].label}）"
