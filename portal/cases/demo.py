@@ -119,6 +119,11 @@ def agency_speed(agency: str) -> tuple[float, float]:
     return share, sigma
 
 
+def rework_share(agency: str) -> float:
+    """How often an agency's handling fails verification (返工): 1 % to 9 %."""
+    return 0.01 + 0.08 * stable_fraction("rework", agency) ** 2
+
+
 def daily_volumes(n: int, start: dt.date, end: dt.date, calendar: WorkingCalendar) -> list[tuple[dt.date, int]]:
     """``n`` cases spread over [start, end] by season, weekday and holidays (largest remainder)."""
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
@@ -243,6 +248,11 @@ def _one_case(world: DemoWorld, rng: random.Random, seed: int, sequence: int, re
         step("cancel", minutes(40), note="重复上报，予以撤销")
         record["events"] = events
         return record
+    if public and rng.random() < 0.025:
+        # The centre screens what the public reports: some of it is nobody's city-management business.
+        step("reject", minutes(45), note="经核实不属于城市管理范畴，不予立案")
+        record["events"] = events
+        return record
     if duty is None:
         record["events"] = events
         return record
@@ -271,12 +281,28 @@ def _one_case(world: DemoWorld, rng: random.Random, seed: int, sequence: int, re
             took = dt.timedelta(seconds=allowed.total_seconds() * share * rng.lognormvariate(0, sigma))
             handled_at = clock + max(took, dt.timedelta(minutes=10))
             ok = True
-            if deadline is not None and handled_at > deadline:
+            if (deadline is not None and limit is not None and limit.unit is LimitUnit.WORKING_DAYS
+                    and rng.random() < (0.06 if item.kind == "component" else 0.02)):
+                # 缓办/延期: repairs that wait for funds or materials get an approved new deadline,
+                # asked for before the old one passes.
+                ask = clock + (deadline - clock) * rng.uniform(0.3, 0.8)
+                new_deadline = world.calendar.add_working_days(deadline, rng.choice((3, 5, 10)))
+                ok = step("postpone", ask - clock, deadline=_at(new_deadline), note="需协调资金与材料，经批准延期")
+                deadline = new_deadline.replace(microsecond=0)
+                handled_at = clock + dt.timedelta(
+                    seconds=(deadline - clock).total_seconds() * share * rng.lognormvariate(0, sigma))
+                handled_at = max(handled_at, clock + dt.timedelta(minutes=10))
+            if ok and deadline is not None and handled_at > deadline:
                 late_by = dt.timedelta(hours=rng.uniform(0.5, 6))
                 ok = step("supervise", (deadline - clock) + late_by, note="已超处置时限，督促办理")
             if ok and step("handle", handled_at - clock if handled_at > clock else minutes(30),
                            agency=duty.agency, note="已处置完毕"):
-                if step("verify", minutes(180, 0.8), note="核查属实，已处置到位"):
+                if rng.random() < rework_share(duty.agency):
+                    # 返工: the verification finds the job not done; the agency must do it again.
+                    ok = (step("reopen", minutes(180, 0.8), note="核查不通过，返工")
+                          and step("dispatch", minutes(20), agency=duty.agency)
+                          and step("handle", minutes(60 * 12, 0.6), agency=duty.agency, note="返工处置完毕"))
+                if ok and step("verify", minutes(180, 0.8), note="核查属实，已处置到位"):
                     if step("close", minutes(120, 0.8), note="结案"):
                         if rng.random() < 0.01 and step("reopen", dt.timedelta(days=rng.uniform(1, 10)),
                                                         note="问题复发，重新办理"):

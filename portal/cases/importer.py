@@ -41,12 +41,13 @@ CSV_STEPS: tuple[tuple[str, str, str | None], ...] = (
     ("verified_at", "verify", None),
     ("closed_at", "close", None),
     ("cancelled_at", "cancel", None),
+    ("rejected_at", "reject", None),
 )
 CSV_COLUMNS = (
     "external_id", "channel", "item_type", "description", "reported_at", "urgency", "lat", "lon", "grid_code",
     "address", "reporter_name", "reporter_phone", "reporter_email", "reporter_id_number", "tracking_code",
     "agency", "dispatched_at", "supervised_at", "handled_at", "verified_at", "closed_at", "cancelled_at",
-    "bounced_at", "bounce_agency", "bounce_reason", "feedback_rating", "feedback_comment", "feedback_at", "events",
+    "rejected_at", "bounced_at", "bounce_agency", "bounce_reason", "feedback_rating", "feedback_comment", "feedback_at", "events",
 )
 REPORTER_FIELDS = ("name", "phone", "email", "id_number", "account_id")
 

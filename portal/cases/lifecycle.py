@@ -5,7 +5,13 @@
         │                 bounce │ dispatch       reopen (核查不通过)      │            reopen
         │                    ▼   │                   ▼                   │               ▼
         │                  bounced               reopened ──dispatch──▶ dispatched      reopened
+        ├── reject (不予立案: not a city-management case) ──▶ rejected
         └── cancel (from any open state) ──▶ cancelled
+
+``postpone`` (缓办/延期) sets an approved new deadline on a dispatched case that is not handled
+yet; it must be asked for before the current deadline passes, and the case stays dispatched.
+A ``reopen`` of a handled case that has not passed verification is a 返工 (rework): the
+verification failed and the agency must handle it again.
 
 ``supervise`` (督促办理) is the late step: it is allowed once the case is past its deadline, from
 dispatched, handled or verified, and leads to *supervised*; a supervised case goes on with
@@ -21,8 +27,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from enum import StrEnum
+from typing import Any
 
 from portal.errors import Conflict, InvalidInput
+
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 class Status(StrEnum):
@@ -35,6 +44,7 @@ class Status(StrEnum):
     BOUNCED = "bounced"
     REOPENED = "reopened"
     CANCELLED = "cancelled"
+    REJECTED = "rejected"
 
 
 class EventKind(StrEnum):
@@ -47,6 +57,8 @@ class EventKind(StrEnum):
     BOUNCE = "bounce"
     REOPEN = "reopen"
     CANCEL = "cancel"
+    REJECT = "reject"
+    POSTPONE = "postpone"
 
 
 STATUS_LABELS: dict[Status, str] = {
@@ -59,6 +71,7 @@ STATUS_LABELS: dict[Status, str] = {
     Status.BOUNCED: "已退单",
     Status.REOPENED: "已重新办理",
     Status.CANCELLED: "已撤销",
+    Status.REJECTED: "不予立案",
 }
 
 EVENT_LABELS: dict[EventKind, str] = {
@@ -71,10 +84,12 @@ EVENT_LABELS: dict[EventKind, str] = {
     EventKind.BOUNCE: "退单",
     EventKind.REOPEN: "重新办理",
     EventKind.CANCEL: "撤销",
+    EventKind.REJECT: "不予立案",
+    EventKind.POSTPONE: "缓办/延期",
 }
 
 #: Closed for Open311: nothing more will happen unless the case is reopened.
-FINAL_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED, Status.REJECTED})
 OPEN_STATUSES = frozenset(Status) - FINAL_STATUSES
 
 #: Why an agency may return a case. "not our asset" is the one that feeds dispute hotspots.
@@ -151,9 +166,16 @@ def _allowed(facts: CaseFacts, kind: EventKind, at: dt.datetime | None) -> bool:
         case EventKind.BOUNCE:
             return status is Status.DISPATCHED or (status is Status.SUPERVISED and not facts.handled)
         case EventKind.REOPEN:
-            return status in {Status.CLOSED, Status.HANDLED, Status.VERIFIED}
+            return (status in {Status.CLOSED, Status.HANDLED, Status.VERIFIED}
+                    or (status is Status.SUPERVISED and facts.handled and not facts.verified))
         case EventKind.CANCEL:
             return status not in FINAL_STATUSES
+        case EventKind.REJECT:
+            return status is Status.REPORTED
+        case EventKind.POSTPONE:
+            # An extension is asked for in time: a case already late is supervised, not postponed.
+            return (status is Status.DISPATCHED and not facts.handled and facts.deadline is not None
+                    and (at is None or not is_late(facts, at)))
     return False  # pragma: no cover
 
 
@@ -172,6 +194,8 @@ _TARGET: dict[EventKind, Status] = {
     EventKind.BOUNCE: Status.BOUNCED,
     EventKind.REOPEN: Status.REOPENED,
     EventKind.CANCEL: Status.CANCELLED,
+    EventKind.REJECT: Status.REJECTED,
+    EventKind.POSTPONE: Status.DISPATCHED,
 }
 
 
@@ -180,7 +204,8 @@ def advance(facts: CaseFacts, kind: EventKind | str, at: dt.datetime, *,
     """The case's facts after step ``kind`` at ``at``; raises InvalidEvent / EventOutOfOrder.
 
     A dispatch starts a new clock: its ``new_deadline`` (from the catalogue lookup at dispatch
-    time) replaces the old one.
+    time) replaces the old one. A postponement's ``new_deadline`` is the approved one: it must lie
+    after the current deadline.
     """
     try:
         kind = EventKind(kind)
@@ -202,11 +227,23 @@ def advance(facts: CaseFacts, kind: EventKind | str, at: dt.datetime, *,
         why = ""
         if kind is EventKind.SUPERVISE and facts.status in {Status.DISPATCHED, Status.HANDLED, Status.VERIFIED}:
             why = "督办只适用于已超过处置时限的案件；" if not facts.supervised else "该案件已督办过；"
+        if kind is EventKind.POSTPONE and facts.status is Status.DISPATCHED and facts.deadline is not None:
+            why = "缓办/延期须在处置时限届满前申请；"
         raise InvalidEvent(
             f"案件当前状态为“{current}”，不能执行“{EVENT_LABELS[kind]}”（{kind.value}）。{why}"
             f"当前可执行：{allowed}。",
             fields={"kind": [f"当前状态不允许 {kind.value}。"]},
         )
+    if kind is EventKind.POSTPONE:
+        if new_deadline is None:
+            raise InvalidInput("缓办/延期必须给出批准的新处置时限（deadline）。", code="postpone_needs_deadline",
+                               fields={"deadline": ["必须提供。"]})
+        if new_deadline.tzinfo is None:
+            raise InvalidInput("新处置时限必须带时区。", code="naive_datetime", fields={"deadline": ["缺少时区。"]})
+        if facts.deadline is not None and new_deadline <= facts.deadline:
+            raise InvalidInput(
+                f"批准的新处置时限 {new_deadline.isoformat()} 必须晚于原时限 {facts.deadline.isoformat()}。",
+                code="postpone_not_later", fields={"deadline": ["必须晚于原处置时限。"]})
     handled, verified, supervised = facts.handled, facts.verified, facts.supervised
     deadline = facts.deadline
     if kind is EventKind.HANDLE:
@@ -220,10 +257,34 @@ def advance(facts: CaseFacts, kind: EventKind | str, at: dt.datetime, *,
         handled = verified = False
         if kind is not EventKind.BOUNCE:
             supervised = False
-    if kind is EventKind.DISPATCH:
+    if kind in {EventKind.DISPATCH, EventKind.POSTPONE}:
         deadline = new_deadline
     return CaseFacts(status=_TARGET[kind], last_event_at=at, deadline=deadline,
                      handled=handled, verified=verified, supervised=supervised)
+
+
+def is_rework(facts: CaseFacts, kind: EventKind | str) -> bool:
+    """A reopen of a handled case that has not passed verification: 返工 (核查不通过)."""
+    return EventKind(kind) is EventKind.REOPEN and facts.handled and not facts.verified
+
+
+def working_hours_between(calendar: Any, start: dt.datetime, end: dt.datetime) -> float:
+    """Hours from ``start`` to ``end`` that fall on working days (China time): the clock the
+    working-day time limits run on. Rest days and holidays do not count."""
+    if end <= start:
+        return 0.0
+    local_start, local_end = start.astimezone(CHINA_TZ), end.astimezone(CHINA_TZ)
+    total = dt.timedelta()
+    day = local_start.date()
+    while day <= local_end.date():
+        if calendar.is_working_day(day):
+            day_start = dt.datetime.combine(day, dt.time(), CHINA_TZ)
+            lo = max(local_start, day_start)
+            hi = min(local_end, day_start + dt.timedelta(days=1))
+            if hi > lo:
+                total += hi - lo
+        day += dt.timedelta(days=1)
+    return round(total.total_seconds() / 3600, 4)
 
 
 def public_status(status: Status | str) -> str:

@@ -65,6 +65,8 @@ class Case(Base):
         # The district map counts cases per grid under the list's filters; with every filter
         # column in one index the count never reads the table (1.7 s → 0.15 s on a million).
         Index("ix_cases_map", "grid_id", "item_type_id", "status", "street_id", "agency_id", "reported_at"),
+        # Bulletins count the cases that fell due in a period (按期处置率, 问题及时解决率).
+        Index("ix_cases_deadline", "deadline"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,6 +102,13 @@ class Case(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     bounce_count: Mapped[int] = mapped_column(Integer, default=0)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # 返工: reopens after a failed verification (a reopen of a closed case is not counted).
+    rework_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 缓办/延期: when the current round's deadline was extended (the deadline column holds the new one).
+    postponed_at: Mapped[dt.datetime | None]
+    # Working hours (rest days and holidays not counted) from the last dispatch to handling:
+    # computed once at write time, so statistics average a column instead of running a calendar.
+    handling_hours: Mapped[float | None] = mapped_column(Float)
     # SHA-256 of the tracking code given to the reporter (shown once, like an API key).
     tracking_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

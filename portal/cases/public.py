@@ -91,6 +91,8 @@ class PublicCase:
                 return "已重新办理，等待再次派遣。"
             case Status.CANCELLED:
                 return "已撤销。"
+            case Status.REJECTED:
+                return "经核实不属于城市管理范畴，不予立案。"
         return STATUS_LABELS[Status(self.status)]  # pragma: no cover
 
     @property

@@ -12,6 +12,7 @@ import datetime as dt
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from portal.cases.lifecycle import BOUNCE_REASONS, EventKind, Status
+from portal.cases.measures import MEASURES
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES
 from portal.validation import BodySchema, QuerySchema
 
@@ -62,7 +63,7 @@ class Reporter(BodySchema):
 
 class EventRecord(BodySchema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind if k is not EventKind.REPORT]),
-                         metadata={"description": "环节：dispatch 派遣、handle 处置、verify 核查、supervise 督办、close 结案、bounce 退单、reopen 重新办理、cancel 撤销"})
+                         metadata={"description": "环节：dispatch 派遣、handle 处置、verify 核查、supervise 督办、close 结案、bounce 退单、reopen 重新办理、cancel 撤销、reject 不予立案、postpone 缓办/延期（须带批准的新时限 deadline）"})
     at = W3CDateTime(required=True, metadata={"description": "带时区的 W3C 日期时间，如 2026-12-01T08:30:00+08:00"})
     agency = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32),
                            metadata={"description": "单位编码（派遣时为接收单位；缺省按权责清单确定）"})
@@ -71,10 +72,12 @@ class EventRecord(BodySchema):
     note = fields.String(load_default="", validate=validate.Length(max=2000))
     external_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64),
                                 metadata={"description": "来源系统中该环节的编号（据此识别重复提交）"})
+    deadline = W3CDateTime(load_default=None, allow_none=True,
+                           metadata={"description": "postpone（缓办/延期）：批准的新处置时限"})
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> dict:
-        return _blank_to_none(data, ("agency", "reason", "external_id"))
+        return _blank_to_none(data, ("agency", "reason", "external_id", "deadline"))
 
 
 class FeedbackRecord(BodySchema):
@@ -165,6 +168,16 @@ class CaseQuery(QuerySchema):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUS_FILTERS))
     date_from = fields.Date(load_default=None, data_key="from", metadata={"description": "上报日期不早于（YYYY-MM-DD）"})
     date_to = fields.Date(load_default=None, data_key="to", metadata={"description": "上报日期不晚于（YYYY-MM-DD）"})
+    # What statistics count (bulletins link every number to the list that counts the same).
+    measure = fields.String(load_default=None, validate=validate.OneOf(list(MEASURES)),
+                            metadata={"description": "考评通报指标所计的案件集合："
+                                                     + ", ".join(MEASURES)})
+    due_from = fields.Date(load_default=None, metadata={"description": "处置时限不早于（YYYY-MM-DD）"})
+    due_to = fields.Date(load_default=None, metadata={"description": "处置时限不晚于（YYYY-MM-DD）"})
+    dispatched_to = fields.String(load_default=None, validate=validate.Length(max=32),
+                                  metadata={"description": "单位编码：曾派遣给该单位的案件"})
+    bounced_by = fields.String(load_default=None, validate=validate.Length(max=32),
+                               metadata={"description": "单位编码：该单位曾退单的案件"})
     page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_CURSOR_PAGE),
                          metadata={"description": f"页码；不带游标时至多 {MAX_OFFSET_PAGE}，带游标时仅作页码显示"})
     page_size = fields.Integer(load_default=50, validate=validate.Range(1, 100))
@@ -328,12 +341,17 @@ def fast_load(raw: dict) -> dict | None:
         agency, reason, note, step_id = step.get("agency"), step.get("reason"), step.get("note", ""), step.get("external_id")
         if at is None or not _short_str(note, 2000):
             return None
+        deadline = None
+        if step.get("deadline") is not None:
+            deadline = _aware(step["deadline"])
+            if deadline is None:
+                return None
         if any(v is not None and not (isinstance(v, str) and v.strip()) for v in (agency, reason, step_id)):
             return None  # blanks and odd types: let the schema decide
         if (agency is not None and len(agency) > 32) or (step_id is not None and len(step_id) > 64):
             return None
         loaded_events.append({"kind": step["kind"], "at": at, "agency": agency, "reason": reason, "note": note,
-                              "external_id": step_id})
+                              "external_id": step_id, "deadline": deadline})
     feedback = raw.get("feedback")
     if feedback is not None:
         if (not isinstance(feedback, dict) or not feedback.keys() <= {"rating", "comment", "at"}

@@ -29,8 +29,11 @@ from portal.cases.lifecycle import (
     EventKind,
     Status,
     advance,
+    is_rework,
     normalise_bounce_reason,
+    working_hours_between,
 )
+from portal.cases.measures import bounced_by, dispatched_to, measure_criterion
 from portal.cases.models import Case, CaseEvent, CaseReporter, Feedback
 from portal.cases.places import Places
 from portal.cases.privacy import scrub
@@ -95,10 +98,13 @@ class CaseState:
     late: bool = False
     bounce_count: int = 0
     event_count: int = 0
+    rework_count: int = 0
+    postponed_at: dt.datetime | None = None
+    handling_hours: float | None = None
 
     FIELDS = ("status", "deadline", "time_limit_label", "agency_id", "dispatched_at", "handled_at",
               "verified_at", "closed_at", "updated_at", "handled", "verified", "supervised", "late",
-              "bounce_count", "event_count")
+              "bounce_count", "event_count", "rework_count", "postponed_at", "handling_hours")
 
     @classmethod
     def of(cls, case: Case) -> CaseState:
@@ -146,7 +152,10 @@ def apply_step(state: CaseState, step: Mapping[str, Any], ctx: CaseContext, seq:
             raise InvalidInput("权责清单中没有该类案件在此处的责任单位，派遣时必须指定 agency。",
                                code="no_responsible_agency", fields={"agency": ["必须指定。"]})
         new_deadline = handling.deadline(at, ctx.calendar)
-    facts = advance(state.facts(), kind, at, new_deadline=new_deadline)
+    elif kind is EventKind.POSTPONE:
+        new_deadline = step.get("deadline")
+    before = state.facts()
+    facts = advance(before, kind, at, new_deadline=new_deadline)
     state.status = facts.status.value if facts.status else None
     state.last_event_at = at
     state.updated_at = at
@@ -161,8 +170,15 @@ def apply_step(state: CaseState, step: Mapping[str, Any], ctx: CaseContext, seq:
         state.deadline = new_deadline
         state.time_limit_label = handling.limit.label
         state.handled_at = state.verified_at = None
+        state.handling_hours = None
+        state.postponed_at = None
+    elif kind is EventKind.POSTPONE:
+        state.deadline = new_deadline
+        state.postponed_at = at
     elif kind is EventKind.HANDLE:
         state.handled_at = at
+        if state.dispatched_at is not None:
+            state.handling_hours = working_hours_between(ctx.calendar, state.dispatched_at, at)
         if agency_id is not None:
             state.agency_id = agency_id
         if state.deadline is not None and at > state.deadline:
@@ -171,16 +187,20 @@ def apply_step(state: CaseState, step: Mapping[str, Any], ctx: CaseContext, seq:
         state.verified_at = at
     elif kind is EventKind.SUPERVISE:
         state.late = True
-    elif kind is EventKind.CLOSE or kind is EventKind.CANCEL:
+    elif kind in {EventKind.CLOSE, EventKind.CANCEL, EventKind.REJECT}:
         state.closed_at = at
     elif kind is EventKind.BOUNCE:
         state.bounce_count += 1
         agency_id = agency_id if agency_id is not None else state.agency_id
         state.agency_id = None
         state.deadline = None
+        state.postponed_at = None
         state.time_limit_label = ""
     elif kind is EventKind.REOPEN:
+        if is_rework(before, kind):
+            state.rework_count += 1
         state.closed_at = state.handled_at = state.verified_at = None
+        state.handling_hours = None
     note = step.get("note") or ""
     return {
         "seq": seq, "kind": kind.value, "at": at, "agency_id": agency_id, "reason": reason,
@@ -467,7 +487,28 @@ class CaseService:
             criteria.append(Case.reported_at >= filters["since"])
         if filters.get("until") is not None:
             criteria.append(Case.reported_at <= filters["until"])
+        # The bulletins' case sets: the list counts exactly what an indicator counts.
+        if filters.get("measure"):
+            criteria.append(measure_criterion(filters["measure"]))
+        if filters.get("due_since") is not None:
+            criteria.append(Case.deadline >= filters["due_since"])
+        if filters.get("due_until") is not None:
+            criteria.append(Case.deadline <= filters["due_until"])
+        for key, criterion in (("dispatched_to", dispatched_to), ("bounced_by", bounced_by)):
+            if filters.get(key):
+                agency = places.agency_by_code(filters[key])
+                criteria.append(criterion(agency.id) if agency else Case.id == -1)
         return criteria
+
+    @staticmethod
+    def _count_limit(filters: Mapping[str, Any]) -> int | None:
+        """Counts stop at COUNT_LIMIT, except over a bounded period of at most a year (what a
+        bulletin's numbers link to): such a count reads one index range and must be exact."""
+        for low, high in (("since", "until"), ("due_since", "due_until")):
+            if filters.get(low) is not None and filters.get(high) is not None:
+                if filters[high] - filters[low] <= dt.timedelta(days=367):
+                    return None
+        return COUNT_LIMIT
 
     def public_page(self, filters: Mapping[str, Any]) -> PublicPage:
         page = int(filters.get("page") or 1)
@@ -496,16 +537,21 @@ class CaseService:
             rows = rows[:page_size]
             earlier_exist = bool(filters.get("cursor")) or offset > 0
         total = None
+        limit = self._count_limit(filters)
         if filters.get("with_total", True):
-            capped = select(Case.id).where(*criteria).limit(COUNT_LIMIT + 1).subquery()
-            total = self.session.scalar(select(func.count()).select_from(capped)) or 0
+            if limit is None:
+                total = self.session.scalar(select(func.count(Case.id)).where(*criteria)) or 0
+            else:
+                capped = select(Case.id).where(*criteria).limit(limit + 1).subquery()
+                total = self.session.scalar(select(func.count()).select_from(capped)) or 0
         feedback = self._feedback_for([c.id for c in rows]) if filters.get("with_feedback", True) else {}
         events = self._events_for([c.id for c in rows]) if filters.get("with_events") else None
         items = public_cases(rows, self.places, feedback=feedback, events=events)
         cursor = encode_cursor(rows[-1].reported_at, rows[-1].id) if more and rows else None
         prev_cursor = encode_cursor(rows[0].reported_at, rows[0].id) if earlier_exist and rows else None
-        return PublicPage(items, page, page_size, min(total or 0, COUNT_LIMIT), (total or 0) > COUNT_LIMIT, cursor,
-                          prev_cursor)
+        if limit is None:
+            return PublicPage(items, page, page_size, total or 0, False, cursor, prev_cursor)
+        return PublicPage(items, page, page_size, min(total or 0, limit), (total or 0) > limit, cursor, prev_cursor)
 
     def _feedback_for(self, ids: Sequence[int]) -> dict[int, Feedback]:
         if not ids:
@@ -555,7 +601,8 @@ class CaseService:
         """Cases per grid for the map. Counting a million rows takes a moment, and a map a minute
         old is as good as a new one, so answers are kept for ``GRID_COUNT_TTL`` seconds."""
         wanted = {k: v for k, v in filters.items()
-                  if k in {"item_type", "agency", "street", "status", "since", "until"} and v}
+                  if k in {"item_type", "agency", "street", "status", "since", "until", "measure", "due_since",
+                           "due_until", "dispatched_to", "bounced_by"} and v}
         key = (str(self.session.get_bind().engine.url), self.places.snapshot.token, repr(sorted(wanted.items())))
         now = time.monotonic()
         cached = _GRID_COUNTS.get(key)

@@ -81,3 +81,24 @@ def test_apikeys_list_shows_a_disabled_users_keys_as_disabled(ini_file, engine):
         session.commit()
     line = next(row for row in run(ini_file, "apikeys", "list").output.splitlines() if f"\t{name}\t" in row)
     assert "disabled" in line and "\tactive\t" not in line
+
+
+def test_bulletin_generate_from_the_command_line(ini_file, engine, tmp_path):
+    from sqlalchemy import delete
+
+    from portal.bulletins.models import Bulletin
+
+    bad = run(ini_file, "bulletin", "generate", "--period", "2026-13")
+    assert bad.exit_code != 0 and "月份" in bad.output
+    unfinished = run(ini_file, "bulletin", "generate", "--period", "2100-12")
+    assert unfinished.exit_code != 0
+    pdf = tmp_path / "b.pdf"
+    try:
+        made = run(ini_file, "bulletin", "generate", "--period", "2020-Q1", "--pdf", str(pdf))
+        assert made.exit_code == 0, made.output
+        assert "2020年季度通报第1期" in made.output and "draft" in made.output
+        assert pdf.read_bytes().startswith(b"%PDF")
+        assert "2020-Q1" in run(ini_file, "bulletin", "list").output
+    finally:
+        with engine.begin() as connection:  # a draft may be deleted; keep the session's database clean
+            connection.execute(delete(Bulletin).where(Bulletin.period == "2020-Q1"))

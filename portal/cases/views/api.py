@@ -38,6 +38,10 @@ def query_filters(parsed: dict[str, Any]) -> dict[str, Any]:
         filters["since"] = dt.datetime.combine(parsed["date_from"], dt.time(), CHINA_TZ)
     if parsed.get("date_to"):
         filters["until"] = dt.datetime.combine(parsed["date_to"], dt.time(23, 59, 59, 999999), CHINA_TZ)
+    if parsed.get("due_from"):
+        filters["due_since"] = dt.datetime.combine(parsed["due_from"], dt.time(), CHINA_TZ)
+    if parsed.get("due_to"):
+        filters["due_until"] = dt.datetime.combine(parsed["due_to"], dt.time(23, 59, 59, 999999), CHINA_TZ)
     return filters
 
 

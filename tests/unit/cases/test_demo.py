@@ -59,11 +59,31 @@ def test_every_generated_history_is_a_valid_life_cycle_and_ends_by_now():
                 duty = responsible(case["item_type"], case["grid_code"])
                 limit = duty.urgent_limit if case["urgency"] == "urgent" else duty.limit
                 deadline = world().calendar.deadline(at, limit)
+            if event["kind"] == "postpone":
+                deadline = dt.datetime.fromisoformat(event["deadline"])
             facts = advance(facts, event["kind"], at, new_deadline=deadline)
             assert at <= dt.datetime(2026, 7, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
         statuses[facts.status] += 1
     assert statuses[Status.CLOSED] > 0.8 * sum(statuses.values())
     assert statuses[Status.CANCELLED] > 0
+    assert statuses[Status.REJECTED] > 0
+
+
+def test_some_cases_are_postponed_in_time_and_some_handled_twice_after_failed_verification():
+    all_cases = cases()
+    postponed = [c for c in all_cases if any(e["kind"] == "postpone" for e in c["events"])]
+    assert 0.005 * 3000 < len(postponed) < 0.1 * 3000
+    for case in postponed:
+        kinds = [e["kind"] for e in case["events"]]
+        assert kinds.index("postpone") > kinds.index("dispatch")
+        assert "handle" not in kinds[:kinds.index("postpone")]
+    reworked = [c for c in all_cases
+                if any(e["kind"] == "reopen" and e.get("note") == "核查不通过，返工" for e in c["events"])]
+    assert reworked
+    for case in reworked:
+        kinds = [e["kind"] for e in case["events"]]
+        at = kinds.index("reopen")
+        assert kinds[at - 1] == "handle" and kinds[at + 1] == "dispatch"
 
 
 def test_some_cases_are_late_and_supervised():

@@ -133,3 +133,58 @@ def test_bounce_reasons(given):
 def test_bounce_without_a_valid_reason_is_refused(given):
     with pytest.raises(InvalidInput):
         normalise_bounce_reason(given)
+
+
+# ----------------------------------------------------------------------------- 不予立案, 缓办/延期, 返工
+
+
+def test_a_report_that_is_no_city_management_case_is_rejected_and_closed_for_open311():
+    facts = run(("report", 0), ("reject", 1))
+    assert facts.status is Status.REJECTED and public_status(facts.status) == "closed"
+    assert allowed_events(facts, at(2)) == []
+    with pytest.raises(InvalidEvent):
+        run(("report", 0), ("dispatch", 1), ("reject", 2))
+
+
+def test_postponement_needs_a_later_approved_deadline_asked_for_in_time():
+    facts = run(("report", 0), ("dispatch", 1))  # deadline at 49 h
+    later = advance(facts, "postpone", at(10), new_deadline=at(120))
+    assert later.status is Status.DISPATCHED and later.deadline == at(120)
+    # The new deadline counts: handling at 100 h is not late any more.
+    assert advance(later, "supervise", at(121)).status is Status.SUPERVISED
+    with pytest.raises(InvalidEvent):
+        advance(later, "supervise", at(100))
+    with pytest.raises(InvalidInput):
+        advance(facts, "postpone", at(10))  # no deadline
+    with pytest.raises(InvalidInput):
+        advance(facts, "postpone", at(10), new_deadline=at(30))  # not later than the old one
+    with pytest.raises(InvalidEvent, match="届满前"):
+        advance(facts, "postpone", at(60), new_deadline=at(120))  # already late: supervise instead
+    handled = advance(facts, "handle", at(5))
+    with pytest.raises(InvalidEvent):
+        advance(handled, "postpone", at(6), new_deadline=at(120))
+
+
+def test_a_reopen_before_verification_is_rework_a_reopen_after_closing_is_not():
+    from portal.cases.lifecycle import is_rework
+
+    handled = run(("report", 0), ("dispatch", 1), ("handle", 5))
+    assert is_rework(handled, "reopen")
+    closed = advance(advance(handled, "verify", at(6)), "close", at(7))
+    assert not is_rework(closed, "reopen")
+    late_handled = run(("report", 0), ("dispatch", 1), ("supervise", 60), ("handle", 61))
+    assert is_rework(late_handled, "reopen")
+
+
+def test_working_hours_skip_weekends_and_holidays():
+    from portal.cases.lifecycle import working_hours_between
+    from portal.catalogue.calendar import WorkingCalendar
+
+    calendar = WorkingCalendar.default()
+    friday = dt.datetime(2026, 3, 13, 16, tzinfo=CST)
+    assert working_hours_between(calendar, friday, friday + dt.timedelta(days=3, hours=-6)) == 18.0
+    # 2026-10-01..07 is the National Day holiday: a case dispatched on 30 September at 20:00 and
+    # handled on 8 October at 09:00 took 4 + 9 working hours.
+    start = dt.datetime(2026, 9, 30, 20, tzinfo=CST)
+    assert working_hours_between(calendar, start, dt.datetime(2026, 10, 8, 9, tzinfo=CST)) == 13.0
+    assert working_hours_between(calendar, start, start) == 0.0

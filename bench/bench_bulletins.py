@@ -1,0 +1,110 @@
+"""Bulletins at scale: one month's indicators and one bulletin PDF with a million cases in SQLite.
+
+    .venv/bin/python bench/bench_bulletins.py                 # 1,000,000 cases (import ≈ 10 minutes)
+    .venv/bin/python bench/bench_bulletins.py --cases 100000  # a quicker look
+    .venv/bin/python bench/bench_bulletins.py --reuse         # keep the database of the last run
+
+The cases are the deterministic demo cases of ``bench_cases.py`` (full life cycles with bounces,
+postponements, rework, rejections and feedback over the last 365 days), imported the way
+``portal import-cases`` does. Then, for the busiest whole month:
+
+1. **indicators**: ``BulletinService.indicators(month)`` — the district, the 9 streets and every
+   agency, all counts and rates (SQL aggregation), cold and warm;
+2. **the whole bulletin data**: ``compute(month)`` — the month, the month before, the same month a
+   year earlier and the six-month trend, commentary and watermark;
+3. **the PDF**: ``render_pdf(data)`` through the real WeasyPrint renderer, with 40 agencies and 9
+   streets in the ranking tables (checked), A4, CJK fonts embedded.
+
+Targets (issue 13): indicators of one month ≤ 2 s; a PDF with 40 agencies and 9 streets ≤ 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+TARGET_INDICATORS_S = 2.0
+TARGET_PDF_S = 5.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=20260701)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--var", default=os.environ.get("BENCH_BULLETINS_VAR", "/tmp/portal-bench-bulletins"))
+    parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
+    args = parser.parse_args()
+
+    from bench_cases import prepare, settings_for
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from portal.bulletins.periods import Period, months_between
+    from portal.bulletins.services import BulletinService
+    from portal.cases.models import Case
+    from portal.cases.places import Places
+    from portal.catalogue.calendar import CHINA_TZ
+    from portal.db import get_engine
+    from portal.pdf.weasy import WeasyPrintRenderer
+
+    var = Path(args.var)
+    if not args.reuse and var.exists():
+        import shutil
+
+        shutil.rmtree(var)
+    var.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(var)
+    prepare(settings, args.cases, args.seed, var / "cases.jsonl")
+    engine = get_engine(settings)
+    with Session(engine) as session:
+        total = session.scalar(select(func.count()).select_from(Case))
+        first, last = session.execute(select(func.min(Case.reported_at), func.max(Case.reported_at))).one()
+        months = months_between(first.astimezone(CHINA_TZ).date(), last.astimezone(CHINA_TZ).date())
+        # The busiest whole month (July, in the demo's seasons).
+        sizes = {m: session.scalar(select(func.count()).select_from(Case).where(
+            Case.reported_at >= m.start, Case.reported_at < m.end)) for m in months}
+        month: Period = max(sizes, key=sizes.get)
+        service = BulletinService(session, Places.of(session), settings, WeasyPrintRenderer())
+        timings = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            data = service.indicators(month)
+            timings.append(time.perf_counter() - started)
+        agencies = len(data["agencies"])
+        started = time.perf_counter()
+        full = service.compute(month)
+        compute_s = time.perf_counter() - started
+        # The ranking tables of the PDF: 40 agencies (the demo district has 64, not all of them with
+        # cases in a month) and the 9 streets.
+        full["agencies"] = full["agencies"][:40]
+        pdf_timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            pdf = service.render_pdf(full)
+            pdf_timings.append(time.perf_counter() - started)
+    print()
+    print(f"## bulletins benchmark ({total:,} cases, SQLite, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} at the end)")
+    print(f"- month {month.code}: {sizes[month]:,} cases reported; {agencies} agencies and "
+          f"{len(data['streets'])} streets with cases")
+    print(f"- indicators of one month: first {timings[0]:.2f} s, median of {len(timings)} "
+          f"**{statistics.median(timings):.2f} s** (target ≤ {TARGET_INDICATORS_S:.0f} s)")
+    print(f"- whole bulletin data (month, month before, year before, 6-month trend): {compute_s:.2f} s")
+    print(f"- PDF with {len(full['agencies'])} agencies and {len(full['streets'])} streets: "
+          f"median **{statistics.median(pdf_timings):.2f} s** of 3 ({len(pdf) / 1e3:.0f} kB; "
+          f"target ≤ {TARGET_PDF_S:.0f} s)")
+    ok = statistics.median(timings) <= TARGET_INDICATORS_S and statistics.median(pdf_timings) <= TARGET_PDF_S
+    print("targets met" if ok else "TARGETS MISSED (see above; other processes may share the 2 cores)")
+
+
+if __name__ == "__main__":
+    main()
