@@ -133,7 +133,7 @@ class ItemRanker:
     LENGTH_CAP = 1.6
     UNLIKE_PENALTY = 0.6
     CLASS_CUE_WEIGHT = 0.25
-    SYNONYM_FACTOR = 0.5
+    SYNONYM_FACTOR = 0.35
     LEXICAL_WEIGHT = 0.6
     KNN_WEIGHT = 3.0
     KNN_MIN_SIMILARITY = 0.35
@@ -162,12 +162,16 @@ class ItemRanker:
 
     # -- matching -----------------------------------------------------------------------
 
-    def phrases_in(self, text: str, table: Mapping[str, object] | frozenset[str], max_len: int) -> list[tuple[int, int, str]]:
+    def phrases_in(self, text: str, table: Mapping[str, object] | frozenset[str], max_len: int,
+                   starts: set[int] | None = None) -> list[tuple[int, int, str]]:
         """Occurrences (start, end, phrase) of the table's phrases in ``text``; an occurrence
-        inside a longer one is dropped."""
+        inside a longer one is dropped. With ``starts`` (the segmenter's word starts), a phrase
+        must begin where a word begins: 不亮 is not read inside 天不亮."""
         found = []
         n = len(text)
         for start in range(n):
+            if starts is not None and start not in starts:
+                continue
             for length in range(min(max_len, n - start), 1, -1):
                 piece = text[start:start + length]
                 if piece in table:
@@ -194,16 +198,28 @@ class ItemRanker:
             return results[code]
 
         # Vocabulary: phrases as typed, then the synonyms' expansions of words found in the text.
-        matched: list[tuple[str, str, float]] = [(p, p, 1.0) for _s, _e, p in self.phrases_in(text, self._phrases, self._max_len)]
+        starts = {start for _w, start, _e in analysis.word_spans(text)}
+        matched: list[tuple[str, str, float]] = [
+            (p, p, 1.0) for _s, _e, p in self.phrases_in(text, self._phrases, self._max_len, starts)]
         typed = {p for p, _, _ in matched}
+        skip: dict[str, set[str]] = {}
+        # Codes the typed words already credit: a synonym of the same words adds nothing to them
+        # (招牌 found as typed must not count again as 招牌→牌匾标识).
+        credited: dict[str, set[str]] = {
+            p: {code for code, role in self._phrases[p] if role != "unlike"} for p in typed}
         for key, expansions in self.synonyms.expansions(text):
+            already = set().union(*(codes for p, codes in credited.items() if key in p or p in key))
             for expansion in expansions:
                 if expansion in self._phrases and expansion not in typed:
                     matched.append((expansion, f"{key}→{expansion}", self.SYNONYM_FACTOR))
                     typed.add(expansion)
+                    credited.setdefault(f"{key}→{expansion}", set())
+                    skip[f"{key}→{expansion}"] = already
         penalised: set[tuple[str, str]] = set()
         for phrase, shown, factor in matched:
             for code, role in self._phrases[phrase]:
+                if code in skip.get(shown, ()):
+                    continue
                 item = entry(code)
                 if role == "unlike":
                     if (code, phrase) not in penalised:
@@ -215,7 +231,7 @@ class ItemRanker:
                     item.why.append(shown)
         if self._class_cues:
             found = {p for _s, _e, p in self.phrases_in(text, frozenset().union(*(c for c, _ in self._class_cues)),
-                                                         self._class_cue_max)}
+                                                         self._class_cue_max, starts)}
             for cues, majors in self._class_cues:
                 hits = sorted(found & cues)
                 if not hits:
