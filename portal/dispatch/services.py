@@ -153,7 +153,9 @@ class DispatchService:
         elif place_area is None:
             place = {"area": None, "source": None, "matched": None,
                      "message": "文本中没有识别出本区的街道、社区、道路或广场，请在地图上点选或选择区域。"}
-        items = [self._item_dict(snapshot, ranker, r, text) for r in found.ranked]
+        # The related component only for the best suggestion: the words that name a thing say
+        # nothing about the thing of a weaker reading.
+        items = [self._item_dict(snapshot, ranker, r, text, with_component=i == 0) for i, r in enumerate(found.ranked)]
         answer: dict[str, Any] = {"text": text, "item_types": items, "place": place,
                                   "responsibility": None, "regulations": []}
         if not items:
@@ -202,7 +204,8 @@ class DispatchService:
         return place
 
     @staticmethod
-    def _item_dict(snapshot: Any, ranker: ItemRanker, ranked: RankedCode, text: str) -> dict[str, Any]:
+    def _item_dict(snapshot: Any, ranker: ItemRanker, ranked: RankedCode, text: str,
+                   with_component: bool = True) -> dict[str, Any]:
         info = ranker.codes[ranked.code]
         event = snapshot.item_by_key[f"{SCHEME}:event:{ranked.code}"]
         out: dict[str, Any] = {
@@ -213,7 +216,7 @@ class DispatchService:
                        "evidence": round(ranked.evidence, 3)},
             "examples": ranked.examples, "component": None,
         }
-        component_code = ranker.related_component(ranked, text)
+        component_code = ranker.related_component(ranked, text) if with_component else None
         component = snapshot.item_by_key.get(f"{SCHEME}:component:{component_code}") if component_code else None
         if component is not None:
             out["component"] = {"code": component.code, "key": component.key, "name": component.name}
