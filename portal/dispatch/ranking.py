@@ -7,7 +7,9 @@ Scoring (every constant is a class attribute, so ``portal eval-dispatch`` can me
 * **vocabulary**: the phrases of ``knowledge_base/dispatch/vocabulary.yaml`` (and the official
   names and catalogue aliases of the item type) found in the normalised text. Matching is on
   characters, longest first: a phrase lying inside a longer matched phrase does not count on its
-  own (下水道盖子 is one piece of evidence, not also 下水道 and 盖子). Each distinct phrase adds
+  own (下水道盖子 is one piece of evidence, not also 下水道 and 盖子). A cue counts only where the
+  search's segmenter starts a word (不亮 is not read inside 天不亮); a name may follow a modifier
+  in the same word (栏杆 in 铁栏杆). Each distinct phrase adds
   ``role weight × specificity × length``:
 
   - role weight: ``NAME_WEIGHT`` for names, ``CUE_WEIGHT`` for cues;
@@ -198,9 +200,17 @@ class ItemRanker:
             return results[code]
 
         # Vocabulary: phrases as typed, then the synonyms' expansions of words found in the text.
+        # Names of things may follow a modifier inside one segmenter word (铁栏杆, 大树); cues are
+        # states and verbs, read only where a word begins (不亮 is not a cue inside 天不亮).
         starts = {start for _w, start, _e in analysis.word_spans(text)}
-        matched: list[tuple[str, str, float]] = [
-            (p, p, 1.0) for _s, _e, p in self.phrases_in(text, self._phrases, self._max_len, starts)]
+
+        def begins_word(start: int, _end: int) -> bool:
+            return start in starts
+
+        occurrences = self.phrases_in(text, self._phrases, self._max_len)
+        names_only = {p for s, e, p in occurrences if not begins_word(s, e)}
+        names_only -= {p for s, e, p in occurrences if begins_word(s, e)}
+        matched: list[tuple[str, str, float]] = [(p, p, 1.0) for p in dict.fromkeys(p for _s, _e, p in occurrences)]
         typed = {p for p, _, _ in matched}
         skip: dict[str, set[str]] = {}
         # Codes the typed words already credit: a synonym of the same words adds nothing to them
@@ -218,7 +228,7 @@ class ItemRanker:
         penalised: set[tuple[str, str]] = set()
         for phrase, shown, factor in matched:
             for code, role in self._phrases[phrase]:
-                if code in skip.get(shown, ()):
+                if code in skip.get(shown, ()) or (role != "name" and phrase in names_only):
                     continue
                 item = entry(code)
                 if role == "unlike":
@@ -230,8 +240,8 @@ class ItemRanker:
                 if shown not in item.why:
                     item.why.append(shown)
         if self._class_cues:
-            found = {p for _s, _e, p in self.phrases_in(text, frozenset().union(*(c for c, _ in self._class_cues)),
-                                                         self._class_cue_max, starts)}
+            found = {p for s, e, p in self.phrases_in(text, frozenset().union(*(c for c, _ in self._class_cues)),
+                                                      self._class_cue_max) if begins_word(s, e)}
             for cues, majors in self._class_cues:
                 hits = sorted(found & cues)
                 if not hits:

@@ -119,6 +119,7 @@ class CaseForm(Schema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
     code = fields.String(required=True, validate=_CODE)
     suggested_code = fields.String(load_default="", validate=validate.Regexp(r"^(\d{5})?$"))
+    lookup_key = fields.String(load_default="", validate=validate.Regexp(r"^(gb47678:(event|component):\d{5})?$"))
     grid = fields.String(load_default=None, allow_none=True, validate=_AREA)
     lat = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90), allow_nan=False)
     lon = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180), allow_nan=False)

@@ -215,7 +215,13 @@ class DispatchService:
             "scores": {"vocabulary": round(ranked.vocabulary, 3), "lexical": round(ranked.lexical, 3),
                        "evidence": round(ranked.evidence, 3)},
             "examples": ranked.examples, "component": None,
+            # What the catalogue is asked about: in classes 01–05 the component (the thing someone
+            # owns and maintains) of the same code, else the event.
+            "lookup_key": event.key,
         }
+        same_code = snapshot.item_by_key.get(f"{SCHEME}:component:{ranked.code}")
+        if same_code is not None and ranked.code[:2] <= "05":
+            out["lookup_key"] = same_code.key
         component_code = ranker.related_component(ranked, text) if with_component else None
         component = snapshot.item_by_key.get(f"{SCHEME}:component:{component_code}") if component_code else None
         if component is not None:
@@ -226,15 +232,15 @@ class DispatchService:
                         at: dt.date | None) -> dict[str, Any]:
         try:
             if lat is not None and lon is not None:
-                answer = self.responsibility.resolve(item["key"], lat=lat, lon=lon, at=at)
+                answer = self.responsibility.resolve(item["lookup_key"], lat=lat, lon=lon, at=at)
                 scope = "point"
             elif area is not None:
-                answer = self.responsibility.resolve(item["key"], area=area.code, at=at)
+                answer = self.responsibility.resolve(item["lookup_key"], area=area.code, at=at)
                 scope = "area"
             else:
                 # No place: the district-wide entries still say who answers for the type.
                 district = next(a for a in self.catalogue.snapshot().areas.values() if a.level == "district")
-                answer = self.responsibility.resolve(item["key"], area=district.code, at=at)
+                answer = self.responsibility.resolve(item["lookup_key"], area=district.code, at=at)
                 scope = "district"
         except PortalError as exc:
             return {"error": {"code": exc.code, "message": exc.message}}

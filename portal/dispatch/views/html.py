@@ -128,7 +128,7 @@ def choose(request: Request) -> Any:
     cases = request.find_service(ICaseService)
     now = dt.datetime.now(dt.timezone.utc).isoformat()
     raw = {"external_id": f"DISPATCH-{uuid.uuid4().hex[:16].upper()}", "channel": data["channel"],
-           "item_type": f"gb47678:event:{code}", "description": data["text"], "reported_at": now,
+           "item_type": data["lookup_key"] if data["lookup_key"].endswith(":" + code) else f"gb47678:event:{code}", "description": data["text"], "reported_at": now,
            "urgency": data["urgency"], "lat": data.get("lat"), "lon": data.get("lon"),
            "grid_code": data.get("grid"), "address": data["address"]}
     # The same schema as POST /api/v1/cases: the screen cannot create a case the API would refuse.
