@@ -64,6 +64,8 @@ class RankedCode:
     lexical: float = 0.0
     evidence: float = 0.0
     examples: list[int] = dataclasses.field(default_factory=list)
+    #: the names (not cues) found as typed: what the thing is called
+    named: list[str] = dataclasses.field(default_factory=list)
 
 
 def terms(text: str) -> list[str]:
@@ -237,6 +239,8 @@ class ItemRanker:
                         item.vocabulary -= self.UNLIKE_PENALTY * factor
                     continue
                 item.vocabulary += self._weight(phrase, role) * factor
+                if role == "name" and factor == 1.0 and phrase not in item.named:
+                    item.named.append(phrase)
                 if shown not in item.why:
                     item.why.append(shown)
         if self._class_cues:

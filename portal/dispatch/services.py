@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,27 @@ def code_infos(snapshot: Any) -> list[CodeInfo]:
     return infos
 
 
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
 @dataclasses.dataclass
 class Classification:
     ranked: list[RankedCode]
@@ -68,6 +91,18 @@ class DispatchEngine:
         self._lock = threading.Lock()
         self._for_snapshot: tuple[Any, ItemRanker, PlaceFinder] | None = None
         self._examples: tuple[tuple[Any, ...], ExampleIndex] | None = None
+        #: (query, date, index state) -> articles: many reporters describe the same few things
+        self.regulations_cache = _LRU(2048)
+
+    @staticmethod
+    def search_generation(search: Any) -> Any:
+        """What changes when the library does: the index's document count, and the minute (an
+        edited article keeps the count: a cached answer lives at most a minute after it)."""
+        try:
+            count = search.document_count()
+        except Exception:  # noqa: BLE001 - an index that cannot answer only disables the cache
+            return object()
+        return (count, int(time.monotonic() // 60), dt.date.today())
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> DispatchEngine:
@@ -255,17 +290,22 @@ class DispatchService:
             return []
         from portal.search.interfaces import SearchQuery, SearchUnavailable
 
-        # The item type's name and the words that led to it: the reporter's other words (times,
-        # feelings, places) would only dilute the search.
-        words = [w.split("→")[-1] for w in ranked.why if "#" not in w][:4]
-        query = " ".join([item["name"].removesuffix("异常"), *words])
+        # The item type's name and what the reporter called the thing: their other words (times,
+        # feelings, places, states) would only dilute the search.
+        query = " ".join(dict.fromkeys([item["name"].removesuffix("异常"), *ranked.named[:1]]))
+        key = (query, at, self.engine.search_generation(self.search))
+        cached = self.engine.regulations_cache.get(key)
+        if cached is not None:
+            return cached
         try:
             results = self.search.search(SearchQuery(text=query, doc_types=("article",), in_force_on=at, page_size=3))
         except SearchUnavailable:
             return []
-        return [{"title": h.title, "regulation_title": h.regulation_title, "article_label": h.article_label,
-                 "url": h.url, "snippet": h.snippet, "status": h.status, "score": round(h.score, 3)}
-                for h in results.hits[:3]]
+        found = [{"title": h.title, "regulation_title": h.regulation_title, "article_label": h.article_label,
+                  "url": h.url, "snippet": h.snippet, "status": h.status, "score": round(h.score, 3)}
+                 for h in results.hits[:3]]
+        self.engine.regulations_cache.put(key, found)
+        return found
 
     # -- learning ------------------------------------------------------------------------
 
