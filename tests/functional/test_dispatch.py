@@ -176,8 +176,10 @@ def test_the_screen_goes_from_text_to_a_created_case_without_javascript(testapp,
 
 
 def test_the_screen_says_what_is_wrong_and_who_may_act(testapp, login_as):
-    page = testapp.get("/dispatch", params={"text": "井盖坏了", "lat": "39.9", "lon": "116.4"})
+    page = testapp.get("/dispatch", params={"text": "井盖坏了", "lat": "39.9", "lon": "116.4"}, status=400)
     assert "不在本辖区" in page.text
+    too_long = testapp.get("/dispatch", params={"text": "井盖" * 2500}, status=400)
+    assert "2000" in too_long.text
     anonymous = testapp.get("/dispatch", params={"text": "井盖坏了", "choose": "01002"})
     assert "调度员登录" in anonymous.text and "/dispatch/choose" not in anonymous.text
     assert "/login" in testapp.get("/dispatch/examples", status=302).location

@@ -73,6 +73,9 @@ def screen(request: Request) -> dict[str, Any]:
                                      at=form.get("at"), chosen=form.get("choose"))
         except PortalError as exc:
             errors = form_errors(exc)
+    if errors:
+        # bad input changes nothing and says so, with a 4xx like the API
+        request.response.status = 400
     place_code = (((result or {}).get("place") or {}).get("area") or {}).get("code")
     grids = _grids_within(snapshot, place_code)
     selected_grid = grids[0] if len(grids) == 1 else None
