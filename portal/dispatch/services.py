@@ -321,7 +321,9 @@ class DispatchService:
         raise InvalidInput(f"未知的事件编码：{code}", code="unknown_item_type", fields={"code": ["须为五位事件或部件编码。"]})
 
     def record_example(self, text: str, code: str, suggested_code: str = "", source: str = "screen",
-                       case_id: int | None = None, area_code: str | None = None) -> DispatchExample:
+                       case_id: int | None = None, area_code: str | None = None,
+                       known: tuple[str, ...] = ()) -> DispatchExample:
+        """``known``: the reporter's name, phone, address… to remove wherever they occur."""
         from portal.cases.privacy import scrub
 
         text = check_text(text)
@@ -330,7 +332,7 @@ class DispatchService:
         if area_code:
             area = self.catalogue.snapshot().area_by_code.get(area_code)
             area_id = area.id if area else None
-        example = DispatchExample(text=scrub(text), code=item.code, item_type_id=item.id,
+        example = DispatchExample(text=scrub(text, known), code=item.code, item_type_id=item.id,
                                   suggested_code=(suggested_code or "")[:8], source=source, case_id=case_id,
                                   area_id=area_id, created_by=self.actor, discarded_by="", discard_reason="")
         self.session.add(example)

@@ -26,7 +26,10 @@ def learn_from_case(event: CaseCreated) -> None:
     try:
         found = service.engine.classify(service.catalogue.snapshot(), text, service.engine.examples(service.session), 1)
         suggested = found.ranked[0].code if found.ranked else ""
-        service.record_example(text, item.code, suggested, source="case_api", case_id=case.id)
+        reporter = event.record.get("reporter") or {}
+        known = tuple(v for v in (reporter.get("name"), reporter.get("phone"), reporter.get("email"),
+                                  reporter.get("id_number"), event.record.get("address")) if v)
+        service.record_example(text, item.code, suggested, source="case_api", case_id=case.id, known=known)
     except PortalError as exc:  # an over-long description, say: the case itself stands
         log.info("dispatch example not stored for case %s: %s", case.id, exc.message)
 

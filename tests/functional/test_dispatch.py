@@ -141,11 +141,12 @@ def test_examples_need_a_dispatcher_and_a_known_code(testapp, dispatcher, make_a
 def test_a_case_created_through_the_api_with_text_teaches(testapp, dispatcher, dbsession):
     now = dt.datetime.now(CHINA_TZ).replace(microsecond=0)
     body = {"external_id": f"LD-{uuid.uuid4().hex[:10]}", "channel": "hotline_12345",
-            "item_type": "gb47678:event:06034", "description": "路边那辆白色面包车停了一年多没动过，落满了灰",
-            "reported_at": now.isoformat(), "grid_code": GRID}
+            "item_type": "gb47678:event:06034", "description": "王小明反映：路边那辆白色面包车停了一年多没动过，落满了灰",
+            "reported_at": now.isoformat(), "grid_code": GRID, "reporter": {"name": "王小明", "phone": "13900001111"}}
     case_id = testapp.post_json("/api/v1/cases", body, headers=dispatcher, status=201).json["id"]
     example = dbsession.scalar(select(DispatchExample).where(DispatchExample.case_id == case_id))
     assert example is not None and example.code == "06034" and example.source == "case_api"
+    assert "王小明" not in example.text and "面包车" in example.text
     # a replay creates nothing new
     testapp.post_json("/api/v1/cases", body, headers=dispatcher, status=200)
     assert dbsession.scalar(select(func.count()).select_from(DispatchExample)

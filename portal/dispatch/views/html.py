@@ -153,7 +153,7 @@ def choose(request: Request) -> Any:
         request.session.flash("权责清单中此处没有该类案件的责任单位：案件已登记为“发现上报”，请人工指定派遣单位。", "error")
     case = result.case
     service.record_example(data["text"], code, data["suggested_code"], source="screen", case_id=case.id,
-                           area_code=data.get("grid"))
+                           area_code=data.get("grid"), known=(data["address"],) if data["address"] else ())
     agency = cases.places.agency(case.agency_id)
     deadline = case.deadline.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") if case.deadline else "—"
     request.session.flash(
