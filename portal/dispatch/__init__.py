@@ -26,5 +26,21 @@ def includeme(config: Any) -> None:
     config.add_route("dispatch.api.discard", r"/api/v1/dispatch/examples/{id:\d+}/discard", factory=factory)
     config.register_service_factory(dispatch_service_factory, IDispatchService)
     config.include("portal.dispatch.subscribers")
+    from pyramid.settings import asbool
+
+    if asbool(config.get_settings().get("portal.search.warm_up", True)):
+        # Like the search: the ranker and the index's first answers are ready before the first
+        # reporter's words arrive (the same setting turns both off, e.g. in the tests).
+        config.add_subscriber(_warm_up, "pyramid.events.ApplicationCreated")
     config.add_portal_section("dispatch.screen", "派遣助手",
                               "输入群众原话，推荐事件类型、地点、权属单位与法律依据，一键建案。", order=15)
+
+
+def _warm_up(event: Any) -> None:
+    import threading
+
+    from portal.dispatch.services import dispatch_engine
+
+    registry = event.app.registry
+    engine = dispatch_engine(registry)
+    threading.Thread(target=engine.warm_up, args=(registry,), name="dispatch-warm-up", daemon=True).start()

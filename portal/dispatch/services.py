@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +29,8 @@ from portal.dispatch.vocabulary import Vocabulary
 from portal.errors import InvalidInput, NotFound, PortalError
 from portal.search import analysis
 from portal.search.query import SynonymTable
+
+log = logging.getLogger(__name__)
 
 SCHEME = "gb47678"
 MAX_TEXT = 2000
@@ -89,6 +92,7 @@ class DispatchEngine:
         self.gazetteer = PlaceFinder.read_gazetteer(gazetteer_path)
         self.synonyms = SynonymTable.load(synonyms_path) if synonyms_path and Path(synonyms_path).exists() else SynonymTable()
         self._lock = threading.Lock()
+        self.warmed = threading.Event()
         self._for_snapshot: tuple[Any, ItemRanker, PlaceFinder] | None = None
         self._examples: tuple[tuple[Any, ...], ExampleIndex] | None = None
         #: (query, date, index state) -> articles: many reporters describe the same few things
@@ -103,6 +107,27 @@ class DispatchEngine:
         except Exception:  # noqa: BLE001 - an index that cannot answer only disables the cache
             return object()
         return (count, int(time.monotonic() // 60), dt.date.today())
+
+    def warm_up(self, registry: Any) -> None:
+        """Build the ranker and the examples' index, and search once for every item type's name,
+        so that no reporter waits for it (run in a background thread at start-up)."""
+        from portal.catalogue.services import caches
+        from portal.search.interfaces import ISearchService, SearchQuery
+
+        session = registry["dbsession_factory"]()
+        try:
+            snapshot = caches(registry)[0].get(session)
+            ranker, _ = self.for_snapshot(snapshot)
+            self.examples(session)
+            session.rollback()  # no transaction stays open while the index is searched
+            search = registry.queryUtility(ISearchService)
+            for info in ranker.codes.values() if search is not None else ():
+                search.search(SearchQuery(text=info.event_name.removesuffix("异常"), doc_types=("article",), page_size=3))
+        except Exception:  # noqa: BLE001 - warming is an optimisation; requests build what they need
+            log.exception("dispatch warm-up failed")
+        finally:
+            session.close()
+            self.warmed.set()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> DispatchEngine:
