@@ -18,7 +18,9 @@ Scoring (every constant is a class attribute, so ``portal eval-dispatch`` can me
 
   A word of the search synonyms (``knowledge_base/synonyms.yaml``) found in the text also matches
   the vocabulary through its expansions, at ``SYNONYM_FACTOR`` of the weight. An ``unlike`` word
-  (one that points to a close neighbour) subtracts ``UNLIKE_PENALTY``. Cues shared by a class
+  (one that points to a close neighbour) subtracts ``UNLIKE_PENALTY``. A name followed by a
+  locative (门口, 旁边, 里, 上, 的 …: ``LOCATIVES``) names where the thing is, not the thing, and
+  counts ``LOCATIVE_FACTOR`` of its weight (菜场门口的台阶 is about the steps). Cues shared by a class
   (the damage words of facilities, classes 01–05) add ``CLASS_CUE_WEIGHT`` to the item types of
   that class that already have evidence of their own.
 * **lexical**: cosine similarity of the text and the item type's words (names and cues) over the
@@ -187,6 +189,15 @@ class ItemRanker:
                 kept.append(occ)
         return kept
 
+    # Words after a name that make it a place, not the subject: 菜场门口的台阶, 天桥边上的电梯,
+    # 垃圾桶里的针头. The thing complained about is the head noun that follows.
+    LOCATIVES = ("门口", "旁边", "边上", "附近", "对面", "后面", "前面", "里面", "外面", "下面", "上面", "底下",
+                 "周边", "周围", "出口", "入口", "里", "内", "外", "上", "下", "旁", "边", "的")
+    LOCATIVE_FACTOR = 0.4
+
+    def _is_locative(self, text: str, end: int) -> bool:
+        return text.startswith(self.LOCATIVES, end)
+
     def _weight(self, phrase: str, role: str) -> float:
         role_weight = self.NAME_WEIGHT if role == "name" else self.CUE_WEIGHT
         length = min(1 + self.LENGTH_BONUS * (len(phrase) - 2), self.LENGTH_CAP)
@@ -212,6 +223,9 @@ class ItemRanker:
         occurrences = self.phrases_in(text, self._phrases, self._max_len)
         names_only = {p for s, e, p in occurrences if not begins_word(s, e)}
         names_only -= {p for s, e, p in occurrences if begins_word(s, e)}
+        # A phrase used as a place everywhere it occurs counts as a name at LOCATIVE_FACTOR.
+        located = {p for _s, e, p in occurrences if self._is_locative(text, e)}
+        located -= {p for _s, e, p in occurrences if not self._is_locative(text, e)}
         matched: list[tuple[str, str, float]] = [(p, p, 1.0) for p in dict.fromkeys(p for _s, _e, p in occurrences)]
         typed = {p for p, _, _ in matched}
         skip: dict[str, set[str]] = {}
@@ -238,7 +252,10 @@ class ItemRanker:
                         penalised.add((code, phrase))
                         item.vocabulary -= self.UNLIKE_PENALTY * factor
                     continue
-                item.vocabulary += self._weight(phrase, role) * factor
+                weight = self._weight(phrase, role) * factor
+                if role == "name" and phrase in located:
+                    weight *= self.LOCATIVE_FACTOR
+                item.vocabulary += weight
                 if role == "name" and factor == 1.0 and phrase not in item.named:
                     item.named.append(phrase)
                 if shown not in item.why:
