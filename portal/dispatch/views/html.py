@@ -14,6 +14,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from portal.accounts.permissions import Permissions
+from portal.catalogue.calendar import CHINA_TZ
 from portal.cases.models import CHANNELS, URGENCIES
 from portal.cases.schemas import CaseRecord
 from portal.dispatch.models import EXAMPLE_SOURCES
@@ -155,7 +156,7 @@ def choose(request: Request) -> Any:
     service.record_example(data["text"], code, data["suggested_code"], source="screen", case_id=case.id,
                            area_code=data.get("grid"), known=(data["address"],) if data["address"] else ())
     agency = cases.places.agency(case.agency_id)
-    deadline = case.deadline.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") if case.deadline else "—"
+    deadline = case.deadline.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if case.deadline else "—"
     request.session.flash(
         f"已建案 {case.case_number}：{code}，派往 {agency.name if agency else '（待指定）'}，处置时限至 {deadline}；"
         f"群众查询码 {result.tracking_code}（仅此一次显示，请告知反映人）。", "success")
@@ -174,7 +175,8 @@ def examples_page(request: Request) -> dict[str, Any]:
     size = 50
     rows, total = dispatch(request).examples(p["include_discarded"], limit=size, offset=(p["page"] - 1) * size)
     return {"rows": rows, "total": total, "page": p["page"], "pages": max(1, -(-total // size)),
-            "include_discarded": p["include_discarded"], "sources": EXAMPLE_SOURCES}
+            "include_discarded": p["include_discarded"], "sources": EXAMPLE_SOURCES,
+            "local": lambda value: value.astimezone(CHINA_TZ)}
 
 
 @view_config(route_name="dispatch.discard", request_method="POST", permission=DispatchPermissions.REVIEW)
