@@ -21,6 +21,7 @@ DOMAINS: tuple[str, ...] = (
     "portal.catalogue",
     "portal.arbitration",
     "portal.cases",
+    "portal.dispatch",
     "portal.open311",
     "portal.opendata",
     "portal.bulletins",

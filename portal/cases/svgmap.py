@@ -35,8 +35,11 @@ def colour(count: int, bounds: list[int]) -> str:
 
 
 def render_map(shapes: Mapping[int, GridShape], counts: Mapping[int, int], link: Callable[[GridShape], str],
-               selected: int | None = None, width: int = 640) -> str:
-    """An accessible inline SVG: a title, one linked and titled path per grid, and a legend."""
+               selected: int | None = None, width: int = 640, title: str | None = None) -> str:
+    """An accessible inline SVG: a title, one linked and titled path per grid, and a legend.
+
+    With ``title`` the map is a place picker (the dispatch screen): that title, grid names
+    without counts, and no legend."""
     if not shapes:
         return ""
     lons = [x for s in shapes.values() for ring in s.rings for x, _ in ring]
@@ -51,10 +54,11 @@ def render_map(shapes: Mapping[int, GridShape], counts: Mapping[int, int], link:
         return f"{(x - min_lon) * squash * scale:.1f},{(max_lat - y) * scale:.1f}"
 
     total = sum(counts.values())
+    caption = title or f"各网格案件数（共 {total} 件），颜色越深案件越多"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + 40}" role="img" '
         f'aria-labelledby="map-title" class="case-map">',
-        f'<title id="map-title">各网格案件数（共 {total} 件），颜色越深案件越多</title>',
+        f'<title id="map-title">{escape(caption)}</title>',
     ]
     for shape in sorted(shapes.values(), key=lambda s: s.code):
         count = counts.get(shape.area_id, 0)
@@ -62,8 +66,11 @@ def render_map(shapes: Mapping[int, GridShape], counts: Mapping[int, int], link:
         stroke = 'stroke="#dc2626" stroke-width="2.5"' if shape.area_id == selected else 'stroke="#334155" stroke-width="0.6"'
         parts.append(
             f'<a href={quoteattr(link(shape))}><path d="{d}" fill="{colour(count, bounds)}" {stroke}>'
-            f'<title>{escape(shape.name)}：{count} 件</title></path></a>'
+            f'<title>{escape(shape.name)}{"" if title else "：%d 件" % count}</title></path></a>'
         )
+    if title:
+        parts.append("</svg>")
+        return "".join(parts)
     x = 4
     legend_y = height + 10
     parts.append(f'<g class="legend" font-size="17"><text x="{x}" y="{legend_y + 16}">案件数</text>')

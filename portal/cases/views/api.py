@@ -9,6 +9,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from portal.accounts.permissions import Permissions
+from portal.cases.events import CaseCreated
 from portal.cases.public import PublicCase
 from portal.cases.schemas import (
     CaseIngested,
@@ -80,6 +81,8 @@ def ingest_case(request: Request) -> dict[str, Any]:
     service = cases(request)
     result = service.ingest(request.parsed, source="api")
     request.response.status = 201 if result.created else 200
+    if result.created:
+        request.registry.notify(CaseCreated(request, result.case, request.parsed))
     return _ingested(result, service)
 
 
