@@ -481,10 +481,18 @@ class DutyService:
         return duty
 
     def list(self, *, item_type_id: int | None = None, area_id: int | None = None, state: str | None = None,
-             agency_id: int | None = None, limit: int = 200, offset: int = 0) -> tuple[list[Duty], int]:
+             agency_id: int | None = None, limit: int = 200, offset: int = 0,
+             states: tuple[str, ...] | None = None, updated_since: dt.datetime | None = None,
+             after_id: int | None = None) -> tuple[list[Duty], int]:
+        """Duties, newest change first; with ``after_id`` (a cursor) or ``updated_since`` in id
+        order instead, so paging through stays stable while duties are added or edited."""
         from sqlalchemy import func
 
         stmt = select(Duty)
+        if states is not None:
+            stmt = stmt.where(Duty.state.in_(states))
+        if updated_since is not None:
+            stmt = stmt.where(Duty.updated_at >= updated_since)
         if item_type_id:
             stmt = stmt.where(Duty.item_type_id == item_type_id)
         if area_id:
@@ -494,11 +502,12 @@ class DutyService:
         if agency_id:
             stmt = stmt.where(Duty.agency_id == agency_id)
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = self.session.scalars(
-            stmt.options(joinedload(Duty.item_type), joinedload(Duty.area), joinedload(Duty.agency))
-            .order_by(Duty.updated_at.desc(), Duty.id.desc()).limit(limit).offset(offset)
-        )
-        return list(rows), total
+        stmt = stmt.options(joinedload(Duty.item_type), joinedload(Duty.area), joinedload(Duty.agency))
+        if after_id is not None or updated_since is not None:
+            stmt = stmt.where(Duty.id > (after_id or 0)).order_by(Duty.id)
+        else:
+            stmt = stmt.order_by(Duty.updated_at.desc(), Duty.id.desc())
+        return list(self.session.scalars(stmt.limit(limit).offset(offset))), total
 
     # -- input ------------------------------------------------------------------------------
 
