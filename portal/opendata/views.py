@@ -72,7 +72,8 @@ def export(request: Request) -> Response:
     options = ExportOptions(bom=request.parsed["bom"], updated_since=request.parsed["updated_since"])
     service.check(dataset, fmt, options)
     stamp = service.stamp(dataset)
-    gzipped = "gzip" in request.accept_encoding
+    # Without the header any coding is "acceptable", but clients that say nothing expect plain bytes.
+    gzipped = "Accept-Encoding" in request.headers and bool(request.accept_encoding.acceptable_offers(["gzip"]))
     # Each representation has its own strong ETag: the gzip bytes differ from the plain ones.
     etag = service.etag(dataset, fmt, options, stamp) + ("-gz" if gzipped else "")
     response = Response(content_type=MEDIA_TYPES[fmt], charset="utf-8")
@@ -87,6 +88,7 @@ def export(request: Request) -> Response:
         response.status = 304
         response.app_iter = []
         response.content_length = None
+        del response.headers["Content-Type"]
         return response
     chunks = service.chunks(dataset, fmt, options, lambda: reading_session(request))
     if gzipped:
