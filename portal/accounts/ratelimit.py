@@ -80,7 +80,8 @@ def api_guard_tween_factory(handler: Callable[[Request], Response], registry: An
         else:
             bucket, limit = f"ip:{request.client_addr}", anonymous_limit
         retry_after = limiter.hit(bucket, limit)
-        request.add_response_callback(lambda req, response: add_ratelimit_headers(response, limiter, bucket, limit))
+        headers = ratelimit_headers(limiter, bucket, limit)
+        request.add_response_callback(lambda req, response: response.headers.update(headers))
         if retry_after is not None:
             raise RateLimited("请求过于频繁，请稍后再试。", retry_after=retry_after)
         return handler(request)
@@ -88,13 +89,14 @@ def api_guard_tween_factory(handler: Callable[[Request], Response], registry: An
     return api_guard_tween
 
 
-def add_ratelimit_headers(response: Response, limiter: RateLimiter, bucket: str, limit: int) -> None:
-    """RateLimit-* headers (IETF httpapi draft) on every answer of a rate-limited surface."""
+def ratelimit_headers(limiter: RateLimiter, bucket: str, limit: int) -> dict[str, str]:
+    """RateLimit-* headers (IETF httpapi draft) for every answer of a rate-limited surface, as the
+    bucket stands right after this request took its token."""
     if limit <= 0:
-        return
+        return {}
     remaining, reset = limiter.state(bucket, limit)
-    response.headers.update({"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(remaining),
-                             "RateLimit-Reset": str(reset), "RateLimit-Policy": f"{limit};w=60"})
+    return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": str(reset), "RateLimit-Policy": f"{limit};w=60"}
 
 
 def body_size_tween_factory(handler: Callable[[Request], Response], registry: Any) -> Callable[[Request], Response]:

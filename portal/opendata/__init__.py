@@ -46,7 +46,9 @@ def includeme(config: Any) -> None:
     config.add_route("developers", "/developers")
     config.register_service_factory(opendata_service_factory, IOpenDataService)
     config.add_error_format("/opendata/", _error_format)
-    config.add_view_deriver(api_conventions_deriver, name="api_conventions")
+    # Under the renderer: the deriver sees the dict a view returns, before it becomes JSON.
+    config.add_view_deriver(api_conventions_deriver, name="api_conventions", under="rendered_view",
+                            over="mapped_view")
     config.add_tween("portal.opendata.conventions.cors_tween_factory", under=INGRESS)
     config.add_directive("add_openapi_hook", add_openapi_hook)
     config.add_openapi_hook(document_conventions)

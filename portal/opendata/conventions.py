@@ -73,8 +73,7 @@ def next_link(request: Request, cursor: Any) -> str:
 
 
 def api_conventions_deriver(view: Callable[..., Any], info: Any) -> Callable[..., Any]:
-    if info.options.get("renderer") is None:
-        return view
+    """Applies to what a view returns for its renderer (a dict), never to a ready Response."""
 
     def conventions_view(context: Any, request: Request) -> Any:
         result = view(context, request)
