@@ -299,3 +299,16 @@ def test_openapi_documents_the_conventions(testapp):
     assert {"cursor", "updated_since"} <= {p["name"] for p in duties["parameters"]}
     assert "/opendata/{name}.{format}" in document["paths"]
     assert "Sunset" in document["info"]["description"]
+
+
+def test_nightly_files_are_the_live_routes_byte_for_byte(testapp, planted, tmp_path):
+    from portal.opendata.cli import build_files
+
+    files = build_files(testapp.app, tmp_path, "http://example.com", environ=dict(testapp.extra_environ))
+    names = {f.name for f in files}
+    assert {"cases.csv", "cases.csv.gz", "duties.jsonl", "areas.geojson", "datapackage.json", "catalog.jsonld"} <= names
+    for name in ("cases.csv", "cases.jsonl", "duties.csv", "areas.geojson", "regulations.csv"):
+        assert (tmp_path / name).read_bytes() == raw_get(testapp, f"/opendata/{name}").body
+    assert (tmp_path / "cases.csv.gz").read_bytes() == raw_get(testapp, "/opendata/cases.csv",
+                                                               **{"Accept-Encoding": "gzip"}).body
+    assert json.loads((tmp_path / "datapackage.json").read_bytes())["resources"][0]["path"].startswith("http://example.com/")
