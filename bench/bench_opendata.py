@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--var", default=os.environ.get("BENCH_OPENDATA_VAR", "/tmp/portal-bench-opendata"))
     parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
     parser.add_argument("--prepare-only", action="store_true")
+    parser.add_argument("--paths", default="/opendata/cases.csv,/opendata/cases.jsonl",
+                        help="comma-separated export routes to measure")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -152,7 +154,7 @@ def main() -> None:
     if args.prepare_only:
         return
     results = []
-    for path in ("/opendata/cases.csv", "/opendata/cases.jsonl", "/opendata/cases.csv?bom=1"):
+    for path in args.paths.split(","):
         load_before = os.getloadavg()
         out = subprocess.run([sys.executable, __file__, "--var", str(var), "--child", path],
                              check=True, capture_output=True, text=True).stdout
