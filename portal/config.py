@@ -121,6 +121,8 @@ def configure(settings: dict[str, Any]) -> Configurator:
     config.add_route("robots", "/robots.txt")
     config.include("portal.openapi")
     config.include("portal.audit_views")
+    # Before any domain: each registers its open-data datasets with config.add_opendata_dataset.
+    config.include("portal.opendata.registry")
     for domain in present_domains():
         config.include(domain)
 

@@ -95,7 +95,11 @@ def build_spec(request: Request) -> dict[str, Any]:
             operations.setdefault(path, {})[method.lower()] = _operation(route_name, method, path, view, api_doc)
     for path in sorted(operations):
         spec.path(path=path, operations=operations[path])
-    return spec.to_dict()
+    document = spec.to_dict()
+    # Domains add what applies across endpoints (shared parameters, headers): config.add_openapi_hook.
+    for hook in request.registry.get("portal.openapi_hooks", ()):
+        hook(document)
+    return document
 
 
 def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,17 @@ class RateLimiter:
                 self._prune(now)
         return None
 
+    def state(self, bucket: str, per_minute: int) -> tuple[int, int]:
+        """(requests left now, seconds until the bucket is full again), for the RateLimit-* headers."""
+        if per_minute <= 0:
+            return 0, 0
+        rate = per_minute / 60.0
+        now = self._clock()
+        with self._lock:
+            tokens, stamp = self._buckets.get(bucket, (float(per_minute), now))
+        tokens = min(float(per_minute), tokens + (now - stamp) * rate)
+        return int(tokens), math.ceil((per_minute - tokens) / rate)
+
     def _prune(self, now: float) -> None:
         # Buckets idle for two minutes are full again: forgetting them changes nothing.
         for key in [k for k, (_, stamp) in self._buckets.items() if now - stamp > 120]:
@@ -65,14 +76,27 @@ def api_guard_tween_factory(handler: Callable[[Request], Response], registry: An
             raise Unauthorized("API 密钥无效或已撤销。", code="invalid_api_key")
         if identity is not None and identity.api_key is not None:
             key = identity.api_key
-            retry_after = limiter.hit(f"key:{key.id}", key.rate_limit_per_minute or key_limit)
+            bucket, limit = f"key:{key.id}", key.rate_limit_per_minute or key_limit
         else:
-            retry_after = limiter.hit(f"ip:{request.client_addr}", anonymous_limit)
+            bucket, limit = f"ip:{request.client_addr}", anonymous_limit
+        retry_after = limiter.hit(bucket, limit)
+        headers = ratelimit_headers(limiter, bucket, limit)
+        request.add_response_callback(lambda req, response: response.headers.update(headers))
         if retry_after is not None:
             raise RateLimited("请求过于频繁，请稍后再试。", retry_after=retry_after)
         return handler(request)
 
     return api_guard_tween
+
+
+def ratelimit_headers(limiter: RateLimiter, bucket: str, limit: int) -> dict[str, str]:
+    """RateLimit-* headers (IETF httpapi draft) for every answer of a rate-limited surface, as the
+    bucket stands right after this request took its token."""
+    if limit <= 0:
+        return {}
+    remaining, reset = limiter.state(bucket, limit)
+    return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": str(reset), "RateLimit-Policy": f"{limit};w=60"}
 
 
 def body_size_tween_factory(handler: Callable[[Request], Response], registry: Any) -> Callable[[Request], Response]:

@@ -28,6 +28,7 @@ def includeme(config: Any) -> None:
     config.add_route("cases.api.events", "/api/v1/cases/{id}/events")
     config.add_route("cases.api.feedback", "/api/v1/cases/{id}/feedback")
     config.register_service_factory(case_service_factory, ICaseService)
+    config.include("portal.cases.opendata")
     # After the catalogue (order 20): demo cases need its item types, grids and duties.
     config.add_kb_loader("demo-cases", demo_cases_loader, order=90)
     config.add_portal_section("cases.index", "案件公开",

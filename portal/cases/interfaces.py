@@ -28,8 +28,9 @@ class ICaseService(Interface):
     def public_get(case_id, with_events=True):
         """One disclosed case (redacted); raises NotFound for unknown or non-disclosable cases."""
 
-    def iter_public(batch_size=2000, with_events=False):
-        """Every disclosed case (redacted :class:`~portal.cases.public.PublicCase`), for exports."""
+    def iter_public(batch_size=2000, with_events=False, updated_since=None):
+        """Every disclosed case (redacted :class:`~portal.cases.public.PublicCase`), for exports;
+        with ``updated_since``, only those whose last step is at or after it."""
 
     def grid_counts(filters):
         """Disclosed cases per grid id under ``filters`` (the district map)."""

@@ -579,15 +579,19 @@ class CaseService:
         return self.public_page({"ids": list(ids), "page_size": 1000, "with_total": False,
                                  "with_events": with_events}).items
 
-    def iter_public(self, batch_size: int = 2000, with_events: bool = False) -> Iterator[PublicCase]:
+    def iter_public(self, batch_size: int = 2000, with_events: bool = False,
+                    updated_since: dt.datetime | None = None) -> Iterator[PublicCase]:
         """Every disclosed case, oldest id first, redacted as everywhere else: for bulk exports
-        (open data). Reads in keyset batches, so memory stays flat on a million cases."""
+        (open data). Reads in keyset batches, so memory stays flat on a million cases.
+        ``updated_since`` keeps the cases whose last step is at or after it (incremental sync)."""
         hidden = sorted(self.hidden_item_ids)
         last_id = 0
         while True:
             stmt = select(Case).where(Case.id > last_id).order_by(Case.id).limit(batch_size)
             if hidden:
                 stmt = stmt.where(Case.item_type_id.not_in(hidden))
+            if updated_since is not None:
+                stmt = stmt.where(Case.updated_at >= updated_since)
             rows = list(self.session.scalars(stmt))
             if not rows:
                 return

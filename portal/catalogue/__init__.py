@@ -68,6 +68,7 @@ def includeme(config: Any) -> None:
                               "responsibility_service", reify=True)
     config.register_service_factory(duty_service_factory, IDutyService)
     config.register_service_factory(reports_factory, ICatalogueReports)
+    config.include("portal.catalogue.opendata")
 
     from portal.catalogue.documents import CatalogueDocumentProvider, keys_of_duty, keys_of_item_type
     from portal.catalogue.models import Duty, ItemType

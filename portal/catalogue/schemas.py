@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from portal.catalogue.models import AGENCY_KIND_VALUES, LEVEL_VALUES, ROLE_VALUES, SOURCE_VALUES
+from portal.opendata.schemas import UpdatedSince
 from portal.validation import BodySchema, QuerySchema
 
 SCHEMES = ("gbt30428", "gb47678")
@@ -89,6 +90,10 @@ class DutyListQuery(QuerySchema):
                       metadata={"description": "文字：类型名称或编码、单位、区域、法律依据、说明、来源文号（空格分隔的词须全部出现）"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1), metadata={
+        "description": "上一页的 next_cursor：按条目编号继续，翻页期间新增或修改的条目不会使结果跳过或重复"})
+    updated_since = UpdatedSince(metadata={
+        "description": "增量同步：只返回此后变化的已发布条目，此后撤回或被取代的条目列在 tombstones 中"})
 
     @pre_load
     def _blanks(self, data: Any, **_: Any) -> Any:
@@ -384,10 +389,19 @@ class DutySchema(Schema):
     url = fields.String()
 
 
+class DutyTombstoneSchema(Schema):
+    id = fields.Integer()
+    state = fields.String(metadata={"description": "withdrawn 已撤回；superseded 已被新修订取代"})
+    updated_at = fields.DateTime()
+
+
 class DutyListSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     items = fields.List(fields.Nested(DutySchema))
+    next_cursor = fields.Integer(allow_none=True)
+    next = fields.String(allow_none=True, metadata={"description": "下一页的完整地址"})
+    tombstones = fields.List(fields.Nested(DutyTombstoneSchema), metadata={"description": "仅 updated_since 时"})
 
 
 class StaleFindingSchema(Schema):

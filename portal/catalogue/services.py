@@ -554,15 +554,20 @@ class DutyService:
     def list(self, *, item_type_id: int | None = None, area_id: int | None = None, state: str | None = None,
              agency_id: int | None = None, role: str | None = None, source_kind: str | None = None,
              within_area: str | None = None, text: str | None = None, limit: int = 200,
-             offset: int = 0) -> tuple[list[Duty], int]:
+             offset: int = 0, states: tuple[str, ...] | None = None, updated_since: dt.datetime | None = None,
+             after_id: int | None = None) -> tuple[list[Duty], int]:
         """Duties by any of: item type, area (exactly, or ``within_area``: that area and the areas
-        below it), state, agency, role, source, and ``text`` (every word must occur in the item
-        type's code or name, the agency, the area, a citation, the note or the source reference)."""
+        below it), state (or ``states``), agency, role, source, and ``text`` (every word must occur
+        in the item type's code or name, the agency, the area, a citation, the note or the source
+        reference). Newest change first; with ``after_id`` (a cursor) or ``updated_since`` in id
+        order instead, so paging through stays stable while duties are added or edited."""
         from sqlalchemy import func
 
         stmt = select(Duty)
-        if source_kind:
-            stmt = stmt.where(Duty.source_kind == source_kind)
+        if states is not None:
+            stmt = stmt.where(Duty.state.in_(states))
+        if updated_since is not None:
+            stmt = stmt.where(Duty.updated_at >= updated_since)
         if item_type_id:
             stmt = stmt.where(Duty.item_type_id == item_type_id)
         if area_id:
@@ -583,11 +588,12 @@ class DutyService:
         for word in (text or "").split():
             stmt = stmt.where(self._mentions(word))
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = self.session.scalars(
-            stmt.options(joinedload(Duty.item_type), joinedload(Duty.area), joinedload(Duty.agency))
-            .order_by(Duty.updated_at.desc(), Duty.id.desc()).limit(limit).offset(offset)
-        )
-        return list(rows), total
+        stmt = stmt.options(joinedload(Duty.item_type), joinedload(Duty.area), joinedload(Duty.agency))
+        if after_id is not None or updated_since is not None:
+            stmt = stmt.where(Duty.id > (after_id or 0)).order_by(Duty.id)
+        else:
+            stmt = stmt.order_by(Duty.updated_at.desc(), Duty.id.desc())
+        return list(self.session.scalars(stmt.limit(limit).offset(offset))), total
 
     @staticmethod
     def _mentions(word: str) -> Any:

@@ -40,6 +40,7 @@ def includeme(config: Any) -> None:
     config.register_service_factory(regulation_service_factory, IRegulationService)
     config.register_service_factory(article_lookup_factory, IArticleLookup)
     config.register_service_factory(regulation_importer_factory, IRegulationImporter)
+    config.include("portal.regulations.opendata")
 
     config.add_search_provider(RegulationDocumentProvider())
     config.add_search_source(Regulation, keys_of_regulation)

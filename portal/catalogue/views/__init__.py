@@ -57,7 +57,8 @@ def reports(request: Request) -> Any:
 def duty_filters(request: Request, query: dict[str, Any]) -> dict[str, Any]:
     """DutyListQuery → DutyService.list filters (codes resolved; unknown ones raise)."""
     service = catalogue(request)
-    filters: dict[str, Any] = {"role": query.get("role"), "source_kind": query.get("source"),
+    # ``source_kind`` (the API's name, e.g. ruling) and ``source`` (the staff list's) are one filter.
+    filters: dict[str, Any] = {"role": query.get("role"), "source_kind": query.get("source_kind") or query.get("source"),
                                "text": query.get("q")}
     if query.get("item_type"):
         filters["item_type_id"] = service.resolve_item_info(query["item_type"]).id

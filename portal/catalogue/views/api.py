@@ -37,6 +37,7 @@ from portal.catalogue.schemas import (
     StaleReportSchema,
     TransitionSchema,
 )
+from portal.catalogue.models import Duty
 from portal.catalogue.views import (
     agency_dict,
     catalogue,
@@ -165,9 +166,27 @@ def duties_api(request: Request) -> dict[str, Any]:
     state = query.get("state")
     if not _can_see_drafts(request):
         state = State.PUBLISHED.value if state in (None, State.PUBLISHED.value) else "__none__"
-    rows, total = duties(request).list(state=state, source_kind=query.get("source_kind"), limit=query["page_size"],
-                                       offset=(query["page"] - 1) * query["page_size"], **filters)
-    return {"total": total, "page": query["page"], "items": [duty_dict(request, d) for d in rows]}
+    since, cursor = query.get("updated_since"), query.get("cursor")
+    keyset = since is not None or cursor is not None
+    tombstones: list[Duty] = []
+    if since is not None:
+        # What stopped being published since then, so a synchronising client can delete it.
+        tombstones, _ = duties(request).list(states=(State.WITHDRAWN.value, State.SUPERSEDED.value),
+                                             updated_since=since, after_id=cursor, limit=10_000, **filters)
+    rows, total = duties(request).list(state=state, limit=query["page_size"] + (1 if keyset else 0),
+                                       offset=0 if keyset else (query["page"] - 1) * query["page_size"],
+                                       updated_since=since, after_id=cursor, **filters)
+    result: dict[str, Any] = {"total": total, "page": query["page"]}
+    if keyset:
+        more = len(rows) > query["page_size"]
+        rows = rows[:query["page_size"]]
+        result["next_cursor"] = rows[-1].id if more else None
+        if since is not None:
+            last = rows[-1].id if more else None
+            result["tombstones"] = [{"id": d.id, "state": d.state, "updated_at": d.updated_at}
+                                    for d in tombstones if last is None or d.id <= last]
+    result["items"] = [duty_dict(request, d) for d in rows]
+    return result
 
 
 @view_config(route_name="catalogue.api.duties", renderer="json", request_method="POST",

@@ -1,0 +1,179 @@
+"""Open-data bulk exports at scale: a million disclosed cases streamed as CSV and JSON Lines.
+
+    .venv/bin/python bench/bench_opendata.py                  # 1,000,000 cases
+    .venv/bin/python bench/bench_opendata.py --reuse          # keep the database of the last run
+    .venv/bin/python bench/bench_opendata.py --cases 200000   # a quicker look
+
+The database (SQLite, ``--var``, default ``/tmp/portal-bench-opendata``): ``--seed-cases`` (50,000)
+deterministic demo cases imported exactly as ``portal import-cases`` does (``bench_cases.prepare``),
+then copied with new ids (and new external ids) until ``--cases`` rows exist; their feedback is
+copied too. The copies are real rows of the real tables, so the export reads what it would read
+in production; only the variety of texts is smaller.
+
+Each export runs in a child process that builds the WSGI app and consumes the live route's
+response (``/opendata/cases.csv`` and ``/opendata/cases.jsonl``) chunk by chunk through the
+complete Pyramid stack, with no socket, counting rows and bytes; peak RSS is the child's
+``ru_maxrss``, so nothing the parent holds is counted. Targets (issue 16): ≥ 50,000 rows/s and
+peak RSS < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+TARGET_RATE = 50_000
+TARGET_RSS_MB = 300
+
+
+def replicate(settings: dict, target: int) -> int:
+    """Copy the stored cases (and their feedback) with fresh ids until ``target`` rows exist."""
+    from sqlalchemy import func, select
+
+    from portal.cases.models import Case, Feedback
+    from portal.db import get_engine
+
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        present = conn.scalar(select(func.count()).select_from(Case.__table__))
+        seed_max = conn.scalar(select(func.max(Case.id)))
+        seed_count = present
+        columns = [c.name for c in Case.__table__.columns]
+        fb_columns = [c.name for c in Feedback.__table__.columns]
+        copy = 1
+        while present < target:
+            offset = copy * seed_max
+            limit = min(seed_count, target - present)
+            values = []
+            for name in columns:
+                if name == "id":
+                    values.append(f"id + {offset}")
+                elif name == "external_id":
+                    values.append(f"CASE WHEN external_id IS NULL THEN NULL ELSE external_id || '-c{copy}' END")
+                elif name == "tracking_hash":
+                    values.append("NULL")
+                else:
+                    values.append(name)
+            conn.exec_driver_sql(
+                f"INSERT INTO cases ({', '.join(columns)}) SELECT {', '.join(values)} FROM cases "
+                f"WHERE id <= {seed_max} ORDER BY id LIMIT {limit}")
+            fb_values = [f"case_id + {offset}" if n == "case_id" else n for n in fb_columns]
+            conn.exec_driver_sql(
+                f"INSERT INTO case_feedback ({', '.join(fb_columns)}) SELECT {', '.join(fb_values)} "
+                f"FROM case_feedback WHERE case_id IN (SELECT id FROM cases WHERE id <= {seed_max} "
+                f"ORDER BY id LIMIT {limit})")
+            present += limit
+            copy += 1
+            print(f"  {present:>9,} cases", flush=True)
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return present
+
+
+def export_child(var: str, path: str) -> None:
+    """Run in a child process: consume one export through the app, print figures as JSON."""
+    import webtest
+
+    from bench_cases import settings_for
+    from portal import main
+
+    settings = settings_for(Path(var))
+    app = main({}, **settings)
+    test = webtest.TestApp(app, extra_environ={"HTTP_HOST": "bench.local", "REMOTE_ADDR": "127.0.0.1"})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    # webtest would join the whole body in memory; drive the WSGI app directly, chunk by chunk.
+    from webob import Request
+
+    request = Request.blank(path, environ={"HTTP_HOST": "bench.local", "REMOTE_ADDR": "127.0.0.1"})
+    status_holder = {}
+
+    def start_response(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+        status_holder["status"] = status
+        status_holder["headers"] = headers
+
+    body = test.app(request.environ, start_response)
+    size = rows = 0
+    first_byte = None
+    try:
+        for chunk in body:
+            if first_byte is None:
+                first_byte = time.perf_counter() - started
+            size += len(chunk)
+            rows += chunk.count(b"\n")
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"path": path, "status": status_holder.get("status"), "rows": rows, "bytes": size,
+                      "seconds": elapsed, "cpu": cpu, "first_byte": first_byte,
+                      "rss_before_mb": before / 1024, "peak_rss_mb": peak / 1024,
+                      "load": os.getloadavg()}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--seed-cases", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=20260701)
+    parser.add_argument("--var", default=os.environ.get("BENCH_OPENDATA_VAR", "/tmp/portal-bench-opendata"))
+    parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
+    parser.add_argument("--prepare-only", action="store_true")
+    parser.add_argument("--paths", default="/opendata/cases.csv,/opendata/cases.jsonl",
+                        help="comma-separated export routes to measure")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        export_child(args.var, args.child)
+        return
+    from bench_cases import prepare, settings_for
+
+    var = Path(args.var)
+    if not args.reuse and var.exists():
+        import shutil
+
+        shutil.rmtree(var)
+    var.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(var)
+    prepare(settings, args.seed_cases, args.seed, var / "cases.jsonl")
+    total = replicate(settings, args.cases)
+    print(f"{total:,} cases stored")
+    if args.prepare_only:
+        return
+    results = []
+    for path in args.paths.split(","):
+        load_before = os.getloadavg()
+        out = subprocess.run([sys.executable, __file__, "--var", str(var), "--child", path],
+                             check=True, capture_output=True, text=True).stdout
+        figures = json.loads(out.strip().splitlines()[-1])
+        figures["load_before"] = load_before
+        results.append(figures)
+    print()
+    print(f"## open-data export benchmark ({total:,} cases stored, SQLite, {os.cpu_count()} cores)")
+    ok = True
+    for f in results:
+        data_rows = f["rows"] - (1 if ".csv" in f["path"] else 0)
+        rate = data_rows / f["seconds"]
+        ok &= rate >= TARGET_RATE and f["peak_rss_mb"] < TARGET_RSS_MB
+        print(f"- `{f['path']}` ({f['status']}): {data_rows:,} rows, {f['bytes'] / 1e6:,.0f} MB in {f['seconds']:.1f} s "
+              f"= **{rate:,.0f} rows/s** (CPU {data_rows / f['cpu']:,.0f} rows per CPU second); first byte after "
+              f"{(f['first_byte'] or 0) * 1000:.0f} ms; peak RSS **{f['peak_rss_mb']:.0f} MB** (app built: "
+              f"{f['rss_before_mb']:.0f} MB); load average {f['load_before'][0]:.1f} before, {f['load'][0]:.1f} after")
+    print("targets met" if ok else "TARGETS MISSED")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""Open data: the catalogue, streamed exports, their schemas, and the API conventions
+(SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import uuid
+
+import pytest
+
+from portal.catalogue.calendar import CHINA_TZ
+
+LAT, LON = 30.2336, 120.0860
+# Planted personal data: none of it may reach any export.
+SECRETS = ("欧阳娜娜", "13912345678", "330106199001011234", "nana.ouyang@example.com", "文三路138号3幢2单元501室",
+           "浙A12345")
+HIDDEN_MARKER = "不公开设施专用标记"
+DATASETS = ("cases", "duties", "powers", "item-types", "item-type-crosswalk", "agencies", "areas", "regulations")
+
+
+@pytest.fixture
+def dbsession(catalogue_session):
+    return catalogue_session
+
+
+@pytest.fixture
+def dispatcher(make_api_key, catalogue_connection):
+    return {"Authorization": f"Bearer {make_api_key('dispatcher')}"}
+
+
+def post_case(testapp, headers, reported_at: dt.datetime | None = None, **overrides):
+    body = {
+        "external_id": f"OD-{uuid.uuid4().hex[:10]}", "channel": "hotline_12345", "item_type": "0103",
+        "description": "雨水井盖缺失，很危险", "lat": LAT, "lon": LON,
+        "reported_at": (reported_at or dt.datetime.now(CHINA_TZ) - dt.timedelta(days=2)).replace(microsecond=0).isoformat(),
+        "reporter": {"name": "张三", "phone": "13800001111"},
+    }
+    body.update(overrides)
+    return testapp.post_json("/api/v1/cases", body, headers=headers).json
+
+
+@pytest.fixture
+def planted(testapp, dispatcher):
+    """A disclosed case full of personal data, and a case of a non-disclosable item type."""
+    reported = dt.datetime.now(CHINA_TZ).replace(microsecond=0) - dt.timedelta(days=3)
+    disclosed = post_case(
+        testapp, dispatcher, reported_at=reported,
+        description="我叫欧阳娜娜，电话13912345678，身份证330106199001011234，邮箱nana.ouyang@example.com，"
+                    "文三路138号3幢2单元501室门口井盖没了，车牌浙A12345的车压坏的",
+        address="文三路138号3幢2单元501室",
+        reporter={"name": "欧阳娜娜", "phone": "13912345678", "email": "nana.ouyang@example.com",
+                  "id_number": "330106199001011234"},
+        events=[{"kind": "dispatch", "at": (reported + dt.timedelta(hours=1)).isoformat()},
+                {"kind": "handle", "at": (reported + dt.timedelta(hours=5)).isoformat(),
+                 "note": "已联系欧阳娜娜（13912345678）确认"},
+                {"kind": "verify", "at": (reported + dt.timedelta(hours=6)).isoformat()},
+                {"kind": "close", "at": (reported + dt.timedelta(hours=7)).isoformat()}],
+        feedback={"rating": "dissatisfied", "comment": "欧阳娜娜：处理太慢，回电13912345678"})
+    hidden = post_case(testapp, dispatcher, item_type="0136", description=HIDDEN_MARKER)
+    return {"disclosed": disclosed["id"], "hidden": hidden["id"]}
+
+
+def test_the_catalogue_page_lists_every_dataset_with_licence_and_schema(testapp, planted):
+    page = testapp.get("/opendata/")
+    text = page.text
+    assert "CC BY 4.0" in text and "城市管理权责知识门户" in text
+    for name in DATASETS:
+        assert f'id="{name}"' in text
+        assert f"/opendata/{name}.csv" in text and f"/opendata/{name}.jsonl" in text
+    assert "/opendata/areas.geojson" in text
+    # schema: field names, types and Chinese meanings
+    assert "<code>case_number</code>" in text and "案件号" in text and "article_ids" in text
+    assert "实时更新" in text and "不定期更新" in text
+    assert testapp.get("/opendata").status_int == 301
+
+
+def test_dcat_catalogue_describes_every_dataset_and_distribution(testapp, planted):
+    response = testapp.get("/opendata/catalog.jsonld")
+    assert response.content_type == "application/ld+json"
+    catalog = response.json
+    assert catalog["@type"] == "dcat:Catalog" and catalog["dct:license"]["@id"].endswith("/by/4.0/")
+    entries = {e["dct:identifier"]: e for e in catalog["dcat:dataset"]}
+    assert set(DATASETS) <= set(entries)
+    cases = entries["cases"]
+    assert cases["dct:accrualPeriodicity"]["@id"].endswith("/CONT")
+    urls = {d["dcat:downloadURL"]["@id"] for d in cases["dcat:distribution"]}
+    assert urls == {"http://example.com/opendata/cases.csv", "http://example.com/opendata/cases.jsonl"}
+    assert any(d["dcat:mediaType"]["@id"].endswith("application/geo+json")
+               for d in entries["areas"]["dcat:distribution"])
+    assert "dct:modified" in cases
+
+
+def test_datapackage_validates_against_live_exports(testapp, planted, tmp_path):
+    """frictionless validates every resource of the data package against the real exports."""
+    import frictionless
+
+    package = testapp.get("/opendata/datapackage.json").json
+    assert {r["name"] for r in package["resources"]} >= set(DATASETS)
+    for resource in package["resources"]:
+        body = testapp.get(resource["path"].replace("http://example.com", "")).body
+        (tmp_path / f"{resource['name']}.csv").write_bytes(body)
+        resource["path"] = f"{resource['name']}.csv"
+    (tmp_path / "datapackage.json").write_text(json.dumps(package, ensure_ascii=False), encoding="utf-8")
+    report = frictionless.Package(str(tmp_path / "datapackage.json")).validate()
+    errors = [(task.name, error.message) for task in report.tasks for error in task.errors]
+    assert report.valid, errors[:10]
+    rows = {task.name: task.stats.get("rows", 0) for task in report.tasks}
+    assert rows["cases"] >= 1 and rows["duties"] > 10 and rows["areas"] > 300 and rows["item-types"] > 100
+
+
+@pytest.mark.parametrize("path", [f"/opendata/{name}.{fmt}" for name in DATASETS for fmt in ("csv", "jsonl")]
+                         + ["/opendata/areas.geojson", "/api/v1/cases", "/opendata/cases.csv?bom=1"])
+def test_no_reporter_personal_data_in_any_export(testapp, planted, path):
+    text = testapp.get(path).body.decode("utf-8-sig")
+    for secret in SECRETS:
+        assert secret not in text
+    assert HIDDEN_MARKER not in text
+
+
+def test_the_case_export_is_the_public_view(testapp, planted):
+    lines = [json.loads(line) for line in testapp.get("/opendata/cases.jsonl").text.splitlines()]
+    by_id = {row["id"]: row for row in lines}
+    assert planted["hidden"] not in by_id
+    row = by_id[planted["disclosed"]]
+    public = testapp.get(f"/api/v1/cases/{planted['disclosed']}").json
+    assert row["description"] == public["description"] and row["feedback_comment"] == public["feedback_comment"]
+    assert (row["lat"], row["lon"]) == (public["lat"], public["lon"])  # the grid's point, not the reporter's
+    assert row["status"] == "closed" and row["rating"] == "dissatisfied"
+    assert row["agency_code"] == public["agency"]["code"]
+    assert dt.datetime.fromisoformat(row["reported_at"]) == dt.datetime.fromisoformat(public["reported_at"])
+
+
+def raw_get(testapp, path, **headers):
+    """The application's own response, not webtest's (which asks for gzip and then undoes it)."""
+    from webob import Request
+
+    return Request.blank(path, environ=dict(testapp.extra_environ), headers=headers).get_response(testapp.app)
+
+
+def test_etag_last_modified_304_gzip_and_bom(testapp, planted):
+    plain = raw_get(testapp, "/opendata/cases.csv")
+    assert "Content-Encoding" not in plain.headers
+    assert plain.content_type == "text/csv" and plain.headers["Vary"] == "Accept-Encoding"
+    assert plain.body.startswith(b"id,case_number,")
+    etag = plain.headers["ETag"]
+    assert testapp.get("/opendata/cases.csv", headers={"If-None-Match": etag}, status=304).body == b""
+    assert testapp.get("/opendata/cases.csv",
+                       headers={"If-Modified-Since": plain.headers["Last-Modified"]}, status=304)
+    assert testapp.get("/opendata/cases.csv", headers={"If-None-Match": '"other"'}).status_int == 200
+    raw = raw_get(testapp, "/opendata/cases.csv", **{"Accept-Encoding": "gzip, deflate"})
+    assert raw.headers["Content-Encoding"] == "gzip" and raw.headers["ETag"] != etag
+    assert gzip.decompress(raw.body) == plain.body
+    bom = raw_get(testapp, "/opendata/cases.csv?bom=1").body
+    assert bom == b"\xef\xbb\xbf" + plain.body
+    assert int(plain.headers["X-Row-Count"]) == plain.body.count(b"\n") - 1
+
+
+def test_a_change_gives_a_new_etag(testapp, planted, dispatcher):
+    first = testapp.get("/opendata/cases.jsonl").headers["ETag"]
+    post_case(testapp, dispatcher)
+    second = testapp.get("/opendata/cases.jsonl")
+    assert second.headers["ETag"] != first
+    assert testapp.get("/opendata/cases.jsonl", headers={"If-None-Match": first}).status_int == 200
+
+
+def test_bad_export_requests_get_clear_4xx(testapp, planted):
+    assert testapp.get("/opendata/nope.csv", status=404).json["error"]["code"] == "dataset_not_found"
+    assert testapp.get("/opendata/cases.geojson", status=404).json["error"]["code"] == "format_not_found"
+    bad = testapp.get("/opendata/cases.csv?updated_since=yesterday", status=400).json
+    assert "updated_since" in bad["error"]["fields"]
+    assert testapp.get("/opendata/areas.csv?updated_since=2026-01-01", status=400).json["error"]["code"] == "not_incremental"
+    assert testapp.get("/opendata/cases.jsonl?bom=1", status=400).json["error"]["code"] == "bom_not_csv"
+
+
+def test_updated_since_gives_changed_cases_and_duty_tombstones(testapp, planted, dispatcher, dbsession):
+    from portal.catalogue.services import DutyService
+    from portal.catalogue.models import Duty
+    from portal.workflow import State
+
+    old = post_case(testapp, dispatcher, reported_at=dt.datetime.now(CHINA_TZ) - dt.timedelta(days=60))
+    since = (dt.datetime.now(CHINA_TZ) - dt.timedelta(days=10)).date().isoformat()
+    ids = {json.loads(line)["id"] for line in testapp.get(f"/opendata/cases.jsonl?updated_since={since}").text.splitlines()}
+    assert planted["disclosed"] in ids and old["id"] not in ids
+
+    mark = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    duty = dbsession.query(Duty).filter(Duty.state == State.PUBLISHED.value).order_by(Duty.id).first()
+    DutyService(dbsession).transition(duty, "withdraw", "测试撤回")
+    dbsession.flush()
+    stamp = mark.isoformat().replace("+00:00", "Z")
+    rows = [json.loads(line) for line in testapp.get("/opendata/duties.jsonl", params={"updated_since": stamp}).text.splitlines()]
+    assert [r for r in rows if r["id"] == duty.id] == [
+        next(r for r in rows if r["id"] == duty.id)] and next(r for r in rows if r["id"] == duty.id)["deleted"] is True
+    full = [json.loads(line)["id"] for line in testapp.get("/opendata/duties.jsonl").text.splitlines()]
+    assert duty.id not in full
+    api = testapp.get("/api/v1/duties", params={"updated_since": stamp}).json
+    assert {"id": duty.id, "state": "withdrawn"}.items() <= next(t for t in api["tombstones"] if t["id"] == duty.id).items()
+    assert all(item["id"] != duty.id for item in api["items"])
+
+
+def test_duties_carry_resolved_legal_bases(testapp, planted):
+    rows = [json.loads(line) for line in testapp.get("/opendata/duties.jsonl").text.splitlines()]
+    assert rows and all(r["state"] == "published" and r["deleted"] is False for r in rows)
+    cited = [r for r in rows if r["citations"]]
+    assert cited
+    for row in cited:
+        assert [b["citation"] for b in row["legal_basis"]] == row["citations"]
+        assert row["article_ids"] == [b["article_id"] for b in row["legal_basis"] if b["article_id"] is not None]
+
+
+def test_areas_geojson_is_a_feature_collection_with_polygons(testapp, planted):
+    collection = json.loads(testapp.get("/opendata/areas.geojson").body)
+    assert collection["type"] == "FeatureCollection"
+    grids = [f for f in collection["features"] if f["properties"]["level"] == "grid"]
+    assert len(grids) == 364
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in grids)
+    assert {f["properties"]["level"] for f in collection["features"]} == {"district", "street", "zone", "unit", "grid"}
+
+
+def test_cursor_pagination_never_skips_or_repeats_under_concurrent_inserts(testapp, dispatcher):
+    now = dt.datetime.now(CHINA_TZ).replace(microsecond=0)
+    existing = [post_case(testapp, dispatcher, reported_at=now - dt.timedelta(days=5, minutes=i))["id"] for i in range(9)]
+    seen: list[int] = []
+    url = "/api/v1/cases?page_size=2&street=330199001&fields=id"
+    inserted = []
+    while url:
+        page = testapp.get(url.replace("http://example.com", "")).json
+        seen += [item["id"] for item in page["items"]]
+        # Another writer adds cases between our pages: newer ones, and ones reported among
+        # the ones we are paging through.
+        inserted.append(post_case(testapp, dispatcher, reported_at=now - dt.timedelta(hours=1))["id"])
+        inserted.append(post_case(testapp, dispatcher, reported_at=now - dt.timedelta(days=5, minutes=3, seconds=30))["id"])
+        url = page["next"]
+        assert (url is None) == (page["next_cursor"] is None)
+    assert len(seen) == len(set(seen)), "a case was repeated"
+    assert set(existing) <= set(seen), "a case was skipped"
+
+
+def test_duty_cursor_pages_cover_every_published_duty_once(testapp, dbsession):
+    from portal.catalogue.models import Duty
+    from portal.workflow import State
+
+    expected = {d.id for d in dbsession.query(Duty).filter(Duty.state == State.PUBLISHED.value)}
+    seen: list[int] = []
+    url = "/api/v1/duties?page_size=7&cursor=0"
+    while url:
+        response = testapp.get(url.replace("http://example.com", ""))
+        page = response.json
+        seen += [item["id"] for item in page["items"]]
+        if page["next"]:
+            assert response.headers["Link"] == f'<{page["next"]}>; rel="next"'
+        url = page["next"]
+    assert len(seen) == len(set(seen)) and set(seen) == expected
+
+
+def test_sparse_fieldsets(testapp, planted):
+    page = testapp.get("/api/v1/cases?fields=id,status,agency.name&page_size=5").json
+    assert page["items"] and all(set(item) <= {"id", "status", "agency"} for item in page["items"])
+    assert all(set(item["agency"]) == {"name"} for item in page["items"] if item.get("agency"))
+    assert "next" in page and "page_size" in page
+    detail = testapp.get(f"/api/v1/cases/{planted['disclosed']}?fields=case_number").json
+    assert set(detail) == {"case_number"}
+    error = testapp.get("/api/v1/cases?fields=id,reporter_phone", status=400).json["error"]
+    assert error["code"] == "unknown_fields" and "reporter_phone" in error["message"]
+
+
+def test_cors_for_get_and_rate_limit_headers(testapp):
+    response = testapp.get("/api/v1/item-types?kind=component", headers={"Origin": "https://example.org"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "RateLimit-Remaining" in response.headers["Access-Control-Expose-Headers"]
+    limit = int(response.headers["RateLimit-Limit"])
+    assert 0 <= int(response.headers["RateLimit-Remaining"]) <= limit
+    assert response.headers["RateLimit-Policy"] == f"{limit};w=60"
+    preflight = testapp.options("/api/v1/cases", headers={"Origin": "https://example.org",
+                                                          "Access-Control-Request-Method": "GET"}, status=204)
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    refused = testapp.options("/api/v1/cases", headers={"Origin": "https://example.org",
+                                                        "Access-Control-Request-Method": "POST"}, status=204)
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_rate_limited_answers_carry_ratelimit_headers_and_retry_after(app, testapp):
+    limiter = app.registry["portal.ratelimiter"]
+    limit = int(app.registry.settings["ratelimit.anonymous_per_minute"])
+    limiter._buckets["ip:10.9.9.9"] = (0.0, limiter._clock())
+    response = testapp.get("/api/v1/item-types", extra_environ={"REMOTE_ADDR": "10.9.9.9"}, status=429)
+    assert response.json["error"]["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.headers["RateLimit-Remaining"] == "0" and response.headers["RateLimit-Limit"] == str(limit)
+
+
+def test_openapi_documents_the_conventions(testapp):
+    document = testapp.get("/api/v1/openapi.json").json
+    operation = document["paths"]["/api/v1/cases"]["get"]
+    assert any(p["name"] == "fields" for p in operation["parameters"])
+    assert "RateLimit-Remaining" in operation["responses"]["200"]["headers"]
+    duties = document["paths"]["/api/v1/duties"]["get"]
+    assert {"cursor", "updated_since"} <= {p["name"] for p in duties["parameters"]}
+    assert "/opendata/{name}.{format}" in document["paths"]
+    assert "Sunset" in document["info"]["description"]
+
+
+def test_nightly_files_are_the_live_routes_byte_for_byte(testapp, planted, tmp_path):
+    from portal.opendata.cli import build_files
+
+    files = build_files(testapp.app, tmp_path, "http://example.com", environ=dict(testapp.extra_environ))
+    names = {f.name for f in files}
+    assert {"cases.csv", "cases.csv.gz", "duties.jsonl", "areas.geojson", "datapackage.json", "catalog.jsonld"} <= names
+    for name in ("cases.csv", "cases.jsonl", "duties.csv", "areas.geojson", "regulations.csv"):
+        assert (tmp_path / name).read_bytes() == raw_get(testapp, f"/opendata/{name}").body
+    assert (tmp_path / "cases.csv.gz").read_bytes() == raw_get(testapp, "/opendata/cases.csv",
+                                                               **{"Accept-Encoding": "gzip"}).body
+    assert json.loads((tmp_path / "datapackage.json").read_bytes())["resources"][0]["path"].startswith("http://example.com/")
