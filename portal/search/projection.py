@@ -119,6 +119,9 @@ class SearchProjection:
         self.lock_path = self.index_dir.with_name(self.index_dir.name + ".lock")
         self.providers: dict[str, Any] = {}
         self.poll_seconds = poll_seconds
+        #: set when a change bus (portal.sharing) wakes this projection up: polling is a safety net
+        self.notified: Callable[[], bool] | None = None
+        self.notified_poll_seconds = 30.0
         self._thread_lock = threading.Lock()
         self._applied_recently: set[int] = set()
         self._last_poll = 0.0
@@ -276,9 +279,11 @@ class SearchProjection:
         return f"rebuilt ({self.rebuild(progress)} documents)"
 
     def maybe_poll(self) -> None:
-        """Follow changes committed by other processes or nodes, at most every poll_seconds."""
+        """Follow changes committed by other processes or nodes, at most every poll_seconds
+        (every notified_poll_seconds while change notices arrive: they trigger the catch-up)."""
         now = time.monotonic()
-        if now - self._last_poll < self.poll_seconds:
+        interval = self.notified_poll_seconds if self.notified is not None and self.notified() else self.poll_seconds
+        if now - self._last_poll < interval:
             return
         self._last_poll = now
         self.catch_up_quietly()
