@@ -20,6 +20,7 @@ ENVIRONMENT_OVERRIDES: dict[str, str] = {
     "portal.lawpack": "PORTAL_LAWPACK",
     "portal.lawpack_path": "PORTAL_LAWPACK_PATH",
     "redis.url": "REDIS_URL",
+    "redis.prefix": "PORTAL_REDIS_PREFIX",
 }
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024

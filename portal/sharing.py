@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-CHANNEL = "portal:changes"
 
 
 class SharedStateUnavailable(Exception):
@@ -132,11 +131,12 @@ class ChangeBus:
     pollers' longer fallback interval), never a wrong answer.
     """
 
-    def __init__(self, shared: SharedState, channel: str = CHANNEL, reconnect_seconds: float = 1.0) -> None:
+    def __init__(self, shared: SharedState, channel: str | None = None, reconnect_seconds: float = 1.0) -> None:
         import redis
 
         self.shared = shared
-        self.channel = channel
+        # Under the deployment's prefix: deployments sharing one Redis never hear each other.
+        self.channel = channel or shared.key("changes")
         self.reconnect_seconds = reconnect_seconds
         self.sender = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         # The listener blocks on its socket; it gets its own client without a read timeout.
