@@ -61,12 +61,12 @@ def build_mix(database_url: str, seed: int = 7) -> list[tuple[str, str]]:
 
     engine = create_engine(normalise_database_url(database_url))
     with engine.connect() as connection:
-        grids = [r[0] for r in connection.execute(text("SELECT code FROM areas WHERE level = 'grid' ORDER BY code"))]
+        grids = [r[0] for r in connection.execute(text("SELECT code FROM catalogue_areas WHERE level = 'grid' ORDER BY code"))]
         items = [r[0] for r in connection.execute(text(
-            "SELECT DISTINCT i.code FROM duties d JOIN item_types i ON i.id = d.item_type_id "
+            "SELECT DISTINCT i.code FROM catalogue_duties d JOIN catalogue_item_types i ON i.id = d.item_type_id "
             "WHERE d.state = 'published' AND i.scheme = 'gbt30428' ORDER BY i.code"))]
         cases = [r[0] for r in connection.execute(text("SELECT id FROM cases ORDER BY id LIMIT 2000"))]
-        streets = [r[0] for r in connection.execute(text("SELECT code FROM areas WHERE level = 'street'"))]
+        streets = [r[0] for r in connection.execute(text("SELECT code FROM catalogue_areas WHERE level = 'street'"))]
     engine.dispose()
     rng = random.Random(seed)
     mix: list[tuple[str, str]] = []
@@ -98,6 +98,48 @@ def build_mix(database_url: str, seed: int = 7) -> list[tuple[str, str]]:
         weighted += [(kind, urls[i % len(urls)]) for i in range(count)]
     rng.shuffle(weighted)
     return weighted
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (the gunicorn master and its workers)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def database_backends(database_url: str) -> list[int]:
+    """PostgreSQL backend processes serving the benchmark's database (same machine)."""
+    from portal.settings import normalise_database_url
+
+    engine = create_engine(normalise_database_url(database_url))
+    with engine.connect() as connection:
+        pids = [r[0] for r in connection.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))]
+    engine.dispose()
+    return pids
 
 
 def loadavg() -> str:
@@ -203,12 +245,24 @@ def main() -> None:
                     # Warm-up: every worker has answered each kind (jieba, snapshot, index readers).
                     drive(args.port, mix, args.clients, 5.0 + 2.0 * workers)
                     before = loadavg()
+                    server_pids = process_tree(server.pid)
+                    db_pids = database_backends(env["DATABASE_URL"])
+                    cpu_before = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
                     outcome = drive(args.port, mix, args.clients, args.duration)
-                    outcome.update(workers=workers, round=round_no, load_before=before, load_after=loadavg())
+                    cpu_after = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
+                    served = max(1, int(outcome["requests"]))
+                    server_cpu, db_cpu, client_cpu = (b - a for a, b in zip(cpu_before, cpu_after))
+                    outcome.update(workers=workers, round=round_no, load_before=before, load_after=loadavg(),
+                                   server_cores=server_cpu / args.duration,
+                                   server_cpu_ms=1000 * server_cpu / served, db_cpu_ms=1000 * db_cpu / served,
+                                   client_cpu_ms=1000 * client_cpu / served)
                     results.append(outcome)
                     print(f"round {round_no} workers {workers}: {outcome['rps']:.1f} req/s, p50 "
                           f"{outcome['p50_ms']:.1f} ms, p99 {outcome['p99_ms']:.1f} ms, errors {outcome['errors']}, "
                           f"load {before} -> {outcome['load_after']}", flush=True)
+                    print(f"    CPU per request: server {outcome['server_cpu_ms']:.1f} ms, PostgreSQL "
+                          f"{outcome['db_cpu_ms']:.1f} ms, client {outcome['client_cpu_ms']:.1f} ms; server used "
+                          f"{outcome['server_cores']:.2f} cores", flush=True)
                     for kind, figures in outcome["by_kind"].items():
                         print(f"    {kind:8} n={figures['n']:5}  p50 {figures['p50_ms']:7.1f} ms  "
                               f"p99 {figures['p99_ms']:7.1f} ms", flush=True)

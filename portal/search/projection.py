@@ -308,21 +308,38 @@ class SearchProjection:
     def count_documents(self, session: Session) -> int:
         return sum(provider.count(session, doc_type) for doc_type, provider in self.providers.items())
 
-    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        """Recreate the index from the database alone; changes logged meanwhile are applied after."""
+    def rebuild(self, progress: Callable[[int], None] | None = None, *, unless_healthy: bool = False) -> int:
+        """Recreate the index from the database alone; changes logged meanwhile are applied after.
+
+        ``unless_healthy``: skip the rebuild when the index is usable by the time this process
+        holds the lock, i.e. another worker of the node has just rebuilt it (a new node's workers
+        all find the index missing at start; one build is enough). Returns -1 when skipped."""
         with self._exclusive():
-            self.rebuilding.set()
-            try:
-                built_on = self.today()
-                with self.session_factory() as session:
-                    start = session.scalar(select(func.max(SearchChange.id))) or 0
-                    written = self.service.rebuild(self.all_documents(session), progress)
-                self._applied_recently.clear()
-                self._write_cursor(start)
-                self._write_dated(built_on)
-            finally:
-                self.rebuilding.clear()
+            if unless_healthy and self._usable():
+                written = -1
+            else:
+                written = self._rebuild_locked(progress)
         self.catch_up()
+        return written
+
+    def _usable(self) -> bool:
+        try:
+            return bool(self.service.health().get("ok"))
+        except Exception:  # noqa: BLE001 - unreadable counts as unusable
+            return False
+
+    def _rebuild_locked(self, progress: Callable[[int], None] | None) -> int:
+        self.rebuilding.set()
+        try:
+            built_on = self.today()
+            with self.session_factory() as session:
+                start = session.scalar(select(func.max(SearchChange.id))) or 0
+                written = self.service.rebuild(self.all_documents(session), progress)
+            self._applied_recently.clear()
+            self._write_cursor(start)
+            self._write_dated(built_on)
+        finally:
+            self.rebuilding.clear()
         return written
 
     def rebuild_in_background(self) -> threading.Thread:
@@ -332,8 +349,9 @@ class SearchProjection:
 
     def _rebuild_logged(self) -> None:
         try:
-            count = self.rebuild()
-            log.info("search index rebuilt with %d documents", count)
+            count = self.rebuild(unless_healthy=True)
+            if count >= 0:
+                log.info("search index rebuilt with %d documents", count)
         except Exception:  # noqa: BLE001 - serving continues; health reports the index as not ready
             log.exception("search index rebuild failed")
 
