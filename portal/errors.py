@@ -72,9 +72,11 @@ class RateLimited(PortalError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
+    def __init__(self, message: str, *, retry_after: int, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: RateLimit-* headers (portal.accounts.ratelimit.ratelimit_headers) for the refusal
+        self.headers = headers or {}
 
 
 class Unauthorized(PortalError):
@@ -137,6 +139,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
     """Reduce any exception to what every error format needs."""
     if isinstance(exc, PortalError):
         headers: dict[str, str] = {}
+        if isinstance(exc, RateLimited):
+            headers.update(exc.headers)
         if getattr(exc, "retry_after", None):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, Unauthorized):

@@ -19,6 +19,8 @@ ENVIRONMENT_OVERRIDES: dict[str, str] = {
     "portal.knowledge_base": "PORTAL_KNOWLEDGE_BASE",
     "portal.lawpack": "PORTAL_LAWPACK",
     "portal.lawpack_path": "PORTAL_LAWPACK_PATH",
+    "redis.url": "REDIS_URL",
+    "redis.prefix": "PORTAL_REDIS_PREFIX",
 }
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -58,6 +60,8 @@ def complete_settings(settings: MutableMapping[str, Any]) -> MutableMapping[str,
     """
     for name, envvar in ENVIRONMENT_OVERRIDES.items():
         maybe_set(settings, name, envvar)
+    if as_bool(settings.get("portal.require_production_settings", False)):
+        check_production_settings(settings)
     var_dir = Path(settings.get("portal.var_dir") or "var").resolve()
     settings["portal.var_dir"] = str(var_dir)
     if not settings.get("sqlalchemy.url"):
@@ -72,6 +76,27 @@ def complete_settings(settings: MutableMapping[str, Any]) -> MutableMapping[str,
 
     clock.configure(settings)
     return settings
+
+
+MIN_SECRET_BYTES = 32
+
+
+def check_production_settings(settings: MutableMapping[str, Any]) -> None:
+    """Refuse to start (``portal.require_production_settings = true``, as in production.ini)
+    without a strong session secret or an explicit database: a guessable secret lets anyone
+    forge a staff session, and a silent SQLite default would split one deployment's data per node."""
+    from pyramid.exceptions import ConfigurationError
+
+    secret = str(settings.get("session.secret") or "")
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"会话密钥缺失或过短：请设置 PORTAL_SESSION_SECRET（至少 {MIN_SECRET_BYTES} 字节，各节点相同），"
+            "例如 python3 -c 'import secrets; print(secrets.token_urlsafe(48))'. "
+            f"(session secret missing or shorter than {MIN_SECRET_BYTES} bytes)")
+    if not str(settings.get("sqlalchemy.url") or "").strip():
+        raise ConfigurationError(
+            "未配置数据库：请设置 DATABASE_URL，例如 postgresql://portal@db.example/portal. "
+            "(no database URL: set DATABASE_URL)")
 
 
 def ensure_var_dir(settings: MutableMapping[str, Any]) -> Path:

@@ -45,7 +45,8 @@ def robots(request: Request) -> Response:
 
 @view_config(route_name="healthz", request_method="GET")
 def healthz(request: Request) -> Response:
-    """Readiness for load balancers: database answering and migrated, search index usable."""
+    """Readiness for load balancers: database answering and migrated, search index usable.
+    Redis, when configured, is reported but never makes a node unready."""
     checks: dict[str, Any] = {}
     try:
         revision = current_revision(request.dbsession.connection())
@@ -63,6 +64,17 @@ def healthz(request: Request) -> Response:
                 checks["search_index"]["error"] = "unavailable"
         except Exception as exc:  # noqa: BLE001
             checks["search_index"] = {"ok": False, "error": type(exc).__name__}
-    ok = all(check.get("ok") for check in checks.values())
-    return Response(json_body={"status": "ok" if ok else "unavailable", "checks": checks},
-                    status=200 if ok else 503, charset="utf-8")
+    ready = all(check.get("ok") for check in checks.values())
+    status = "ok" if ready else "unavailable"
+    shared = request.registry.get("portal.shared_state")
+    if shared is not None:
+        # Optional: without Redis the node still serves (per-process limits, polling), so it
+        # stays in the load balancer's pool; the details say it is degraded.
+        checks["redis"] = shared.health()
+        bus = request.registry.get("portal.change_bus")
+        if bus is not None:
+            checks["redis"]["listening"] = bus.listening
+        if ready and not checks["redis"]["ok"]:
+            status = "degraded"
+    return Response(json_body={"status": status, "checks": checks},
+                    status=200 if ready else 503, charset="utf-8")

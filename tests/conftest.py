@@ -30,6 +30,7 @@ from portal.settings import normalise_database_url
 ROOT = Path(__file__).resolve().parent.parent
 TESTING_INI = ROOT / "testing.ini"
 POSTGRES_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CORPUS_DIR = Path(os.environ.get("PORTAL_CORPUS_DIR", ROOT.parent / "shared" / "corpus" / "laws"))
 
 
@@ -72,6 +73,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def _require(service: str, reachable: bool) -> None:
+    """Skip a test whose server is not running, except under CI=true, where it fails."""
+    if reachable:
+        return
+    if _in_ci():
+        pytest.fail(f"{service} is not reachable (CI=true: tests that need it are required)")
+    pytest.skip(f"{service} is not reachable")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (``PORTAL_TEST_REDIS_URL``); each user picks its own key prefix."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        reachable = True
+    except (redis.RedisError, OSError):
+        reachable = False
+    _require(f"Redis at {REDIS_URL}", reachable)
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pyramid.session import SignedCookieSessionFactory
 from pyramid.tweens import EXCVIEW
 
 from portal.accounts.interfaces import IApiKeyService, IUserService
-from portal.accounts.ratelimit import RateLimiter
+from portal.accounts.ratelimit import make_rate_limiter
 from portal.accounts.security import PortalSecurityPolicy, uses_api_keys
 from portal.accounts.services import api_key_service_factory, user_service_factory
 from portal.accounts.usage import ApiKeyUsage
@@ -54,13 +54,16 @@ def includeme(config: Any) -> None:
     config.set_session_factory(BoundedFlashSession)
     config.set_default_csrf_options(require_csrf=True, callback=_csrf_applies)
     config.set_security_policy(PortalSecurityPolicy())
-    config.registry["portal.ratelimiter"] = RateLimiter()
+    config.registry["portal.ratelimiter"] = make_rate_limiter(config.registry)
     config.registry["portal.apikey_usage"] = ApiKeyUsage(
         config.registry["dbsession_writer_factory"],
-        interval=float(settings.get("apikeys.usage_write_interval", 60)))
+        interval=float(settings.get("apikeys.usage_write_interval", 60)),
+        shared=config.registry.get("portal.shared_state"))
     config.register_service_factory(user_service_factory, IUserService)
     config.register_service_factory(api_key_service_factory, IApiKeyService)
-    config.add_tween("portal.accounts.ratelimit.body_size_tween_factory", under=EXCVIEW)
+    config.add_tween("portal.accounts.ratelimit.client_address_tween_factory", under=EXCVIEW)
+    config.add_tween("portal.accounts.ratelimit.body_size_tween_factory",
+                     under="portal.accounts.ratelimit.client_address_tween_factory")
     config.add_tween("portal.accounts.ratelimit.api_guard_tween_factory", under="portal.accounts.ratelimit.body_size_tween_factory")
     config.add_route("accounts.login", "/login")
     config.add_route("accounts.logout", "/logout")

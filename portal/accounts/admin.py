@@ -13,6 +13,7 @@ from pyramid.view import view_config
 from portal.accounts.interfaces import IApiKeyService, IUserService
 from portal.accounts.models import ROLE_LABELS, ApiKey, Role, User
 from portal.accounts.permissions import Permissions
+from portal.accounts.usage import last_uses
 from portal.accounts.schemas import (
     ApiKeyCreateForm,
     UserCreate,
@@ -56,7 +57,8 @@ def _list_page(request: Request, values: dict[str, Any] | None = None,
 
 def _user_page(request: Request, user: User, errors: dict[str, Any] | None = None,
                new_key: tuple[ApiKey, str] | None = None) -> dict[str, Any]:
-    return {"user": user, "keys": request.find_service(IApiKeyService).list_for(user), "errors": errors or {},
+    keys = request.find_service(IApiKeyService).list_for(user)
+    return {"user": user, "keys": keys, "last_used": last_uses(request.registry, keys), "errors": errors or {},
             "new_key": new_key, "roles": list(Role), "role_labels": ROLE_LABELS,
             "is_self": request.identity is not None and request.identity.user.id == user.id}
 

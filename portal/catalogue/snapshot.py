@@ -5,7 +5,8 @@ The database stays the source of truth. A :class:`CatalogueSnapshot` holds plain
 item types, the grid locator) and is keyed by the token in ``catalogue_state``, which every write
 to the catalogue changes (``portal.catalogue.models``). Each look-up reads that token (one indexed
 row) and rebuilds the snapshot only when it moved, so every process and node of a deployment
-answers from current data without any message bus.
+answers from current data without any message bus. With Redis, change notices
+(``portal.sharing``) tell each process when to re-read it instead of every 0.2 s.
 """
 
 from __future__ import annotations
@@ -529,9 +530,13 @@ class FreshnessGate:
     and it takes the database round trip off almost every look-up under load.
     """
 
-    def __init__(self, engine: Any, window: float = 0.2) -> None:
+    def __init__(self, engine: Any, window: float = 0.2, notified_window: float = 5.0) -> None:
         self.engine = engine
         self.window = window
+        #: while change notices arrive (Redis, see portal.sharing), another process's commit
+        #: opens the gate itself, and the database is read only this often as a safety net
+        self.notified_window = notified_window
+        self.notified: Callable[[], bool] | None = None
         self._value: tuple[str, int] | None = None
         self._at = 0.0
         self._generation = -1
@@ -539,7 +544,8 @@ class FreshnessGate:
     def __call__(self) -> tuple[str, int]:
         now = time.monotonic()
         value = self._value
-        if value is not None and now - self._at < self.window and self._generation == local_commits[0]:
+        window = self.notified_window if self.notified is not None and self.notified() else self.window
+        if value is not None and now - self._at < window and self._generation == local_commits[0]:
             return value
         generation = local_commits[0]
         value = committed_freshness(self.engine)
@@ -547,8 +553,14 @@ class FreshnessGate:
         return value
 
 
-#: bumped after every commit in this process that flushed anything (see the listeners below)
+#: bumped after every commit in this process that flushed anything (see the listeners below),
+#: and by :func:`note_remote_commit` when another process announces one
 local_commits = [0]
+
+
+def note_remote_commit() -> None:
+    """Another process or node committed: the next look-up re-reads the catalogue token."""
+    local_commits[0] += 1
 
 
 @event.listens_for(Session, "after_flush")

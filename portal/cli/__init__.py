@@ -37,7 +37,12 @@ class PortalEnv:
         path = Path(self.config_path)
         if not path.exists():
             raise click.ClickException(f"配置文件不存在：{path}")
-        settings = dict(complete_settings(dict(get_appsettings(str(path)))))
+        from pyramid.exceptions import ConfigurationError
+
+        try:
+            settings = dict(complete_settings(dict(get_appsettings(str(path)))))
+        except ConfigurationError as exc:
+            raise click.ClickException(str(exc)) from exc
         ensure_var_dir(settings)
         return settings
 
@@ -45,8 +50,12 @@ class PortalEnv:
     def registry(self) -> Any:
         from portal.config import configure
 
+        from portal.startup import start_sharing
+
         settings = dict(self.settings)
-        return configure(settings).make_wsgi_app().registry
+        registry = configure(settings).make_wsgi_app().registry
+        start_sharing(registry)  # a command's commits reach the serving nodes at once
+        return registry
 
     @property
     def projection(self) -> Any:
@@ -89,10 +98,10 @@ def progressbar(length: int | None, label: str) -> Any:
 
 
 def _register_commands() -> None:
-    from portal.cli import accounts, database, knowledge
+    from portal.cli import accounts, database, knowledge, serve
     from portal.config import present_domains
 
-    for module in (database, knowledge, accounts):
+    for module in (database, knowledge, accounts, serve):
         module.register(main)
     for domain in present_domains():
         name = f"{domain}.cli"

@@ -106,12 +106,16 @@ def apikeys_list(env: PortalEnv, username: str | None) -> None:
     """List API keys (never their secrets)."""
     from portal.accounts.services import DatabaseApiKeyService, DatabaseUserService
 
+    from portal.accounts.usage import last_uses
+
     with env.session() as session:
         user = DatabaseUserService(session).by_username(username) if username else None
-        for key in DatabaseApiKeyService(session).list_for(user):
+        keys = DatabaseApiKeyService(session).list_for(user)
+        last_used = last_uses(env.registry, keys)
+        for key in keys:
             # A disabled account's keys are refused like revoked ones: say so.
             state = "revoked" if key.revoked_at else "active" if key.user.is_active else "disabled (user)"
-            used = f"last used {key.last_used_at:%Y-%m-%d %H:%M} UTC" if key.last_used_at else "never used"
+            used = f"last used {last_used[key.id]:%Y-%m-%d %H:%M} UTC" if key.id in last_used else "never used"
             click.echo(f"{key.id}\tcdp_{key.prefix}_…\t{key.user.username}\t{key.name}\t{state}\t{used}")
 
 

@@ -119,6 +119,9 @@ class SearchProjection:
         self.lock_path = self.index_dir.with_name(self.index_dir.name + ".lock")
         self.providers: dict[str, Any] = {}
         self.poll_seconds = poll_seconds
+        #: set when a change bus (portal.sharing) wakes this projection up: polling is a safety net
+        self.notified: Callable[[], bool] | None = None
+        self.notified_poll_seconds = 30.0
         self._thread_lock = threading.Lock()
         self._applied_recently: set[int] = set()
         self._last_poll = 0.0
@@ -293,9 +296,11 @@ class SearchProjection:
         return f"rebuilt ({self.rebuild(progress)} documents)"
 
     def maybe_poll(self) -> None:
-        """Follow changes committed by other processes or nodes, at most every poll_seconds."""
+        """Follow changes committed by other processes or nodes, at most every poll_seconds
+        (every notified_poll_seconds while change notices arrive: they trigger the catch-up)."""
         now = time.monotonic()
-        if now - self._last_poll < self.poll_seconds:
+        interval = self.notified_poll_seconds if self.notified is not None and self.notified() else self.poll_seconds
+        if now - self._last_poll < interval:
             return
         self._last_poll = now
         # A reader never does the index's work: however much other processes wrote, a
@@ -322,21 +327,38 @@ class SearchProjection:
     def count_documents(self, session: Session) -> int:
         return sum(provider.count(session, doc_type) for doc_type, provider in self.providers.items())
 
-    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        """Recreate the index from the database alone; changes logged meanwhile are applied after."""
+    def rebuild(self, progress: Callable[[int], None] | None = None, *, unless_healthy: bool = False) -> int:
+        """Recreate the index from the database alone; changes logged meanwhile are applied after.
+
+        ``unless_healthy``: skip the rebuild when the index is usable by the time this process
+        holds the lock, i.e. another worker of the node has just rebuilt it (a new node's workers
+        all find the index missing at start; one build is enough). Returns -1 when skipped."""
         with self._exclusive():
-            self.rebuilding.set()
-            try:
-                built_on = self.today()
-                with self.session_factory() as session:
-                    start = session.scalar(select(func.max(SearchChange.id))) or 0
-                    written = self.service.rebuild(self.all_documents(session), progress)
-                self._applied_recently.clear()
-                self._write_cursor(start)
-                self._write_dated(built_on)
-            finally:
-                self.rebuilding.clear()
+            if unless_healthy and self._usable():
+                written = -1
+            else:
+                written = self._rebuild_locked(progress)
         self.catch_up()
+        return written
+
+    def _usable(self) -> bool:
+        try:
+            return bool(self.service.health().get("ok"))
+        except Exception:  # noqa: BLE001 - unreadable counts as unusable
+            return False
+
+    def _rebuild_locked(self, progress: Callable[[int], None] | None) -> int:
+        self.rebuilding.set()
+        try:
+            built_on = self.today()
+            with self.session_factory() as session:
+                start = session.scalar(select(func.max(SearchChange.id))) or 0
+                written = self.service.rebuild(self.all_documents(session), progress)
+            self._applied_recently.clear()
+            self._write_cursor(start)
+            self._write_dated(built_on)
+        finally:
+            self.rebuilding.clear()
         return written
 
     def rebuild_in_background(self) -> threading.Thread:
@@ -346,8 +368,9 @@ class SearchProjection:
 
     def _rebuild_logged(self) -> None:
         try:
-            count = self.rebuild()
-            log.info("search index rebuilt with %d documents", count)
+            count = self.rebuild(unless_healthy=True)
+            if count >= 0:
+                log.info("search index rebuilt with %d documents", count)
         except Exception:  # noqa: BLE001 - serving continues; health reports the index as not ready
             log.exception("search index rebuild failed")
 

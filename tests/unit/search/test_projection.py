@@ -147,6 +147,20 @@ def test_rebuild_comes_from_the_database_alone(memos, projection):
     assert len(projection.service.docs) == 2 and "memo:999" not in projection.service.docs
 
 
+def test_a_worker_healing_a_missing_index_skips_the_build_another_worker_just_finished(memos, projection):
+    """A new node's workers all find the index missing at start; the first builds it, the others,
+    once they hold the lock, find it usable and only catch up."""
+    memos.add(Memo(text="甲"))
+    memos.flush()
+    memos.flush()
+    projection.service.healthy = False
+    assert projection.rebuild(unless_healthy=True) == 1
+    projection.service.healthy = True
+    projection.service.docs = {"memo:999": None}  # what a rebuild would drop
+    assert projection.rebuild(unless_healthy=True) == -1
+    assert "memo:999" in projection.service.docs
+
+
 def test_bring_up_to_date_rebuilds_an_unusable_index_and_catches_up_a_healthy_one(memos, projection):
     memos.add(Memo(text="甲"))
     memos.flush()

@@ -1,0 +1,103 @@
+"""Production serving: gunicorn, with the Pyramid app loaded from the ini file in every worker.
+
+Why gunicorn rather than waitress behind a process manager: one master process supervises N
+workers on one listening socket (the kernel spreads connections), restarts a worker that dies,
+and replaces all workers gracefully on SIGHUP (new code, new settings) while the old ones finish
+their requests; SIGTERM stops after ``graceful_timeout``. Waitress would need systemd or
+supervisord around several processes, each on its own port, plus a local balancer in front.
+
+The app is *not* preloaded in the master: each worker loads it after the fork, so no database
+connection, Redis connection, background thread or Whoosh reader is ever shared across a fork,
+and a SIGHUP reload really loads the new code.
+
+Settings come from the ini's ``[server:main]`` section (gunicorn's own names: ``bind``,
+``workers``, ``worker_class``, ``threads``, ``timeout``, ``graceful_timeout``, …);
+``PORTAL_BIND`` and ``PORTAL_WORKERS`` (and ``portal serve --bind/--workers``) override them.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+# Keys of [server:main] that are for paste, not for gunicorn.
+_NOT_GUNICORN = {"use", "here", "__file__"}
+
+
+def server_options(config_path: str | Path, section: str = "server:main") -> dict[str, str]:
+    """gunicorn settings from the ini file's server section, with environment overrides."""
+    path = Path(config_path).resolve()
+    parser = configparser.ConfigParser(defaults={"here": str(path.parent), "__file__": str(path)})
+    parser.read(path)
+    options: dict[str, str] = {}
+    if parser.has_section(section):
+        for key, value in parser.items(section):
+            if key not in _NOT_GUNICORN and value != "":
+                options[key] = value
+    if "listen" in options and "bind" not in options:
+        options["bind"] = options.pop("listen")  # waitress's name, for ini files written for it
+    options.pop("listen", None)
+    for key, envvar in (("bind", "PORTAL_BIND"), ("workers", "PORTAL_WORKERS")):
+        if os.environ.get(envvar):
+            options[key] = os.environ[envvar]
+    return options
+
+
+class PortalServer(BaseApplication):
+    """gunicorn's master for the portal: every worker loads the app from ``config_path``."""
+
+    def __init__(self, config_path: str | Path, options: dict[str, Any]) -> None:
+        self.config_path = str(Path(config_path).resolve())
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        self.cfg.set("default_proc_name", f"portal:{Path(self.config_path).name}")
+        parser = configparser.ConfigParser()
+        parser.read(self.config_path)
+        if parser.has_section("loggers"):
+            self.cfg.set("logconfig", self.config_path)
+        for key, value in self.options.items():
+            if key.lower() not in self.cfg.settings:
+                raise SystemExit(f"[server:main] {key}: not a gunicorn setting")
+            self.cfg.set(key.lower(), value)
+
+    def load(self) -> Any:
+        from pyramid.paster import get_app
+
+        return get_app(self.config_path, "main")
+
+
+def check_config(config_path: str | Path) -> dict[str, Any]:
+    """Fail in the master, with the reason, before any worker starts (a missing secret or
+    database URL would otherwise make every worker die at boot)."""
+    from pyramid.paster import get_appsettings
+
+    from portal.settings import complete_settings
+
+    return dict(complete_settings(dict(get_appsettings(str(config_path)))))
+
+
+def serve(config_path: str | Path, **overrides: Any) -> None:
+    settings = check_config(config_path)
+    options = server_options(config_path)
+    options.update({k: str(v) for k, v in overrides.items() if v is not None})
+    # Per node (var directory), not gunicorn's per-user default: two nodes on one machine must
+    # not take each other's pid file or control socket (gunicornc).
+    var_dir = Path(settings["portal.var_dir"])
+    var_dir.mkdir(parents=True, exist_ok=True)
+    options.setdefault("pidfile", str(var_dir / "gunicorn.pid"))
+    options.setdefault("control_socket", str(var_dir / "gunicorn.ctl"))
+    PortalServer(config_path, options).run()
+
+
+def paste_server_runner(app: Any, global_conf: dict[str, Any], **local_conf: Any) -> None:
+    """``[server:main] use = egg:city-duty-portal#gunicorn``, so that ``pserve production.ini``
+    also serves with gunicorn. pserve has already loaded the app once in this process; it is
+    dropped, and every worker loads its own after the fork (see the module docstring)."""
+    del app
+    serve(global_conf["__file__"])

@@ -1,0 +1,87 @@
+"""Change notices between processes through Redis pub/sub (portal.sharing)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from portal.sharing import ChangeBus, SharedState
+
+
+def _wait(predicate, seconds: float = 2.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_commit_in_one_process_reaches_the_others_within_a_second(redis_url, tmp_path):
+    prefix = f"portal-test-{uuid.uuid4().hex[:8]}:"
+    sender, receiver = ChangeBus(SharedState(redis_url, prefix=prefix)), ChangeBus(SharedState(redis_url, prefix=prefix))
+    heard: list[dict] = []
+    got = threading.Event()
+    receiver.on_change(lambda notice: (heard.append(notice), got.set()))
+    try:
+        sender.start()
+        receiver.start()
+        assert _wait(lambda: sender.listening and receiver.listening)
+        engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+        with Session(engine) as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+            session.commit()  # no flush of ORM objects: nothing to announce
+        with Session(engine) as session:
+            session.info["_bus_wrote"] = True  # what the flush listener notes for an ORM write
+            session.info["_search_dirty"] = True
+            started = time.monotonic()
+            session.commit()
+        assert got.wait(1.0), "no notice within a second"
+        assert time.monotonic() - started < 1.0
+        # (both buses live in this process, so both announce the commit; each hears only the other)
+        assert {"from": sender.sender, "search": True} in heard
+        assert all(notice["from"] != receiver.sender for notice in heard)
+    finally:
+        sender.stop()
+        receiver.stop()
+
+
+def test_a_rolled_back_transaction_announces_nothing(redis_url, tmp_path):
+    prefix = f"portal-test-{uuid.uuid4().hex[:8]}:"
+    sender, receiver = ChangeBus(SharedState(redis_url, prefix=prefix)), ChangeBus(SharedState(redis_url, prefix=prefix))
+    heard: list[dict] = []
+    receiver.on_change(heard.append)
+    try:
+        sender.start()
+        receiver.start()
+        assert _wait(lambda: receiver.listening)
+        engine = create_engine(f"sqlite:///{tmp_path / 'y.sqlite'}")
+        with Session(engine) as session:
+            session.execute(text("SELECT 1"))
+            session.info["_bus_wrote"] = True  # a write that is then rolled back
+            session.rollback()
+            session.execute(text("SELECT 1"))
+            session.commit()
+        time.sleep(0.5)
+        assert heard == []
+    finally:
+        sender.stop()
+        receiver.stop()
+
+
+def test_without_redis_the_bus_degrades_and_commits_still_succeed(tmp_path):
+    bus = ChangeBus(SharedState("redis://127.0.0.1:1/0"), reconnect_seconds=0.2)
+    try:
+        bus.start()
+        engine = create_engine(f"sqlite:///{tmp_path / 'z.sqlite'}")
+        with Session(engine) as session:
+            session.info["_bus_wrote"] = True
+            session.commit()
+        assert not bus.listening
+        assert _wait(lambda: bus.shared.health()["ok"] is False)
+    finally:
+        bus.stop()
