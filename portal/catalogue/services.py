@@ -479,6 +479,11 @@ def _route_dict(route: Route | None, duty: Any) -> dict[str, Any]:
     }
 
 
+#: what an answer says of a power's basis: the citation and whether it holds (the article texts are
+#: on the power's page; the roles' bases already carry theirs)
+POWER_BASIS_FIELDS = ("citation", "status", "status_label", "in_force", "url")
+
+
 def _power_dict(snap: CatalogueSnapshot, power: PowerInfo, legal: LegalBasisResolver,
                 at: dt.date) -> dict[str, Any]:
     holder = snap.agencies.get(power.holder_id)
@@ -488,7 +493,8 @@ def _power_dict(snap: CatalogueSnapshot, power: PowerInfo, legal: LegalBasisReso
         "category": power.category,
         "penalty": power.penalty or None,
         "holder": holder.as_dict() if holder else None,
-        "legal_basis": [legal.resolve_dict(c, at) for c in power.citations],
+        "legal_basis": [{k: basis[k] for k in POWER_BASIS_FIELDS}
+                        for basis in (legal.resolve_dict(c, at) for c in power.citations)],
     }
 
 
