@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy.orm import Session
+
+# libyaml's parser (a C extension, present in PyYAML's wheels) reads the knowledge base about ten
+# times faster than the pure-Python one: the dispatch gazetteer alone took 3 s to parse.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(source: str | Path | Any) -> Any:
+    """A YAML document of the knowledge base (a path, or an open text file): safe loading only."""
+    if isinstance(source, (str, Path)):
+        source = Path(source).read_text(encoding="utf-8")
+    return yaml.load(source, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
 
 
 @dataclass

@@ -13,7 +13,6 @@ from pyramid.view import view_config
 from portal.accounts.interfaces import IApiKeyService, IUserService
 from portal.accounts.models import ROLE_LABELS, ApiKey, Role, User
 from portal.accounts.permissions import Permissions
-from portal.accounts.usage import last_uses
 from portal.accounts.schemas import (
     ApiKeyCreateForm,
     UserCreate,
@@ -21,6 +20,7 @@ from portal.accounts.schemas import (
     UserRolesForm,
     UserStatusForm,
 )
+from portal.accounts.usage import last_uses
 from portal.errors import NotFound, PortalError
 from portal.validation import form_errors
 

@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,7 @@ from portal.arbitration.models import Dispute, Expert, Ruling, Vote
 from portal.arbitration.services import ArbitrationService
 from portal.catalogue.calendar import CHINA_TZ
 from portal.catalogue.models import Agency, Duty
+from portal.knowledge import read_yaml
 from portal.workflow import State
 from portal.workflow import transition as workflow_transition
 
@@ -127,11 +127,11 @@ def load_arbitration(session: Session, root: str | Path, settings: dict[str, Any
         return counts
     experts_file, rulings_file = folder / "experts.yaml", folder / "rulings.yaml"
     if experts_file.exists():
-        counts.update(load_experts(session, (yaml.safe_load(experts_file.read_text("utf-8")) or {}).get("experts", [])))
+        counts.update(load_experts(session, (read_yaml(experts_file) or {}).get("experts", [])))
     experts = {e.kb_key: e for e in session.scalars(select(Expert).where(Expert.kb_key.is_not(None)))}
     if rulings_file.exists():
         service = ArbitrationService(session, settings=settings)
-        for entry in (yaml.safe_load(rulings_file.read_text("utf-8")) or {}).get("rulings", []):
+        for entry in (read_yaml(rulings_file) or {}).get("rulings", []):
             try:
                 counts[f"rulings {load_ruling(service, entry, experts)}"] += 1
             except KeyError as exc:

@@ -27,9 +27,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from portal.clock import CHINA_TZ
+from portal.knowledge import read_yaml
 
 DEFAULT_HOLIDAYS_PATH = (
     Path(__file__).resolve().parents[2] / "knowledge_base" / "calendar" / "holidays_cn.yaml"
@@ -131,7 +130,7 @@ class WorkingCalendar:
     @classmethod
     def from_yaml(cls, path: str | Path) -> WorkingCalendar:
         with open(path, encoding="utf-8") as fh:
-            return cls.from_mapping(yaml.safe_load(fh) or {})
+            return cls.from_mapping(read_yaml(fh) or {})
 
     @classmethod
     @functools.cache

@@ -24,9 +24,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from portal.catalogue.resolution import LEVEL_DEPTH, LEVELS, ROLES, SOURCE_KINDS
+from portal.knowledge import read_yaml
 from portal.regulations.citations import parse_citation
 
 DEFAULT_KB_DIR = Path(__file__).resolve().parents[2] / "knowledge_base"
@@ -222,7 +221,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 def _yaml(path: Path) -> Any:
     with path.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return read_yaml(fh)
 
 
 def _date(value: Any, problems: list[str], where: str) -> dt.date | None:

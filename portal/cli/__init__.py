@@ -49,7 +49,6 @@ class PortalEnv:
     @cached_property
     def registry(self) -> Any:
         from portal.config import configure
-
         from portal.startup import start_sharing
 
         settings = dict(self.settings)

@@ -105,7 +105,6 @@ def apikeys_create(env: PortalEnv, username: str, name: str, rate_limit: int | N
 def apikeys_list(env: PortalEnv, username: str | None) -> None:
     """List API keys (never their secrets)."""
     from portal.accounts.services import DatabaseApiKeyService, DatabaseUserService
-
     from portal.accounts.usage import last_uses
 
     with env.session() as session:

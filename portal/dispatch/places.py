@@ -7,8 +7,7 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
+from portal.knowledge import read_yaml
 from portal.search import analysis
 
 FEATURE_LABELS = {"road": "道路", "square": "广场", "park": "公园", "water": "水域", "bridge": "桥梁",
@@ -52,7 +51,7 @@ class PlaceFinder:
     def read_gazetteer(path: str | Path | None) -> dict[str, tuple[str, str]]:
         if path is None or not Path(path).exists():
             return {}
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
         return {str(name): (str(spec[0]), str(spec[1])) for name, spec in (data.get("features") or {}).items()}
 
     def mentions(self, text: str) -> list[PlaceMention]:

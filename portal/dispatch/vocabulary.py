@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from portal.knowledge import read_yaml
 from portal.search import analysis
 
 ROLES = ("names", "cues", "unlike")
@@ -46,7 +45,7 @@ class Vocabulary:
         """Read the YAML file; a missing file gives an empty vocabulary (names alone still rank)."""
         if path is None or not Path(path).exists():
             return cls({})
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
         return cls.from_mapping(data)
 
     @classmethod

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.errors import InvalidInput, NotFound
 from portal.opendata.encoding import csv_chunks, geojson_chunks, jsonl_chunks
-from portal.opendata.registry import FREQUENCIES, Dataset, ExportContext, Stamp, datasets_of, dataset_named
+from portal.opendata.registry import FREQUENCIES, Dataset, ExportContext, Stamp, dataset_named, datasets_of
 
 LICENSE = {"name": "CC-BY-4.0", "title": "知识共享署名 4.0 国际许可协议（CC BY 4.0）",
            "path": "https://creativecommons.org/licenses/by/4.0/"}

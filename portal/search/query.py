@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from portal.knowledge import read_yaml
 from portal.numerals import NUMERAL_CHARS, chinese_to_int, format_chinese_number
 from portal.search import analysis
 
@@ -145,9 +146,8 @@ class SynonymTable:
                 key, _, rest = line.partition("\t")
                 expand.setdefault(key, []).extend(w for w in re.split(r"[\t,，/;；\s]+", rest) if w)
             return cls(expand)
-        import yaml
 
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
         return cls(data.get("expand") or {}, data.get("equivalent") or ())
 
     def __len__(self) -> int:

@@ -11,6 +11,7 @@ from pyramid.view import view_config
 
 from portal import clock
 from portal.accounts.permissions import Permissions
+from portal.catalogue.models import Duty
 from portal.catalogue.schemas import (
     AgencyListSchema,
     AgencyQuery,
@@ -37,7 +38,6 @@ from portal.catalogue.schemas import (
     StaleReportSchema,
     TransitionSchema,
 )
-from portal.catalogue.models import Duty
 from portal.catalogue.views import (
     agency_dict,
     catalogue,

@@ -14,9 +14,9 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from portal.accounts.permissions import Permissions
-from portal.catalogue.calendar import CHINA_TZ
 from portal.cases.models import CHANNELS, URGENCIES
 from portal.cases.schemas import CaseRecord
+from portal.catalogue.calendar import CHINA_TZ
 from portal.dispatch.models import EXAMPLE_SOURCES
 from portal.dispatch.resources import DispatchPermissions
 from portal.dispatch.schemas import CaseForm, SuggestFields
