@@ -260,7 +260,7 @@ class RulingSchema(RulingSummarySchema):
     reasoning = fields.String()
     legal_basis = fields.List(fields.Nested(LegalBasisOut))
     panel = fields.List(fields.Dict())
-    majority = fields.Dict(metadata={"description": "{concur, dissent}"})
+    majority = fields.Dict(metadata={"description": "表决结果：{concur 赞成票数, dissent 反对票数}"})
     dissents = fields.List(fields.Nested(OpinionSchema))
     duties = fields.List(fields.Dict(), metadata={"description": "裁定确定的权责条目"})
     withdrawn_reason = fields.String(allow_none=True)

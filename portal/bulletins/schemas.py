@@ -46,14 +46,14 @@ class BulletinSummaryOut(Schema):
     period_label = fields.String()
     issue = fields.String()
     revision = fields.Integer()
-    state = fields.String(metadata={"description": "published, or superseded by a correction"})
+    state = fields.String(metadata={"description": "published 已发布，或 superseded 已被更正版取代"})
     corrects_revision = fields.Integer(allow_none=True)
     published_at = fields.DateTime()
     html_url = fields.String()
     pdf_url = fields.String()
     csv_url = fields.String()
     json_url = fields.String()
-    sha256 = fields.Dict(metadata={"description": "{'json': sha256 of json_url's bytes, 'pdf': sha256 of the PDF}"})
+    sha256 = fields.Dict(metadata={"description": "{'json': json_url 内容的 sha256, 'pdf': PDF 的 sha256}"})
     watermark = fields.Dict()
 
 
@@ -63,4 +63,4 @@ class BulletinListOut(Schema):
 
 class BulletinOut(BulletinSummaryOut):
     revisions = fields.List(fields.Dict())
-    data = fields.Dict(metadata={"description": "The frozen indicator data (identical to json_url)"})
+    data = fields.Dict(metadata={"description": "发布时冻结的指标数据（与 json_url 相同）"})
