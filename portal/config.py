@@ -9,6 +9,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.renderers import JSON
+from pyramid.tweens import INGRESS
 
 from portal.settings import complete_settings, ensure_var_dir
 
@@ -111,8 +112,10 @@ def configure(settings: dict[str, Any]) -> Configurator:
     config.include("portal.accounts")
     config.include("portal.search")
     config.include("portal.pdf")
-    config.add_tween("portal.logs.access_log_tween_factory")
-    config.add_tween("portal.errors.request_guard_tween_factory", under="portal.logs.access_log_tween_factory",
+    # Outermost: requests nothing may read (a path that is not UTF-8) are refused before any
+    # other tween looks at them; then the access log, then the domains' tweens.
+    config.add_tween("portal.errors.request_guard_tween_factory", under=INGRESS, over="pyramid_tm.tm_tween_factory")
+    config.add_tween("portal.logs.access_log_tween_factory", under="portal.errors.request_guard_tween_factory",
                      over="pyramid_tm.tm_tween_factory")
 
     config.add_static_view("static", "portal:static", cache_max_age=3600)

@@ -286,6 +286,7 @@ def request_guard_tween_factory(handler: Callable[[Request], Response], registry
         except UnicodeError:
             readable = path.encode("latin-1", "replace").decode("utf-8", "replace")
             request.environ["PATH_INFO"] = readable.encode("utf-8").decode("latin-1")
+            log.info("refused a path that is not UTF-8: %s %s", request.method, readable)
             return render_error(request, InvalidInput("请求路径不是有效的 UTF-8 编码。", code="invalid_encoding"))
         if "\x00" in readable_path(request) or "%00" in request.environ.get("QUERY_STRING", ""):
             return render_error(request, InvalidInput("请求中不能含有 NUL 字符（%00）。", code="invalid_character"))

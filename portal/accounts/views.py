@@ -36,7 +36,8 @@ def login_form(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="accounts.login", request_method="POST", renderer="accounts/login.jinja2")
 def login(request: Request) -> Any:
-    retry_after = request.registry["portal.ratelimiter"].hit(f"login:{request.client_addr}", LOGIN_ATTEMPTS_PER_MINUTE)
+    per_minute = int(request.registry.settings.get("ratelimit.login_per_minute", LOGIN_ATTEMPTS_PER_MINUTE))
+    retry_after = request.registry["portal.ratelimiter"].hit(f"login:{request.client_addr}", per_minute)
     if retry_after is not None:
         raise RateLimited("登录尝试过于频繁，请稍后再试。", retry_after=retry_after)
     try:

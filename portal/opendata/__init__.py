@@ -32,7 +32,6 @@ def _error_format(request: Any, info: Any) -> Any:
 
 
 def includeme(config: Any) -> None:
-    from pyramid.tweens import INGRESS
 
     from portal.opendata.conventions import api_conventions_deriver, document_conventions
     from portal.opendata.interfaces import IOpenDataService
@@ -49,7 +48,7 @@ def includeme(config: Any) -> None:
     # Under the renderer: the deriver sees the dict a view returns, before it becomes JSON.
     config.add_view_deriver(api_conventions_deriver, name="api_conventions", under="rendered_view",
                             over="mapped_view")
-    config.add_tween("portal.opendata.conventions.cors_tween_factory", under=INGRESS)
+    config.add_tween("portal.opendata.conventions.cors_tween_factory", under="portal.logs.access_log_tween_factory")
     config.add_directive("add_openapi_hook", add_openapi_hook)
     config.add_openapi_hook(document_conventions)
     config.add_portal_section("opendata.index", "开放数据",

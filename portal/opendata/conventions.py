@@ -138,19 +138,16 @@ RATELIMIT_HEADERS = {
     "RateLimit-Policy": {"description": "限额策略，如 600;w=60", "schema": {"type": "string"}},
 }
 CONVENTIONS_TEXT = (
-    "\n\nConventions / 约定 (see /developers):\n"
-    "- Pagination: lists with `next_cursor` also return `next` (a full URL) and a `Link: <…>; rel=\"next\"` "
-    "header; follow it until `next` is null. Keyset cursors never skip or repeat a row while rows are "
-    "inserted. `page`/`page_size` still work where they existed.\n"
-    "- `fields=` sparse fieldsets on every GET under /api/v1/.\n"
-    "- `updated_since=` (ISO 8601) for incremental sync on /api/v1/duties (with `tombstones` for withdrawn "
-    "and superseded entries) and on the bulk exports under /opendata/.\n"
-    "- CORS: any origin may GET; no credentials.\n"
-    "- Rate limits per API key, per IP for anonymous callers: `RateLimit-Limit`, `RateLimit-Remaining`, "
-    "`RateLimit-Reset`, `RateLimit-Policy` on every response, `Retry-After` with 429.\n"
-    "- Errors: {\"error\": {\"code\", \"message\", \"fields\"}}.\n"
-    "- Versioning: breaking changes only under a new path (/api/v2/); /api/v1/ is kept for at least 12 months "
-    "after a deprecation notice (`Deprecation` and `Sunset` headers)."
+    "\n\n接口约定（详见 /developers）：\n"
+    "- 分页：带 next_cursor 的列表同时给出 next（完整 URL）和 Link: <…>; rel=\"next\" 响应头，"
+    "沿 next 翻页直到其为 null；游标分页在并发插入时不漏不重；原有的 page/page_size 仍可用。\n"
+    "- fields=：/api/v1/ 下所有 GET 接口支持稀疏字段集。\n"
+    "- updated_since=（ISO 8601）：/api/v1/duties（撤回与被取代的条目列入 tombstones）及 /opendata/ 批量导出的增量同步。\n"
+    "- 跨域（CORS）：任何来源均可 GET，不带凭据。\n"
+    "- 限流：按 API 密钥、匿名按 IP；每个响应带 RateLimit-Limit、RateLimit-Remaining、RateLimit-Reset、"
+    "RateLimit-Policy，429 时带 Retry-After。\n"
+    "- 错误：{\"error\": {\"code\", \"message\", \"fields\"}}。\n"
+    "- 版本：不兼容的变更只在新路径（/api/v2/）上发布；/api/v1/ 在弃用通知（Deprecation、Sunset 响应头）后至少保留 12 个月。"
 )
 
 

@@ -844,11 +844,14 @@ class WhooshSearchService:
                 if name is None:
                     raise IndexMissing(f"no search index in {self.index_dir}")
                 if snap is not None and snap.generation == name and snap.ix.latest_generation() == snap.toc_generation:
-                    if _fingerprint(self.index_dir / name, snap) != snap.fingerprint:
-                        # Segment files never change once written: these were overwritten.
+                    now_seen = _fingerprint(self.index_dir / name, snap)
+                    if now_seen == snap.fingerprint:
+                        self._stale = False
+                        return snap
+                    if (set(now_seen) == set(snap.fingerprint) and snap.ix.latest_generation() == snap.toc_generation):
+                        # A segment file never changes once written: this one was overwritten.
                         raise IndexCorrupt(f"segment files of {name} changed under the running node")
-                    self._stale = False
-                    return snap
+                    # A writer merged segments away while we looked: read the new state.
                 new = self._load(name, snap)
             except SearchUnavailable as exc:
                 self._error = str(exc)
@@ -1684,7 +1687,8 @@ def _fingerprint(directory: Path, snap: _Snapshot) -> dict[str, tuple[int, int]]
     enough for every refresh check)."""
     out: dict[str, tuple[int, int]] = {}
     for seg, _offset in snap.segments:
-        for path in directory.glob(seg.reader.segment().segment_id() + ".*"):
+        # Only the compound segment file: it is written once; deletions live elsewhere.
+        for path in directory.glob(seg.reader.segment().segment_id() + ".seg"):
             try:
                 stat = path.stat()
             except OSError:

@@ -20,10 +20,10 @@ PASSWORD = "correct horse battery"
 def arbitration_world(catalogue_connection):
     """The demo experts and rulings, and a year of demo cases, on the module's catalogue."""
     from portal.arbitration.loader import load_arbitration
+    from portal.cases import demo
     from portal.cases.importer import BulkImporter, ImportStats, batched, normalise_record
     from portal.cases.loader import demo_world
     from portal.cases.places import Places
-    from portal.cases import demo
 
     session = Session(bind=catalogue_connection, join_transaction_mode="create_savepoint",
                       expire_on_commit=False, info={"actor_name": "test-load"})

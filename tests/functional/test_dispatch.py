@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.audit import AuditEntry
-from portal.catalogue.calendar import CHINA_TZ
 from portal.cases.models import Case
+from portal.catalogue.calendar import CHINA_TZ
 from portal.dispatch.models import DispatchExample
 
 LAT, LON = 30.2336, 120.0860  # inside 滨湖街道

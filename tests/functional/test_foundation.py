@@ -193,3 +193,22 @@ def test_a_password_reset_ends_the_users_sessions(testapp, login_as, dbsession):
     DatabaseUserService(dbsession).reset_password(user, "a brand new secret")
     dbsession.flush()
     testapp.get("/admin/audit", status=302)
+
+
+def test_sign_in_attempts_are_limited_per_address(app_settings, engine, dbsession, tm):
+    import webtest
+
+    from portal import main
+
+    settings = dict(app_settings, **{"ratelimit.login_per_minute": "2"})
+    app = webtest.TestApp(main({}, **settings), extra_environ={
+        "HTTP_HOST": "example.com", "REMOTE_ADDR": "10.9.8.7",
+        "tm.active": True, "tm.manager": tm, "app.dbsession": dbsession})
+    for _ in range(2):
+        form = app.get("/login").forms[0]
+        form["username"], form["password"] = "nobody", "wrong password"
+        form.submit(status=400)
+    form = app.get("/login").forms[0]
+    form["username"], form["password"] = "nobody", "wrong password"
+    refused = form.submit(status=429)
+    assert int(refused.headers["Retry-After"]) >= 1

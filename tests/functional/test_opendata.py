@@ -175,8 +175,8 @@ def test_bad_export_requests_get_clear_4xx(testapp, planted):
 
 
 def test_updated_since_gives_changed_cases_and_duty_tombstones(testapp, planted, dispatcher, dbsession):
-    from portal.catalogue.services import DutyService
     from portal.catalogue.models import Duty
+    from portal.catalogue.services import DutyService
     from portal.workflow import State
 
     old = post_case(testapp, dispatcher, reported_at=dt.datetime.now(CHINA_TZ) - dt.timedelta(days=60))
@@ -280,14 +280,22 @@ def test_cors_for_get_and_rate_limit_headers(testapp):
     assert "Access-Control-Allow-Origin" not in refused.headers
 
 
-def test_rate_limited_answers_carry_ratelimit_headers_and_retry_after(app, testapp):
-    limiter = app.registry["portal.ratelimiter"]
-    limit = int(app.registry.settings["ratelimit.anonymous_per_minute"])
-    limiter._buckets["ip:10.9.9.9"] = (0.0, limiter._clock())
-    response = testapp.get("/api/v1/item-types", extra_environ={"REMOTE_ADDR": "10.9.9.9"}, status=429)
+def test_rate_limited_answers_carry_ratelimit_headers_and_retry_after(app_settings, engine, dbsession, tm):
+    import webtest
+
+    from portal import main
+
+    settings = dict(app_settings, **{"ratelimit.anonymous_per_minute": "2"})
+    limited = webtest.TestApp(main({}, **settings), extra_environ={
+        "HTTP_HOST": "example.com", "REMOTE_ADDR": "10.9.9.9",
+        "tm.active": True, "tm.manager": tm, "app.dbsession": dbsession})
+    first = limited.get("/api/v1/item-types", status=200)
+    assert first.headers["RateLimit-Limit"] == "2" and first.headers["RateLimit-Remaining"] == "1"
+    limited.get("/api/v1/item-types", status=200)
+    response = limited.get("/api/v1/item-types", status=429)
     assert response.json["error"]["code"] == "rate_limited"
     assert int(response.headers["Retry-After"]) >= 1
-    assert response.headers["RateLimit-Remaining"] == "0" and response.headers["RateLimit-Limit"] == str(limit)
+    assert response.headers["RateLimit-Remaining"] == "0" and response.headers["RateLimit-Limit"] == "2"
 
 
 def test_openapi_documents_the_conventions(testapp):
