@@ -3,7 +3,6 @@ cases to a published ruling the lookup answers from, its withdrawal, recusal and
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 

@@ -11,7 +11,7 @@ from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from sqlalchemy import func, select
 
 from portal.arbitration.loader import load_arbitration
-from portal.arbitration.models import Dispute, Expert, Ruling
+from portal.arbitration.models import Dispute, Expert
 from portal.arbitration.resources import ArbitrationPermissions as P
 from portal.arbitration.resources import DisputeResource
 from portal.arbitration.services import ArbitrationService, Recused, safe_filename, sniff_evidence
