@@ -327,6 +327,8 @@ class HotspotSchema(Schema):
     cases = fields.Integer()
     agencies = fields.List(fields.Dict())
     open_dispute_id = fields.Integer(allow_none=True)
+    ruling_id = fields.Integer(allow_none=True, metadata={"description": "该处已公布的裁定"})
+    bounces_since_ruling = fields.Integer(allow_none=True)
 
 
 class HotspotListSchema(Schema):

@@ -329,7 +329,7 @@ class ArbitrationService:
 
     def _enter(self, dispute: Dispute, stage: str, comment: str | None, move: str, at: dt.datetime | None = None) -> None:
         at = at or self.now()
-        previous = dispute.stage if dispute.id is not None else None
+        previous = None if move == "file" else dispute.stage
         if previous is not None and dispute.stage_due is not None and at > dispute.stage_due:
             dispute.late_stages = (dispute.late_stages or 0) + 1
         dispute.stage = stage
@@ -452,12 +452,31 @@ class ArbitrationService:
             select(Area).where(Area.code.in_([s["area"]["code"] for s in spots if s.get("area")])))}
         items = {i.key: i for i in self.session.scalars(
             select(ItemType).where(ItemType.code.in_([s["item_type"]["code"] for s in spots if s.get("item_type")])))}
+        rulings = self._published_rulings_by_place()
         for spot in spots:
             area = areas.get(spot["area"]["code"]) if spot.get("area") else None
             item = items.get(spot["item_type"]["key"]) if spot.get("item_type") else None
             spot["open_dispute_id"] = open_disputes.get((item.id, area.id)) if item and area else None
+            ruling = rulings.get((item.id, area.id)) if item and area else None
+            # A place already ruled on is offered again only if the cases keep bouncing after the ruling.
+            spot["ruling_id"] = ruling.id if ruling is not None else None
+            spot["bounces_since_ruling"] = (
+                self._bounce_count(item.id, area, ruling.published_at) if ruling is not None else None)
             spot["since"] = since
         return spots
+
+    def _published_rulings_by_place(self) -> dict[tuple[int, int], Ruling]:
+        rows = self.session.execute(
+            select(Dispute.item_type_id, Dispute.area_id, Ruling).join(Ruling, Ruling.dispute_id == Dispute.id)
+            .where(Ruling.state == State.PUBLISHED.value).order_by(Ruling.published_at)).all()
+        return {(item_id, area_id): ruling for item_id, area_id, ruling in rows}
+
+    def _bounce_count(self, item_type_id: int, area: Area, since: dt.datetime | None) -> int:
+        from portal.cases.models import Case, CaseEvent
+
+        return self.session.scalar(
+            select(func.count(CaseEvent.id)).join(Case, Case.id == CaseEvent.case_id)
+            .where(*self._bounce_criteria(item_type_id, area, since))) or 0
 
     def open_from_hotspot(self, item_type: str, area: str, since: dt.datetime | None = None,
                           min_bounces: int = 3) -> Dispute:
@@ -469,11 +488,18 @@ class ArbitrationService:
         if existing is not None:
             raise Conflict(f"该热点已有进行中的争议 {existing.number}。", code="dispute_exists",
                            fields={"dispute_id": [str(existing.id)]})
+        ruling = self._published_rulings_by_place().get((item.id, place.id))
+        if ruling is not None and ruling.published_at is not None and (since is None or ruling.published_at > since):
+            # Ruled here already: only the bounces since the ruling make a new dispute.
+            since = ruling.published_at
         criteria = self._bounce_criteria(item.id, place, since)
         rows = self.session.execute(
             select(Case.id, CaseEvent.agency_id).join(Case, Case.id == CaseEvent.case_id).where(*criteria)
         ).all()
         if len(rows) < min_bounces:
+            if ruling is not None:
+                raise Conflict(f"该处已有裁定 {self.reference(ruling)}，裁定后的退单不足 {min_bounces} 次。",
+                               code="already_ruled", fields={"ruling_id": [str(ruling.id)]})
             raise InvalidInput(f"该类型在该区域的退单不足 {min_bounces} 次，不构成争议热点。", code="not_a_hotspot")
         bounces: dict[int, int] = defaultdict(int)
         for _case_id, agency_id in rows:

@@ -87,7 +87,7 @@ def lookup(testapp, item, area):
 # ----------------------------------------------------------------------------- the whole way
 
 
-def test_from_a_demo_hotspot_to_a_published_ruling_and_back(testapp, dbsession, make_user):
+def test_from_a_demo_hotspot_to_a_published_ruling_and_back(testapp, dbsession, make_user, make_api_key):
     from portal.arbitration.models import Dispute, Vote
     from portal.catalogue.models import Area, Duty
 
@@ -201,6 +201,15 @@ def test_from_a_demo_hotspot_to_a_published_ruling_and_back(testapp, dbsession, 
     assert [d["opinion"] for d in public["dissents"]] == ["反对：管线权属资料不全，应先补充竣工档案再作裁定。"]
     text = str(public)
     assert "position" not in public and "evidence" not in public and "inspection_record" not in text
+
+    # the hotspot is settled: it is not offered again unless cases keep bouncing after the ruling
+    clerk_key = {"Authorization": f"Bearer {make_api_key('clerk')}"}
+    spots = testapp.get("/api/v1/disputes/hotspots", {"days": 400, "by": "street"}, headers=clerk_key).json["items"]
+    spot = next(s for s in spots if s["item_type"]["key"] == item and s["area"]["code"] == street)
+    assert spot["ruling_id"] == ruling.id and spot["bounces_since_ruling"] == 0
+    again = testapp.post_json("/api/v1/disputes/hotspots", {"item_type": item, "area": street, "days": 400},
+                              headers=clerk_key, status=409)
+    assert again.json["error"]["code"] == "already_ruled"
 
     # withdrawing the ruling restores the previous answer
     login(testapp, "clerk1")

@@ -11,7 +11,7 @@ from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from sqlalchemy import func, select
 
 from portal.arbitration.loader import load_arbitration
-from portal.arbitration.models import Expert
+from portal.arbitration.models import Dispute, Expert
 from portal.arbitration.resources import ArbitrationPermissions as P
 from portal.arbitration.resources import DisputeResource
 from portal.arbitration.services import ArbitrationService, Recused, safe_filename, sniff_evidence
@@ -149,6 +149,17 @@ def test_the_majority_decides_and_a_rejected_draft_opens_a_new_round(session):
     assert ruling.year == 2026 and ruling.serial >= 1
     with pytest.raises(Conflict):
         draft(service, dispute)  # an adopted ruling is not edited any more
+
+
+def test_a_draft_is_written_on_a_freshly_loaded_dispute(session):
+    # A request loads the dispute anew: the draft must not be flushed half-built by a lazy load.
+    service = service_at(session, Clock(dt.datetime(2026, 11, 2, 9, 0, tzinfo=CHINA_TZ)))
+    dispute = new_dispute(service)
+    through_inspection(service, dispute)
+    session.flush()
+    session.expire_all()
+    ruling = draft(service, session.get(Dispute, dispute.id))
+    assert ruling.id is not None and ruling.scope_area.code == GRID
 
 
 def test_recusal_covers_the_party_its_parent_and_its_subordinates(session):
