@@ -79,11 +79,12 @@ def main() -> None:
             Case.reported_at >= m.start, Case.reported_at < m.end)) for m in months}
         month: Period = max(sizes, key=sizes.get)
         service = BulletinService(session, Places.of(session), settings, WeasyPrintRenderer())
-        timings = []
+        timings, cpu = [], []
         for _ in range(args.runs):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             data = service.indicators(month)
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)  # SQLite runs in this process: its work included
         agencies = len(data["agencies"])
         started = time.perf_counter()
         full = service.compute(month)
@@ -91,21 +92,24 @@ def main() -> None:
         # The ranking tables of the PDF: 40 agencies (the demo district has 64, not all of them with
         # cases in a month) and the 9 streets.
         full["agencies"] = full["agencies"][:40]
-        pdf_timings = []
+        pdf_timings, pdf_cpu = [], []
         for _ in range(3):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             pdf = service.render_pdf(full)
             pdf_timings.append(time.perf_counter() - started)
+            pdf_cpu.append(time.process_time() - cpu_started)
     print()
     print(f"## bulletins benchmark ({total:,} cases, SQLite, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} at the end)")
     print(f"- month {month.code}: {sizes[month]:,} cases reported; {agencies} agencies and "
           f"{len(data['streets'])} streets with cases")
     print(f"- indicators of one month: first {timings[0]:.2f} s, median of {len(timings)} "
-          f"**{statistics.median(timings):.2f} s** (target ≤ {TARGET_INDICATORS_S:.0f} s)")
+          f"**{statistics.median(timings):.2f} s** wall, {statistics.median(cpu):.2f} s CPU "
+          f"(target ≤ {TARGET_INDICATORS_S:.0f} s)")
     print(f"- whole bulletin data (month, month before, year before, 6-month trend): {compute_s:.2f} s")
     print(f"- PDF with {len(full['agencies'])} agencies and {len(full['streets'])} streets: "
-          f"median **{statistics.median(pdf_timings):.2f} s** of 3 ({len(pdf) / 1e3:.0f} kB; "
+          f"median **{statistics.median(pdf_timings):.2f} s** wall of 3, {statistics.median(pdf_cpu):.2f} s CPU "
+          f"({len(pdf) / 1e3:.0f} kB; "
           f"target ≤ {TARGET_PDF_S:.0f} s)")
     ok = statistics.median(timings) <= TARGET_INDICATORS_S and statistics.median(pdf_timings) <= TARGET_PDF_S
     print("targets met" if ok else "TARGETS MISSED (see above; other processes may share the 2 cores)")
