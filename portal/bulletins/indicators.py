@@ -132,16 +132,16 @@ def count_groups(session: Session, period: Period, hidden_item_ids: Sequence[int
     for row in session.execute(stmt).mappings():
         groups[(row["agency_id"], row["street_id"])].update({name: int(row[name] or 0) for name in DUE_MEASURES})
     by_agency: dict[int, dict[str, int]] = defaultdict(dict)
-    for kind, name in ((EventKind.DISPATCH, "dispatched"), (EventKind.BOUNCE, "bounced")):
-        # Driven from the period's cases (report-time index), their steps found by case id. The
-        # kind is compared through coalesce() so the planner does not start from the (kind, at)
-        # index instead: that would read every dispatch ever made (a million) for one month.
-        stmt = (select(CaseEvent.agency_id, func.count(func.distinct(CaseEvent.case_id)))
-                .select_from(Case).join(CaseEvent, CaseEvent.case_id == Case.id)
-                .where(*reported, func.coalesce(CaseEvent.kind, "") == kind.value, CaseEvent.agency_id.is_not(None))
-                .group_by(CaseEvent.agency_id))
-        for agency_id, count in session.execute(stmt):
-            by_agency[agency_id][name] = int(count)
+    names = {EventKind.DISPATCH.value: "dispatched", EventKind.BOUNCE.value: "bounced"}
+    # One pass over the steps of the period's cases (report-time index, steps found by case id).
+    # The kind is compared through coalesce() so the planner does not start from the (kind, at)
+    # index instead: that would read every dispatch ever made (a million) for one month.
+    stmt = (select(CaseEvent.agency_id, CaseEvent.kind, func.count(func.distinct(CaseEvent.case_id)))
+            .select_from(Case).join(CaseEvent, CaseEvent.case_id == Case.id)
+            .where(*reported, func.coalesce(CaseEvent.kind, "").in_(list(names)), CaseEvent.agency_id.is_not(None))
+            .group_by(CaseEvent.agency_id, CaseEvent.kind))
+    for agency_id, kind, count in session.execute(stmt):
+        by_agency[agency_id][names[kind]] = int(count)
     return {"groups": groups, "agency_steps": by_agency}
 
 
