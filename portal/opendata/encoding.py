@@ -41,22 +41,6 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, dt.datetime):
-        return _datetime(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, (list, tuple, dict)):
-        return orjson.dumps(value, default=json_value).decode()
-    return value
-
-
 def _plain(value: Any) -> Any:
     return "" if value is None else value
 

@@ -44,6 +44,15 @@ class DatasetSummary:
     def frequency_label(self) -> str:
         return self.dataset.frequency_label
 
+    @property
+    def last_modified_iso(self) -> str:
+        return _iso(self.stamp.last_modified) if self.stamp.last_modified else ""
+
+    @property
+    def last_modified_label(self) -> str:
+        """In the portal's UTC+8, to the minute, as every page shows times."""
+        return self.last_modified_iso[:16].replace("T", " ") if self.stamp.last_modified else ""
+
 
 class OpenDataService:
     def __init__(self, session: Session, registry: Any) -> None:

@@ -82,7 +82,8 @@ def export(request: Request) -> Response:
         response.last_modified = stamp.last_modified
     response.cache_control = "public, max-age=300"
     response.vary = ("Accept-Encoding",)
-    response.headers["X-Row-Count"] = str(stamp.rows)
+    if options.updated_since is None:  # an incremental export's size is only known once it is sent
+        response.headers["X-Row-Count"] = str(stamp.rows)
     response.content_disposition = f'attachment; filename="{dataset.name}.{fmt}"'
     if _not_modified(request, etag, stamp.last_modified):
         response.status = 304
