@@ -74,7 +74,7 @@ def build_mix(database_url: str, seed: int = 7) -> list[tuple[str, str]]:
         q = urllib.parse.urlencode({"item_type": rng.choice(items), "area": rng.choice(grids)})
         mix.append(("lookup", f"/api/v1/responsibility?{q}"))
     for _ in range(40):
-        lat, lon = 30.2336 + rng.uniform(-0.004, 0.004), 120.0860 + rng.uniform(-0.004, 0.004)
+        lat, lon = 30.2336 + rng.uniform(-0.001, 0.001), 120.0860 + rng.uniform(-0.001, 0.001)
         mix.append(("lookup", f"/api/v1/responsibility?item_type={rng.choice(items)}&lat={lat:.5f}&lon={lon:.5f}"))
     for query in SEARCHES:
         mix.append(("search", "/api/v1/search?" + urllib.parse.urlencode({"q": query})))
