@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ class PortalServer(BaseApplication):
             self.cfg.set("logconfig", self.config_path)
         for key, value in self.options.items():
             if key.lower() not in self.cfg.settings:
-                raise SystemExit(f"[server:main] {key}: not a gunicorn setting")
+                # e.g. waitress's own keys in an ini written for pserve + waitress
+                print(f"portal serve: [server:main] {key} is not a gunicorn setting; ignored", file=sys.stderr)
+                continue
             self.cfg.set(key.lower(), value)
 
     def load(self) -> Any:

@@ -90,7 +90,9 @@ def _catch_up_after_commit(session: Session) -> None:
     if projection is None and request is not None:
         projection = request.registry.get("portal.search.projection")
     if projection is not None and not session.info.get("defer_search", False):
-        projection.catch_up_quietly()
+        # A request never waits for another index writer (a rebuild may take minutes); a CLI
+        # command or test, without a request, does.
+        projection.catch_up_quietly(wait=request is None)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -129,9 +131,8 @@ class SearchProjection:
         self._dating = threading.Event()
         self.today: Callable[[], dt.date] = clock.today
         self.rebuilding = threading.Event()
-        self._wake_follower = threading.Event()
-        self._follower: threading.Thread | None = None
-        self._follower_lock = threading.Lock()  # not _thread_lock: a catch-up holds that one for long
+        self._deferred: threading.Thread | None = None
+        self._deferred_lock = threading.Lock()
 
     # -- providers -------------------------------------------------------------------------
     def add_provider(self, provider: Any) -> None:
@@ -151,30 +152,46 @@ class SearchProjection:
         _write_atomically(self.cursor_path, str(value))
 
     @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        """One index writer across threads and processes of this node."""
+    def _exclusive(self, wait: bool = True) -> Iterator[bool]:
+        """One index writer across threads and processes of this node. With ``wait=False``,
+        yields False at once instead of waiting when another writer holds the lock."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, open(self.lock_path, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        if not self._thread_lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            with open(self.lock_path, "a+") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                try:
+                    yield True
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
     # -- catching up -----------------------------------------------------------------------
     def pending(self, session: Session) -> int:
         latest = session.scalar(select(func.max(SearchChange.id))) or 0
         return max(0, latest - self.read_cursor())
 
-    def catch_up(self, session: Session | None = None) -> int:
+    def catch_up(self, session: Session | None = None, wait: bool = True) -> int:
         """Apply logged changes past the cursor; returns the number of documents touched.
 
         ``session`` lets a caller read uncommitted rows (tests, bulk loaders); by default a fresh
-        session sees what is committed.
+        session sees what is committed. ``wait=False`` (a request's thread) gives up at once when
+        another thread or process of the node is writing the index, possibly rebuilding it for
+        minutes: the change is in the log, and the next catch-up (a poll, a notice) applies it.
         """
         if self.rebuilding.is_set():
             return 0
-        with self._exclusive():
+        with self._exclusive(wait) as acquired:
+            if not acquired:
+                self._catch_up_later()
+                return 0
             own = session is None
             session = session or self.session_factory()
             try:
@@ -261,26 +278,22 @@ class SearchProjection:
             touched += self.service.delete(gone)
         return touched
 
-    def catch_up_quietly(self, session: Session | None = None) -> None:
+    def _catch_up_later(self) -> None:
+        """Catch up in one background thread (never more than one waiting): for a reader that
+        noticed other processes' changes, and after a commit while another writer held the lock
+        (it may have read the log before this commit)."""
+        with self._deferred_lock:
+            if self._deferred is not None and self._deferred.is_alive():
+                return
+            self._deferred = threading.Thread(target=self.catch_up_quietly, name="search-catch-up", daemon=True)
+            self._deferred.start()
+
+    def catch_up_quietly(self, session: Session | None = None, wait: bool = True) -> None:
         """Catch up, but never let an index problem fail the request whose data is committed."""
         try:
-            self.catch_up(session)
+            self.catch_up(session, wait=wait)
         except Exception:  # noqa: BLE001 - the log is durable; the next catch-up retries
             log.exception("search index catch-up failed; it will be retried")
-
-    def catch_up_in_background(self) -> None:
-        """Wake this process's follower thread, which applies the pending changes."""
-        with self._follower_lock:
-            if self._follower is None or not self._follower.is_alive():
-                self._follower = threading.Thread(target=self._follow, name="search-follower", daemon=True)
-                self._follower.start()
-        self._wake_follower.set()
-
-    def _follow(self) -> None:
-        while True:
-            self._wake_follower.wait()
-            self._wake_follower.clear()
-            self.catch_up_quietly()
 
     def bring_up_to_date(self, progress: Callable[[int], None] | None = None) -> str:
         """Make the index usable and current: rebuild it when it is unusable or far behind
@@ -305,7 +318,7 @@ class SearchProjection:
         self._last_poll = now
         # A reader never does the index's work: however much other processes wrote, a
         # background thread applies it while the search answers from the current index.
-        self.catch_up_in_background()
+        self._catch_up_later()
         if self._dated_checked != self.today() and not self._dating.is_set():
             # Thousands of documents may change on a given day: never inside the request.
             self._dating.set()

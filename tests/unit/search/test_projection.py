@@ -207,7 +207,7 @@ def test_a_reader_never_does_the_catch_up_itself(projection, monkeypatch):
     release, started, done = threading.Event(), threading.Event(), threading.Event()
     caller = []
 
-    def slow_catch_up(session=None):
+    def slow_catch_up(session=None, **_options):
         caller.append(threading.current_thread())
         started.set()
         release.wait(10)
