@@ -54,6 +54,17 @@ def _single_values(params: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
     return data
 
 
+def blank_to_none(data: Any, names: tuple[str, ...]) -> Any:
+    """``data`` with the named fields that are blank strings set to None: a form or a client
+    that sends ``lat=""`` means "not given", not "not a number" (for ``pre_load`` hooks)."""
+    if isinstance(data, dict):
+        data = dict(data)
+        for name in names:
+            if isinstance(data.get(name), str) and not data[name].strip():
+                data[name] = None
+    return data
+
+
 def request_input(request: Request, schema: Schema, location: str | None = None) -> Any:
     """The raw input a schema should load for this request."""
     if location is None:

@@ -14,7 +14,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from portal.cases.lifecycle import BOUNCE_REASONS, EventKind, Status
 from portal.cases.measures import MEASURES
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES
-from portal.validation import BodySchema, QuerySchema
+from portal.validation import BodySchema, QuerySchema, blank_to_none
 
 INGEST_CHANNELS = [c for c in CHANNELS]
 
@@ -41,16 +41,9 @@ class W3CDateTime(fields.AwareDateTime):
             # 0001-01-01T00:00:00+14:00 overflows as soon as it is converted to UTC.
             raise ValidationError(f"日期须在 {EARLIEST_YEAR} 年至 {LATEST_YEAR} 年之间。")
         return parsed
+
+
 MAX_EVENTS = 50
-
-
-def _blank_to_none(data: dict, names: tuple[str, ...]) -> dict:
-    if isinstance(data, dict):
-        data = dict(data)
-        for name in names:
-            if isinstance(data.get(name), str) and not data[name].strip():
-                data[name] = None
-    return data
 
 
 class Reporter(BodySchema):
@@ -77,7 +70,7 @@ class EventRecord(BodySchema):
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> dict:
-        return _blank_to_none(data, ("agency", "reason", "external_id", "deadline"))
+        return blank_to_none(data, ("agency", "reason", "external_id", "deadline"))
 
 
 class FeedbackRecord(BodySchema):
@@ -109,7 +102,7 @@ class CaseRecord(BodySchema):
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> dict:
-        return _blank_to_none(data, ("lat", "lon", "grid_code", "tracking_code"))
+        return blank_to_none(data, ("lat", "lon", "grid_code", "tracking_code"))
 
     @validates_schema
     def _place(self, data: dict, **_: object) -> None:

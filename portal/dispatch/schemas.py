@@ -6,19 +6,10 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 
 from portal.cases.models import CHANNELS, URGENCIES
 from portal.dispatch.services import MAX_TEXT
-from portal.validation import BodySchema, QuerySchema
+from portal.validation import BodySchema, QuerySchema, blank_to_none
 
 _AREA = validate.Regexp(r"^\d{6,20}$", error="区域编码应为 6–20 位数字。")
 _CODE = validate.Regexp(r"^(gb47678:(event|component):)?\d{5}$", error="须为五位编码（如 06034）。")
-
-
-def _blank_to_none(data: object, names: tuple[str, ...]) -> object:
-    if isinstance(data, dict):
-        data = dict(data)
-        for name in names:
-            if isinstance(data.get(name), str) and not data[name].strip():
-                data[name] = None
-    return data
 
 
 class _Place(Schema):
@@ -31,7 +22,7 @@ class _Place(Schema):
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> object:
-        return _blank_to_none(data, ("lat", "lon", "area", "at"))
+        return blank_to_none(data, ("lat", "lon", "area", "at"))
 
     @validates_schema
     def _point(self, data: dict, **_: object) -> None:
@@ -130,7 +121,7 @@ class CaseForm(Schema):
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> object:
-        return _blank_to_none(data, ("lat", "lon", "grid"))
+        return blank_to_none(data, ("lat", "lon", "grid"))
 
     @validates_schema
     def _place(self, data: dict, **_: object) -> None:

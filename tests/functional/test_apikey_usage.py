@@ -10,50 +10,19 @@ import datetime as dt
 import time
 import uuid
 
-import pytest
 import webtest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.conftest import ROOT
+from tests.functional.test_cases import cli_database  # noqa: F401 - the fixture
 
 
-@pytest.fixture(scope="module")
-def own_database(database_url, tmp_path_factory):
-    from portal.catalogue.loader import load_catalogue
-    from portal.db import get_engine
-    from portal.migrate import upgrade
-
-    admin = None
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path_factory.mktemp('usage') / 'usage.sqlite'}"
-    else:
-        name = f"usage_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    settings = {"sqlalchemy.url": url, "portal.var_dir": str(tmp_path_factory.mktemp("usage-var"))}
-    upgrade(settings)
-    engine = get_engine(settings)
-    with Session(engine, info={"actor_name": "test-catalogue"}) as session:
-        load_catalogue(session, ROOT / "knowledge_base")
-        session.commit()
-    yield url, engine
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_api_key_writes_never_wait_on_usage_bookkeeping(own_database, app_settings):
+def test_api_key_writes_never_wait_on_usage_bookkeeping(cli_database, app_settings):  # noqa: F811
     from portal import main
     from portal.accounts.models import ApiKey
     from portal.accounts.services import DatabaseApiKeyService, DatabaseUserService
 
-    url, engine = own_database
+    url, engine = cli_database  # a database of its own, with the catalogue, committed
     with Session(engine) as session:
         user = DatabaseUserService(session).create(f"hotline-{uuid.uuid4().hex[:6]}", None, ["dispatcher"])
         key, secret = DatabaseApiKeyService(session).create(user, "hotline system")
