@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from typing import Any
+
+from portal.search import analysis
 
 # The commonest surnames (about 95 % of the population), single and compound.
 SURNAMES = frozenset(
@@ -70,8 +71,6 @@ def _word_tags() -> dict[str, str]:
     """jieba's dictionary tags (word → part of speech), read once."""
     import jieba.posseg
 
-    from portal.search import analysis
-
     return jieba.posseg.POSTokenizer(analysis.segmenter()).word_tag_tab
 
 
@@ -80,15 +79,9 @@ def warm_up() -> None:
     _word_tags()
 
 
-def _segmenter() -> Any:
-    from portal.search import analysis
-
-    return analysis.segmenter()
-
-
 def _unknown(word: str) -> bool:
     """A word jieba's HMM made up: in no dictionary, neither jieba's nor the portal's."""
-    return not _segmenter().FREQ.get(word)
+    return not analysis.segmenter().FREQ.get(word)
 
 
 def _surname_of(word: str) -> str | None:
@@ -111,8 +104,6 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
     if not text:
         return
     tags = _word_tags()
-    from portal.search import analysis
-
     words = analysis.cut_bounded(text)
     offsets = []
     position = 0
@@ -131,10 +122,11 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
         # A compound surname cut off its given name (欧阳 | 娜娜), or a surname cut alone (王 | 小明).
         if (word in COMPOUND_SURNAMES or (len(word) == 1 and word in SURNAMES and introduced)) \
                 and index + 1 < len(words):
-            nxt = words[index + 1]
-            if 1 <= len(nxt) <= 2 and _HAN.match(nxt) and (introduced or tags.get(nxt) in _NAME_TAGS or _unknown(nxt)):
-                combined_end = end + len(nxt)
-                if not _is_place(word + nxt, words[index + 2] if index + 2 < len(words) else ""):
+            given = next_word
+            if 1 <= len(given) <= 2 and _HAN.match(given) and (introduced or tags.get(given) in _NAME_TAGS
+                                                                or _unknown(given)):
+                combined_end = end + len(given)
+                if not _is_place(word + given, then):
                     skip_to = combined_end
                     yield start, combined_end
                     continue
