@@ -156,6 +156,12 @@ PUBLIC_PAGES = {
     "lookup": "/catalogue/lookup?item=%E4%B8%8A%E6%B0%B4%E4%BA%95%E7%9B%96&area=3301990010100101",
     "agencies": "/catalogue/agencies",
     "api-docs": "/api/docs",
+    "rulings": "/rulings",
+    "ruling-stats": "/rulings/stats",
+    "bulletins": "/bulletins",
+    "indicators": "/bulletins/indicators",
+    "opendata": "/opendata/",
+    "developers": "/developers",
 }
 
 
