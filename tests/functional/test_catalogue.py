@@ -8,11 +8,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import transaction
-import webtest
 from openapi_spec_validator import validate
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = "3301990010100101"
@@ -23,24 +20,6 @@ LAWS = ROOT.parent / "shared" / "corpus" / "laws"
 def catalogue_laws() -> tuple[str, ...]:
     """Cited laws imported beside the catalogue when the shared corpus is present."""
     return ("city-road-management-regulation.md", "city-water-supply-regulation.md")
-
-
-@pytest.fixture
-def session(catalogue_session) -> Session:
-    return catalogue_session
-
-
-@pytest.fixture
-def app_(app, session) -> webtest.TestApp:
-    manager = transaction.TransactionManager(explicit=True)
-    manager.begin()
-    manager.doom()
-    test_app = webtest.TestApp(app, extra_environ={
-        "HTTP_HOST": "example.com", "REMOTE_ADDR": "10.0.0.1", "tm.active": True, "tm.manager": manager,
-        "app.dbsession": session,
-    })
-    yield test_app
-    manager.abort()
 
 
 def _user(session, *roles):

@@ -7,9 +7,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import transaction
-import webtest
-from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 LAWS = ROOT.parent / "shared" / "corpus" / "laws"
@@ -19,24 +16,6 @@ STREET = "330199001"
 @pytest.fixture(scope="module")
 def catalogue_laws() -> tuple[str, ...]:
     return ("city-road-management-regulation.md", "city-water-supply-regulation.md")
-
-
-@pytest.fixture
-def session(catalogue_session) -> Session:
-    return catalogue_session
-
-
-@pytest.fixture
-def app_(app, session) -> webtest.TestApp:
-    manager = transaction.TransactionManager(explicit=True)
-    manager.begin()
-    manager.doom()
-    test_app = webtest.TestApp(app, extra_environ={
-        "HTTP_HOST": "example.com", "REMOTE_ADDR": "10.0.0.1", "tm.active": True, "tm.manager": manager,
-        "app.dbsession": session,
-    })
-    yield test_app
-    manager.abort()
 
 
 def _user(session, *roles, name=None):
