@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
     args = parser.parse_args()
 
-    from bench_cases import settings_for
+    from bench_cases import bench_var, settings_for
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
@@ -61,12 +61,7 @@ def main() -> None:
     from portal.db import get_engine
     from portal.pdf.weasy import WeasyPrintRenderer
 
-    var = Path(args.var)
-    if not args.reuse and var.exists():
-        import shutil
-
-        shutil.rmtree(var)
-    var.mkdir(parents=True, exist_ok=True)
+    var = bench_var(args.var, reuse=args.reuse)
     settings = settings_for(var)
     engine = get_engine(settings)
     prepare(settings, engine, args.cases, args.seed_cases, args.seed)

@@ -38,6 +38,17 @@ TARGET_IMPORT = 5000
 TARGET_P95_MS = 50.0
 
 
+def bench_var(path: str, reuse: bool) -> Path:
+    """The benchmark's var directory: emptied first unless the previous run's database is reused."""
+    var = Path(path)
+    if not reuse and var.exists():
+        import shutil
+
+        shutil.rmtree(var)
+    var.mkdir(parents=True, exist_ok=True)
+    return var
+
+
 def settings_for(var: Path) -> dict:
     from portal.settings import complete_settings, ensure_var_dir
 
@@ -209,12 +220,7 @@ def main() -> None:
     parser.add_argument("--var", default=os.environ.get("BENCH_CASES_VAR", "/tmp/portal-bench-cases"))
     parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
     args = parser.parse_args()
-    var = Path(args.var)
-    if not args.reuse and var.exists():
-        import shutil
-
-        shutil.rmtree(var)
-    var.mkdir(parents=True, exist_ok=True)
+    var = bench_var(args.var, reuse=args.reuse)
     settings = settings_for(var)
     figures = prepare(settings, args.cases, args.seed, var / "cases.jsonl")
     figures.update(measure(settings, args.requests, args.seed))
