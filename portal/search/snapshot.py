@@ -431,9 +431,13 @@ class SnapshotSource:
         self._segments: dict[str, SegmentData] = {}
         self.snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()  # one reader of new segments at a time
         self.stale = True
         self.error: str | None = None
         self._last_check = 0.0
+        # While a background writer rewrites the segments (a merge), searches keep the snapshot
+        # they have instead of reading the index's intermediate states.
+        self._holding = False
 
     def mark_stale(self) -> None:
         self.stale = True
@@ -456,8 +460,7 @@ class SnapshotSource:
 
     def current(self) -> Snapshot:
         snap = self.snapshot
-        if self._fresh(snap, time.monotonic()):
-            assert snap is not None
+        if snap is not None and (self._holding and not self.stale or self._fresh(snap, time.monotonic())):
             return snap
         with self._lock:
             snap = self.snapshot
@@ -479,7 +482,8 @@ class SnapshotSource:
                         # A segment file never changes once written: this one was overwritten.
                         raise IndexCorrupt(f"segment files of {name} changed under the running node")
                     # A writer merged segments away while we looked: read the new state.
-                new = self._load(name, snap)
+                with self._load_lock:
+                    new = self._load(name, snap)
             except SearchUnavailable as exc:
                 self.error = str(exc)
                 self.stale = True  # checked again on every call until a good index is there
@@ -495,6 +499,28 @@ class SnapshotSource:
             # The old searcher stays usable for requests still holding it; its files are
             # released when it is garbage-collected.
             return new
+
+    def hold(self) -> None:
+        """Keep serving the current snapshot (until :meth:`switch`): a background merge follows."""
+        self._holding = True
+
+    def switch(self) -> None:
+        """Read the index as it is now into a new snapshot while searches go on with the old
+        one, then serve the new one: no search waits for the (seconds-long) read of a merged
+        segment. Ends :meth:`hold`."""
+        try:
+            name = self.store.generation_name()
+            if name is None:
+                return
+            with self._load_lock:
+                new = self._load(name, self.snapshot)
+            with self._lock:
+                self.snapshot = new
+                self.stale = False
+                self.error = None
+                self._last_check = time.monotonic()
+        finally:
+            self._holding = False
 
     def _fingerprint(self, snap: Snapshot) -> dict[str, tuple[int, int]]:
         return fingerprint(self.store.index_dir / snap.generation,

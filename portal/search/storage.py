@@ -163,7 +163,8 @@ class IndexStore:
         """Rewrite the live generation's segments without their deleted copies; returns how many
         copies were dropped. Holds Whoosh's writer lock (other writers wait, up to
         ``writer_timeout``) but not this process's write lock or any reader: searches go on
-        over the snapshot they hold, whose files stay open until it is replaced."""
+        over the snapshot they hold, whose files stay open until it is replaced. The caller
+        reads the new state (``on_commit`` is not called)."""
         self._ensure_segmenter()
         before = int(ix.doc_count_all()) - int(ix.doc_count())
         if not before:
@@ -174,7 +175,6 @@ class IndexStore:
         except BaseException:
             writer.cancel()
             raise
-        self._on_commit()
         return before - (int(ix.doc_count_all()) - int(ix.doc_count()))
 
     @staticmethod

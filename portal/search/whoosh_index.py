@@ -183,8 +183,10 @@ class WhooshSearchService:
         return self.store.remove_partial_generations()
 
     def deleted_share(self) -> float:
-        """Share of the live generation's documents that are deleted copies awaiting a merge."""
-        return self.store.deleted_share(self.store.writable_index(self.source.live_index()))
+        """Share of the searched snapshot's documents that are deleted copies awaiting a merge
+        (read from memory: cheap enough for every poll)."""
+        snap = self.source.current()
+        return (snap.n - snap.doc_count) / snap.n if snap.n else 0.0
 
     def merge_deleted(self, min_share: float | None = None) -> int:
         """Merge the deleted copies out of the segments when their share is at least
@@ -198,7 +200,11 @@ class WhooshSearchService:
         share = self.store.deleted_share(ix)
         if share <= 0 or share < threshold:
             return 0
-        dropped = self.store.merge_deleted(ix)
+        self.source.hold()
+        try:
+            dropped = self.store.merge_deleted(ix)
+        finally:
+            self.source.switch()  # searches move to the merged segment once it is read
         log.info("search index: merged %d deleted copies away (%.0f %% of the segments)", dropped, share * 100)
         return dropped
 
