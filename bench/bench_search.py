@@ -1,12 +1,18 @@
 """Search benchmark: build the index over the law pack + ../shared/corpus/laws and time queries.
 
     .venv/bin/python bench/bench_search.py [--index-dir DIR] [--reuse] [--rounds 3] [--mode combined]
+    .venv/bin/python bench/bench_search.py --index-dir DIR --reuse --deleted-copies 4500
 
 Reports: document count, time to read the texts and to index them, index size on disk, the first
 query of a freshly started process (after the app's warm-up), and p50 / p95 / max latency over a
 mixed list of realistic queries (keywords, colloquial questions, citations, with and without
 filters and facets), single-threaded and with four threads.  Not a timed test: figures depend on
 the machine and on whatever else runs on it.
+
+``--deleted-copies N`` measures instead what the daily date refresh does to cold queries: on a
+copy of the index, N documents (whole regulations, in three commits, as a refresh leaves them) are
+re-indexed unchanged, and the first pass over the requests (a fresh service: nothing cached) is
+timed on the fresh build, with the N deleted copies, and after the background merge drops them.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -108,12 +115,71 @@ def timed(svc: WhooshSearchService, queries: list[SearchQuery]) -> list[float]:
     return out
 
 
+def line(name: str, values: list[float]) -> str:
+    return (f"{name}: n={len(values)} p50={percentile(values, 50):.1f} ms p95={percentile(values, 95):.1f} ms "
+            f"max={max(values):.1f} ms mean={statistics.mean(values):.1f} ms")
+
+
+def cold_pass(index_dir: Path, mode: str, rounds: int = 3) -> list[float]:
+    """The first pass over the shuffled requests of ``rounds`` fresh services (nothing cached)."""
+    out: list[float] = []
+    for r in range(rounds):
+        svc = WhooshSearchService(index_dir, SYNONYMS, analysis_mode=mode)
+        svc.warm_up()
+        order = query_list()
+        random.Random(11 + r).shuffle(order)
+        out.extend(timed(svc, order))
+        svc.close()
+    return out
+
+
+def deleted_copies(index_dir: Path, mode: str, count: int) -> None:
+    """Cold latency on the fresh build, with ``count`` deleted copies, and after their merge."""
+    work = Path(tempfile.mkdtemp(prefix="portal-bench-merge-"))
+    try:
+        copy = work / "index"
+        shutil.copytree(index_dir, copy)
+        print(line("fresh build, cold", cold_pass(copy, mode)))
+        docs, _mapping = load_all()
+        by_regulation: dict[object, list] = {}
+        for doc in docs:
+            by_regulation.setdefault(doc.regulation_id, []).append(doc)
+        regulations = sorted(by_regulation, key=str)
+        random.Random(5).shuffle(regulations)
+        chosen: list = []
+        for rid in regulations:
+            if len(chosen) >= count:
+                break
+            chosen.extend(by_regulation[rid])
+        svc = WhooshSearchService(copy, SYNONYMS, analysis_mode=mode, merge_deleted_share=0)
+        third = len(chosen) // 3 + 1
+        t = time.perf_counter()
+        for i in range(0, len(chosen), third):
+            svc.index(chosen[i:i + third])
+        health = svc.health()
+        print(f"re-indexed {len(chosen)} documents in {time.perf_counter() - t:.1f} s: {health['segments']} segments, "
+              f"{health['deleted_copies']} deleted copies ({svc.deleted_share():.1%})")
+        svc.close()
+        print(line(f"with {len(chosen)} deleted copies, cold", cold_pass(copy, mode)))
+        svc = WhooshSearchService(copy, SYNONYMS, analysis_mode=mode)
+        t = time.perf_counter()
+        dropped = svc.merge_deleted(min_share=1e-9)
+        print(f"merge: {dropped} copies dropped in {time.perf_counter() - t:.1f} s, "
+              f"{svc.health()['segments']} segment(s)")
+        svc.close()
+        print(line("after the merge, cold", cold_pass(copy, mode)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index-dir", default=None, help="keep the index here (default: a temp dir)")
     ap.add_argument("--reuse", action="store_true", help="reuse an existing index in --index-dir")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mode", default="combined")
+    ap.add_argument("--deleted-copies", type=int, default=0,
+                    help="measure cold queries with this many deleted copies, and after their merge")
     args = ap.parse_args()
     tmp = None
     if args.index_dir:
@@ -136,6 +202,12 @@ def main() -> None:
     health = svc.health()
     print(f"index size: {health['size_bytes'] / 1e6:.1f} MB ({health['documents']} documents)")
     svc.close()
+    if args.deleted_copies:
+        deleted_copies(index_dir, args.mode, args.deleted_copies)
+        print(f"load average at end {os.getloadavg()[0]:.2f}")
+        if tmp is not None:
+            tmp.cleanup()
+        return
 
     fresh = [first_query_in_fresh_process(index_dir, text) for text in ("马路上窨井盖丢了谁负责", "行政处罚法第63条",
                                                                            "上海 渣土车 撒漏 罚款")]
@@ -153,10 +225,6 @@ def main() -> None:
     for _ in range(args.rounds):
         rng.shuffle(order)
         steady.extend(timed(svc, order))
-
-    def line(name: str, values: list[float]) -> str:
-        return (f"{name}: n={len(values)} p50={percentile(values, 50):.1f} ms p95={percentile(values, 95):.1f} ms "
-                f"max={max(values):.1f} ms mean={statistics.mean(values):.1f} ms")
 
     print(f"queries: {len(queries)} distinct requests ({len(set(q.text for q in queries))} texts)")
     print(line("first pass (cold term cache)", first_pass))

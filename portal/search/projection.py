@@ -401,10 +401,7 @@ class SearchProjection:
         holds the lock, i.e. another worker of the node has just rebuilt it (a new node's workers
         all find the index missing at start; one build is enough). Returns -1 when skipped."""
         with self._exclusive():
-            if unless_healthy and self._usable():
-                written = -1
-            else:
-                written = self._rebuild_locked(progress)
+            written = -1 if unless_healthy and self._usable() else self._rebuild_locked(progress)
         self.catch_up()
         return written
 

@@ -246,9 +246,10 @@ class WhooshSearchService:
         if plan.citation is not None and not pinned:
             # Not a citation of an indexed article after all: search the law name's words too and
             # put articles with the cited number (the article label) first among the matches.
+            number = plan.citation.number
             plan = self.planner.plan(text, snap.places, keep_law_words=True)
             score = self.ranker.score(snap, plan, dated) if plan.groups else np.zeros(snap.n, dtype=np.float32)
-            numbered = snap.article == plan.citation.number
+            numbered: np.ndarray = snap.article == (plan.citation.number if plan.citation is not None else number)
             top = float(score.max()) if score.size else 0.0
             if top > 0:
                 score = score + np.where(numbered & (score > 0), top, 0.0).astype(np.float32)

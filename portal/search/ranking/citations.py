@@ -89,8 +89,8 @@ def similar(snap: Snapshot, rk: Ranking, analysis_mode: str, target: int, regula
     same[target] = False
     score = np.zeros(snap.n, dtype=np.float32)
     for _w, term, idf in weighted[:20]:
-        ids, tf = snap.postings("body", term)
-        score[ids] += idf * tf * (rk.k1 + 1.0) / (tf + snap.norms["body"][ids])
+        ids, freqs = snap.postings("body", term)
+        score[ids] += idf * freqs * (rk.k1 + 1.0) / (freqs + snap.norms["body"][ids])
     score[~same] = 0
     cand = np.flatnonzero(score > 0)
     cand = cand[np.argsort(-score[cand], kind="stable")][:limit]

@@ -37,9 +37,9 @@ def prior(snap: Snapshot, rk: Ranking, plan: QueryPlan) -> np.ndarray | None:
         enclosing = {e for place in plan.places for e in snap.enclosing.get(place, ())}
         enclosing -= set(plan.places)
         for e in enclosing:
-            ids = snap.own_place_docs.get(e)
-            if ids is not None and ids.size:
-                out[ids] = np.maximum(out[ids], rk.enclosing_place_factor)
+            own = snap.own_place_docs.get(e)
+            if own is not None and own.size:
+                out[own] = np.maximum(out[own], rk.enclosing_place_factor)
     if rk.not_in_force_factor != 1.0 and snap.n:
         f = np.where(snap.in_force, 1.0, rk.not_in_force_factor).astype(np.float32)
         out = f if out is None else out * f
