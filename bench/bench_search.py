@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.corpus_loader import DEFAULT_CORPUS, load_all  # noqa: E402
-from portal.search.interfaces import SearchQuery  # noqa: E402
+from portal.search.interfaces import SearchDocument, SearchQuery  # noqa: E402
 from portal.search.whoosh_index import WhooshSearchService  # noqa: E402
 
 SYNONYMS = ROOT / "knowledge_base" / "synonyms.yaml"
@@ -120,54 +120,59 @@ def line(name: str, values: list[float]) -> str:
             f"max={max(values):.1f} ms mean={statistics.mean(values):.1f} ms")
 
 
-def cold_pass(index_dir: Path, mode: str, rounds: int = 3) -> list[float]:
-    """The first pass over the shuffled requests of ``rounds`` fresh services (nothing cached)."""
-    out: list[float] = []
-    for r in range(rounds):
-        svc = WhooshSearchService(index_dir, SYNONYMS, analysis_mode=mode)
-        svc.warm_up()
-        order = query_list()
-        random.Random(11 + r).shuffle(order)
-        out.extend(timed(svc, order))
-        svc.close()
+def cold_pass(index_dir: Path, mode: str, seed: int) -> list[float]:
+    """The first pass over the shuffled requests of a fresh service (nothing cached)."""
+    svc = WhooshSearchService(index_dir, SYNONYMS, analysis_mode=mode)
+    svc.warm_up()
+    order = query_list()
+    random.Random(seed).shuffle(order)
+    out = timed(svc, order)
+    svc.close()
     return out
 
 
-def deleted_copies(index_dir: Path, mode: str, count: int) -> None:
-    """Cold latency on the fresh build, with ``count`` deleted copies, and after their merge."""
+def deleted_copies(index_dir: Path, mode: str, count: int, rounds: int) -> None:
+    """Cold latency on the fresh build, with ``count`` deleted copies, and after their merge;
+    the three indexes are measured in turn, ``rounds`` times, so that a change of the machine's
+    load during the run affects all three alike."""
     work = Path(tempfile.mkdtemp(prefix="portal-bench-merge-"))
     try:
-        copy = work / "index"
-        shutil.copytree(index_dir, copy)
-        print(line("fresh build, cold", cold_pass(copy, mode)))
+        fresh, deleted, merged = work / "fresh", work / "deleted", work / "merged"
+        shutil.copytree(index_dir, fresh)
+        shutil.copytree(index_dir, deleted)
         docs, _mapping = load_all()
-        by_regulation: dict[object, list] = {}
+        by_regulation: dict[object, list[SearchDocument]] = {}
         for doc in docs:
             by_regulation.setdefault(doc.regulation_id, []).append(doc)
         regulations = sorted(by_regulation, key=str)
         random.Random(5).shuffle(regulations)
-        chosen: list = []
+        chosen: list[SearchDocument] = []
         for rid in regulations:
             if len(chosen) >= count:
                 break
             chosen.extend(by_regulation[rid])
-        svc = WhooshSearchService(copy, SYNONYMS, analysis_mode=mode, merge_deleted_share=0)
+        svc = WhooshSearchService(deleted, SYNONYMS, analysis_mode=mode, merge_deleted_share=0)
         third = len(chosen) // 3 + 1
         t = time.perf_counter()
-        for i in range(0, len(chosen), third):
+        for i in range(0, len(chosen), third):  # three commits: three new segments, as a refresh leaves them
             svc.index(chosen[i:i + third])
         health = svc.health()
         print(f"re-indexed {len(chosen)} documents in {time.perf_counter() - t:.1f} s: {health['segments']} segments, "
               f"{health['deleted_copies']} deleted copies ({svc.deleted_share():.1%})")
         svc.close()
-        print(line(f"with {len(chosen)} deleted copies, cold", cold_pass(copy, mode)))
-        svc = WhooshSearchService(copy, SYNONYMS, analysis_mode=mode)
+        shutil.copytree(deleted, merged)
+        svc = WhooshSearchService(merged, SYNONYMS, analysis_mode=mode)
         t = time.perf_counter()
         dropped = svc.merge_deleted(min_share=1e-9)
-        print(f"merge: {dropped} copies dropped in {time.perf_counter() - t:.1f} s, "
-              f"{svc.health()['segments']} segment(s)")
+        print(f"merge: {dropped} copies dropped in {time.perf_counter() - t:.1f} s (load average "
+              f"{os.getloadavg()[0]:.2f}), {svc.health()['segments']} segment(s)")
         svc.close()
-        print(line("after the merge, cold", cold_pass(copy, mode)))
+        timings: dict[str, list[float]] = {"fresh build": [], f"{len(chosen)} deleted copies": [], "merged": []}
+        for r in range(rounds):
+            for name, path in zip(timings, (fresh, deleted, merged), strict=True):
+                timings[name].extend(cold_pass(path, mode, seed=11 + r))
+        for name, values in timings.items():
+            print(line(f"{name}, cold ({rounds} fresh services)", values))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -203,7 +208,7 @@ def main() -> None:
     print(f"index size: {health['size_bytes'] / 1e6:.1f} MB ({health['documents']} documents)")
     svc.close()
     if args.deleted_copies:
-        deleted_copies(index_dir, args.mode, args.deleted_copies)
+        deleted_copies(index_dir, args.mode, args.deleted_copies, args.rounds)
         print(f"load average at end {os.getloadavg()[0]:.2f}")
         if tmp is not None:
             tmp.cleanup()

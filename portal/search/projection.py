@@ -13,7 +13,8 @@ of nodes follow the same log. ``rebuild()`` recreates the index from the databas
 Re-indexing leaves the old copy of a document in its segment, marked deleted, until a merge; the
 daily date refresh re-indexes thousands of articles at once, and cold queries then slow down by
 up to 40 %. Past the service's ``merge_deleted_share`` (setting ``portal.search.merge_deleted_share``,
-default 0.1) a background thread merges them away under the node's writer lock, while searches
+default 0.1, and at least ``portal.search.merge_deleted_min`` copies, default 500) a background
+thread merges them away under the node's writer lock, while searches
 answer from the snapshot they hold (:meth:`SearchProjection.maybe_merge`).
 """
 
@@ -360,19 +361,17 @@ class SearchProjection:
             return int(merge())  # the service checks the share again, from the index itself
 
     def maybe_merge(self) -> threading.Thread | None:
-        """Start a background merge of deleted copies when their share in the searched snapshot
-        has passed the threshold (never more than one); returns the thread, if started. Cheap
-        enough for every poll: the share is read from the snapshot in memory."""
-        threshold = self._merge_threshold()
-        share_of = getattr(self.service, "deleted_share", None)
-        if not threshold or share_of is None or self.rebuilding.is_set():
+        """Start a background merge of deleted copies when the service says one is due (never
+        more than one at a time); returns the thread, if started. Cheap enough for every poll:
+        the service reads the share from the snapshot in memory."""
+        due = getattr(self.service, "merge_due", None)
+        if due is None or not self._merge_threshold() or self.rebuilding.is_set():
             return None
         try:
-            share = float(share_of())
+            if not due():
+                return None
         except SearchUnavailable:
             return None  # nothing to merge until the index is back
-        if share < threshold:
-            return None
         with self._deferred_lock:
             if self._merging is not None and self._merging.is_alive():
                 return None

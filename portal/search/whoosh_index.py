@@ -64,7 +64,8 @@ class WhooshSearchService:
     def __init__(self, index_dir: str | os.PathLike[str], synonyms_path: str | os.PathLike[str] | None = None, *,
                  analysis_mode: str = analysis.DEFAULT_MODE, ranking: Ranking | None = None,
                  refresh_interval: float = 1.0, writer_timeout: float = 120.0, rebuild_memory_mb: int = 1024,
-                 rebuild_workers: int | None = None, merge_deleted_share: float = 0.1) -> None:
+                 rebuild_workers: int | None = None, merge_deleted_share: float = 0.1,
+                 merge_deleted_min: int = 500) -> None:
         if analysis_mode not in analysis.MODES:
             raise ValueError(f"unknown analysis mode {analysis_mode!r}")
         self.index_dir = Path(index_dir)
@@ -74,6 +75,9 @@ class WhooshSearchService:
         # Share of deleted copies in the segments past which the projection merges them away in
         # the background (0: never).
         self.merge_deleted_share = merge_deleted_share
+        # ... and at least this many: a few hundred copies cost no measurable time, and Whoosh
+        # merges small segments by itself (a test database or a quiet day never starts a merge).
+        self.merge_deleted_min = merge_deleted_min
         self.synonyms = SynonymTable.load(self.synonyms_path)
         self.planner = QueryPlanner(self.synonyms, analysis_mode)
         self.ranker = Ranker(self.ranking, analysis_mode)
@@ -188,17 +192,27 @@ class WhooshSearchService:
         snap = self.source.current()
         return (snap.n - snap.doc_count) / snap.n if snap.n else 0.0
 
+    def merge_due(self) -> bool:
+        """Whether the searched snapshot's deleted copies have passed both thresholds."""
+        if self.merge_deleted_share <= 0:
+            return False
+        snap = self.source.current()
+        copies = snap.n - snap.doc_count
+        return copies >= max(1, self.merge_deleted_min) and copies >= self.merge_deleted_share * snap.n
+
     def merge_deleted(self, min_share: float | None = None) -> int:
-        """Merge the deleted copies out of the segments when their share is at least
-        ``min_share`` (default: ``merge_deleted_share``); returns how many were dropped (0: no
-        merge). Searches meanwhile answer from the snapshot they hold; the next one after the
-        merge reads the merged segment."""
+        """Merge the deleted copies out of the segments when there are at least
+        ``merge_deleted_min`` and their share is at least ``min_share`` (default:
+        ``merge_deleted_share``); returns how many were dropped (0: no merge). Searches
+        meanwhile answer from the snapshot they hold; the next one after the merge reads the
+        merged segment."""
         threshold = self.merge_deleted_share if min_share is None else min_share
         if threshold <= 0 or self.store.rebuilding:
             return 0
         ix = self.store.writable_index(self.source.live_index())
         share = self.store.deleted_share(ix)
-        if share <= 0 or share < threshold:
+        copies = int(ix.doc_count_all()) - int(ix.doc_count())
+        if share <= 0 or share < threshold or copies < self.merge_deleted_min:
             return 0
         self.source.hold()
         try:
@@ -290,6 +304,7 @@ def from_settings(settings: dict[str, Any]) -> WhooshSearchService:
       deleted since the segments were written, e.g. by the daily date refresh) past which the
       node merges them away in a background thread (default 0.1; 0 never merges). Cold queries
       decode the dead copies' postings too: up to 40 % slower before a merge.
+    - ``portal.search.merge_deleted_min`` ... and at least this many deleted copies (default 500)
     """
     synonyms = settings.get("portal.search.synonyms")
     if not synonyms and settings.get("portal.knowledge_base"):
@@ -304,4 +319,5 @@ def from_settings(settings: dict[str, Any]) -> WhooshSearchService:
         rebuild_memory_mb=int(settings.get("portal.search.rebuild_memory_mb", 1024)),
         rebuild_workers=int(workers) if workers else None,
         merge_deleted_share=float(settings.get("portal.search.merge_deleted_share", 0.1)),
+        merge_deleted_min=int(settings.get("portal.search.merge_deleted_min", 500)),
     )

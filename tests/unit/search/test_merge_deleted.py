@@ -34,7 +34,8 @@ def projection_of(svc: WhooshSearchService, tmp_path: Path) -> SearchProjection:
 
 @pytest.fixture()
 def svc(tmp_path: Path, synonyms_file: Path) -> WhooshSearchService:
-    service = WhooshSearchService(tmp_path / "index", synonyms_file, refresh_interval=0, merge_deleted_share=0.2)
+    service = WhooshSearchService(tmp_path / "index", synonyms_file, refresh_interval=0, merge_deleted_share=0.2,
+                                  merge_deleted_min=1)
     service.rebuild(corpus())
     yield service
     service.close()
@@ -82,10 +83,12 @@ def test_below_the_threshold_nothing_is_merged(svc, tmp_path):
     assert svc.health()["deleted_copies"] == 5
 
 
-def test_a_threshold_of_zero_never_merges(tmp_path, synonyms_file):
-    svc = WhooshSearchService(tmp_path / "index", synonyms_file, refresh_interval=0, merge_deleted_share=0)
+@pytest.mark.parametrize(("share", "least"), [(0, 1), (0.2, 31)])
+def test_a_threshold_of_zero_or_too_few_copies_never_merges(tmp_path, synonyms_file, share, least):
+    svc = WhooshSearchService(tmp_path / "index", synonyms_file, refresh_interval=0, merge_deleted_share=share,
+                              merge_deleted_min=least)
     svc.rebuild(corpus())
-    refresh(svc, 30)
+    refresh(svc, 30)  # 30 of 77: a share of 39 %, but fewer copies than asked for in the second case
     assert projection_of(svc, tmp_path).maybe_merge() is None and svc.merge_deleted() == 0
     assert svc.health()["deleted_copies"] == 30
     svc.close()
