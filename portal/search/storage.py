@@ -154,12 +154,6 @@ class IndexStore:
 
     # ------------------------------------------------------------------ deleted copies
 
-    @staticmethod
-    def deleted_share(ix: Any) -> float:
-        """Share of the documents in the segments that are deleted copies (read from the TOC)."""
-        total = int(ix.doc_count_all())
-        return (total - int(ix.doc_count())) / total if total else 0.0
-
     def merge_deleted(self, ix: Any) -> int:
         """Rewrite the live generation's segments without their deleted copies; returns how many
         copies were dropped. Holds Whoosh's writer lock (other writers wait, up to

@@ -192,13 +192,13 @@ class WhooshSearchService:
         snap = self.source.current()
         return (snap.n - snap.doc_count) / snap.n if snap.n else 0.0
 
+    def _merge_wanted(self, copies: int, total: int, share: float) -> bool:
+        return share > 0 and copies >= max(1, self.merge_deleted_min) and copies >= share * total
+
     def merge_due(self) -> bool:
         """Whether the searched snapshot's deleted copies have passed both thresholds."""
-        if self.merge_deleted_share <= 0:
-            return False
         snap = self.source.current()
-        copies = snap.n - snap.doc_count
-        return copies >= max(1, self.merge_deleted_min) and copies >= self.merge_deleted_share * snap.n
+        return self._merge_wanted(snap.n - snap.doc_count, snap.n, self.merge_deleted_share)
 
     def merge_deleted(self, min_share: float | None = None) -> int:
         """Merge the deleted copies out of the segments when there are at least
@@ -206,20 +206,19 @@ class WhooshSearchService:
         ``merge_deleted_share``); returns how many were dropped (0: no merge). Searches
         meanwhile answer from the snapshot they hold; the next one after the merge reads the
         merged segment."""
-        threshold = self.merge_deleted_share if min_share is None else min_share
-        if threshold <= 0 or self.store.rebuilding:
+        if self.store.rebuilding:
             return 0
         ix = self.store.writable_index(self.source.live_index())
-        share = self.store.deleted_share(ix)
-        copies = int(ix.doc_count_all()) - int(ix.doc_count())
-        if share <= 0 or share < threshold or copies < self.merge_deleted_min:
+        total = int(ix.doc_count_all())
+        copies = total - int(ix.doc_count())
+        if not self._merge_wanted(copies, total, self.merge_deleted_share if min_share is None else min_share):
             return 0
         self.source.hold()
         try:
             dropped = self.store.merge_deleted(ix)
         finally:
             self.source.switch()  # searches move to the merged segment once it is read
-        log.info("search index: merged %d deleted copies away (%.0f %% of the segments)", dropped, share * 100)
+        log.info("search index: merged %d deleted copies away (%d documents in the segments)", dropped, total)
         return dropped
 
     # ------------------------------------------------------------------ searching
