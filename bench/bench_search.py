@@ -1,12 +1,18 @@
 """Search benchmark: build the index over the law pack + ../shared/corpus/laws and time queries.
 
     .venv/bin/python bench/bench_search.py [--index-dir DIR] [--reuse] [--rounds 3] [--mode combined]
+    .venv/bin/python bench/bench_search.py --index-dir DIR --reuse --deleted-copies 4500
 
 Reports: document count, time to read the texts and to index them, index size on disk, the first
 query of a freshly started process (after the app's warm-up), and p50 / p95 / max latency over a
 mixed list of realistic queries (keywords, colloquial questions, citations, with and without
 filters and facets), single-threaded and with four threads.  Not a timed test: figures depend on
 the machine and on whatever else runs on it.
+
+``--deleted-copies N`` measures instead what the daily date refresh does to cold queries: on a
+copy of the index, N documents (whole regulations, in three commits, as a refresh leaves them) are
+re-indexed unchanged, and the first pass over the requests (a fresh service: nothing cached) is
+timed on the fresh build, with the N deleted copies, and after the background merge drops them.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -28,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.corpus_loader import DEFAULT_CORPUS, load_all  # noqa: E402
-from portal.search.interfaces import SearchQuery  # noqa: E402
+from portal.search.interfaces import SearchDocument, SearchQuery  # noqa: E402
 from portal.search.whoosh_index import WhooshSearchService  # noqa: E402
 
 SYNONYMS = ROOT / "knowledge_base" / "synonyms.yaml"
@@ -108,12 +115,76 @@ def timed(svc: WhooshSearchService, queries: list[SearchQuery]) -> list[float]:
     return out
 
 
+def line(name: str, values: list[float]) -> str:
+    return (f"{name}: n={len(values)} p50={percentile(values, 50):.1f} ms p95={percentile(values, 95):.1f} ms "
+            f"max={max(values):.1f} ms mean={statistics.mean(values):.1f} ms")
+
+
+def cold_pass(index_dir: Path, mode: str, seed: int) -> list[float]:
+    """The first pass over the shuffled requests of a fresh service (nothing cached)."""
+    svc = WhooshSearchService(index_dir, SYNONYMS, analysis_mode=mode)
+    svc.warm_up()
+    order = query_list()
+    random.Random(seed).shuffle(order)
+    out = timed(svc, order)
+    svc.close()
+    return out
+
+
+def deleted_copies(index_dir: Path, mode: str, count: int, rounds: int) -> None:
+    """Cold latency on the fresh build, with ``count`` deleted copies, and after their merge;
+    the three indexes are measured in turn, ``rounds`` times, so that a change of the machine's
+    load during the run affects all three alike."""
+    work = Path(tempfile.mkdtemp(prefix="portal-bench-merge-"))
+    try:
+        fresh, deleted, merged = work / "fresh", work / "deleted", work / "merged"
+        shutil.copytree(index_dir, fresh)
+        shutil.copytree(index_dir, deleted)
+        docs, _mapping = load_all()
+        by_regulation: dict[object, list[SearchDocument]] = {}
+        for doc in docs:
+            by_regulation.setdefault(doc.regulation_id, []).append(doc)
+        regulations = sorted(by_regulation, key=str)
+        random.Random(5).shuffle(regulations)
+        chosen: list[SearchDocument] = []
+        for rid in regulations:
+            if len(chosen) >= count:
+                break
+            chosen.extend(by_regulation[rid])
+        svc = WhooshSearchService(deleted, SYNONYMS, analysis_mode=mode, merge_deleted_share=0)
+        third = len(chosen) // 3 + 1
+        t = time.perf_counter()
+        for i in range(0, len(chosen), third):  # three commits: three new segments, as a refresh leaves them
+            svc.index(chosen[i:i + third])
+        health = svc.health()
+        print(f"re-indexed {len(chosen)} documents in {time.perf_counter() - t:.1f} s: {health['segments']} segments, "
+              f"{health['deleted_copies']} deleted copies ({svc.deleted_share():.1%})")
+        svc.close()
+        shutil.copytree(deleted, merged)
+        svc = WhooshSearchService(merged, SYNONYMS, analysis_mode=mode)
+        t = time.perf_counter()
+        dropped = svc.merge_deleted(min_share=1e-9)
+        print(f"merge: {dropped} copies dropped in {time.perf_counter() - t:.1f} s (load average "
+              f"{os.getloadavg()[0]:.2f}), {svc.health()['segments']} segment(s)")
+        svc.close()
+        timings: dict[str, list[float]] = {"fresh build": [], f"{len(chosen)} deleted copies": [], "merged": []}
+        for r in range(rounds):
+            for name, path in zip(timings, (fresh, deleted, merged), strict=True):
+                timings[name].extend(cold_pass(path, mode, seed=11 + r))
+        for name, values in timings.items():
+            print(line(f"{name}, cold ({rounds} fresh services)", values))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index-dir", default=None, help="keep the index here (default: a temp dir)")
     ap.add_argument("--reuse", action="store_true", help="reuse an existing index in --index-dir")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mode", default="combined")
+    ap.add_argument("--deleted-copies", type=int, default=0,
+                    help="measure cold queries with this many deleted copies, and after their merge")
     args = ap.parse_args()
     tmp = None
     if args.index_dir:
@@ -136,6 +207,12 @@ def main() -> None:
     health = svc.health()
     print(f"index size: {health['size_bytes'] / 1e6:.1f} MB ({health['documents']} documents)")
     svc.close()
+    if args.deleted_copies:
+        deleted_copies(index_dir, args.mode, args.deleted_copies, args.rounds)
+        print(f"load average at end {os.getloadavg()[0]:.2f}")
+        if tmp is not None:
+            tmp.cleanup()
+        return
 
     fresh = [first_query_in_fresh_process(index_dir, text) for text in ("马路上窨井盖丢了谁负责", "行政处罚法第63条",
                                                                            "上海 渣土车 撒漏 罚款")]
@@ -153,10 +230,6 @@ def main() -> None:
     for _ in range(args.rounds):
         rng.shuffle(order)
         steady.extend(timed(svc, order))
-
-    def line(name: str, values: list[float]) -> str:
-        return (f"{name}: n={len(values)} p50={percentile(values, 50):.1f} ms p95={percentile(values, 95):.1f} ms "
-                f"max={max(values):.1f} ms mean={statistics.mean(values):.1f} ms")
 
     print(f"queries: {len(queries)} distinct requests ({len(set(q.text for q in queries))} texts)")
     print(line("first pass (cold term cache)", first_pass))

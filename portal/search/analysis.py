@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
@@ -102,7 +102,7 @@ def segmenter() -> Any:
     return _segmenter()
 
 
-def _segmenter():
+def _segmenter() -> Any:
     if _tokenizer is None:
         warm_up()
     return _tokenizer
@@ -167,7 +167,7 @@ def word_spans(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def dictionary_words():
+def dictionary_words() -> Callable[[str], bool]:
     """A predicate: is this string a word of the segmenter's dictionary (domain words included)?"""
     freq = _segmenter().FREQ
     return lambda w: bool(freq.get(w))
@@ -256,11 +256,12 @@ class ChineseTokenizer(Tokenizer):
             raise ValueError(f"unknown analysis mode {mode!r}; expected one of {MODES}")
         self.mode = mode
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.mode == self.mode
 
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+    def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
+                 removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
+                 mode: str = "", **kwargs: Any) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         terms = index_terms(value, self.mode) if tokenize else [normalize(value)]
         for pos, term in enumerate(terms, start_pos):

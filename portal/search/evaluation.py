@@ -18,8 +18,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
-from portal.search.interfaces import ISearchService, SearchQuery
+from portal.search.interfaces import SearchQuery, SearchResults
+
+
+class Searcher(Protocol):
+    """What the evaluation needs of an ``ISearchService`` (zope interfaces are no static types)."""
+
+    def search(self, query: SearchQuery) -> SearchResults: ...
 
 METRICS = ("mrr", "ndcg", "recall")
 
@@ -100,9 +107,9 @@ def score_ranking(ranked: list[tuple[str, int] | None], relevant: Mapping[tuple[
     }
 
 
-def evaluate(service: ISearchService, judgments: Iterable[JudgedQuery],
+def evaluate(service: Searcher, judgments: Iterable[JudgedQuery],
              regulation_for_file: Callable[[str], int | None] | Mapping[str, int], *, k: int = 10,
-             doc_types: tuple[str, ...] = ()) -> dict:
+             doc_types: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run every judged query through ``service`` and score the top ``k``.
 
     ``regulation_for_file`` maps a corpus file name (``city-road-management-regulation.md``) to
@@ -121,16 +128,16 @@ def evaluate(service: ISearchService, judgments: Iterable[JudgedQuery],
                 unresolved.add(law_file)
             else:
                 file_of[int(rid)] = law_file
-    per_query = []
+    per_query: list[dict[str, Any]] = []
     for jq in judgments:
         started = time.perf_counter()
         results = service.search(SearchQuery(text=jq.query, doc_types=doc_types, page=1, page_size=k))
         elapsed = time.perf_counter() - started
         ranked: list[tuple[str, int] | None] = []
         for hit in results.hits:
-            law_file = file_of.get(hit.regulation_id) if hit.regulation_id is not None else None
-            ranked.append((law_file, int(hit.article_number))
-                          if law_file and hit.article_number is not None else None)
+            found = file_of.get(hit.regulation_id) if hit.regulation_id is not None else None
+            ranked.append((found, int(hit.article_number))
+                          if found and hit.article_number is not None else None)
         metrics = score_ranking(ranked, jq.relevant, k)
         per_query.append({
             "qid": jq.qid, "query": jq.query, "kind": jq.kind, **metrics,
@@ -138,7 +145,7 @@ def evaluate(service: ISearchService, judgments: Iterable[JudgedQuery],
             "top": [f"{r[0]}#{r[1]}" if r else "-" for r in ranked],
             "missed": [f"{f}#{n}:{g}" for (f, n), g in jq.relevant.items() if (f, n) not in ranked],
         })
-    kinds = sorted({q["kind"] for q in per_query})
+    kinds = sorted({str(q["kind"]) for q in per_query})
     return {
         "k": k,
         "queries": len(per_query),
@@ -149,20 +156,20 @@ def evaluate(service: ISearchService, judgments: Iterable[JudgedQuery],
     }
 
 
-def evaluate_file(service: ISearchService, path: str | Path,
-                  regulation_for_file: Callable[[str], int | None] | Mapping[str, int], *, k: int = 10) -> dict:
+def evaluate_file(service: Searcher, path: str | Path,
+                  regulation_for_file: Callable[[str], int | None] | Mapping[str, int], *, k: int = 10) -> dict[str, Any]:
     report = evaluate(service, read_judgments(path), regulation_for_file, k=k)
     report["file"] = str(path)
     return report
 
 
-def _mean(rows: list[dict]) -> dict[str, float]:
+def _mean(rows: list[dict[str, Any]]) -> dict[str, float]:
     if not rows:
         return {m: 0.0 for m in METRICS} | {"count": 0}
     return {m: sum(r[m] for r in rows) / len(rows) for m in METRICS} | {"count": len(rows)}
 
 
-def format_report(report: dict, verbose: bool = False) -> str:
+def format_report(report: dict[str, Any], verbose: bool = False) -> str:
     """A plain-text table of the report (per query lines with ``verbose``)."""
     k = report.get("k", 10)
     lines = []
@@ -170,7 +177,7 @@ def format_report(report: dict, verbose: bool = False) -> str:
         lines.append(f"file: {report['file']}")
     lines.append(f"{'':12} {'n':>3} {'MRR@' + str(k):>8} {'nDCG@' + str(k):>8} {'R@' + str(k):>8}")
 
-    def row(name, m):
+    def row(name: str, m: dict[str, Any]) -> str:
         return f"{name:12} {m['count']:>3} {m['mrr']:>8.3f} {m['ndcg']:>8.3f} {m['recall']:>8.3f}"
 
     lines.append(row("overall", report["overall"]))

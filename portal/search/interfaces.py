@@ -1,3 +1,6 @@
+# mypy: disable-error-code="misc, empty-body"
+# (zope.interface methods are declared without ``self`` and without a body: mypy reads them as
+# ordinary methods and would flag every one.)
 """Contracts of the portal's search: a derived, rebuildable projection of the database.
 
 Every domain that has searchable content (regulations and articles today; rulings, catalogue

@@ -9,6 +9,13 @@ index from inside a transaction that may still roll back.
 
 Each node keeps its own index replica and its own cursor (a file beside the index), so any number
 of nodes follow the same log. ``rebuild()`` recreates the index from the database alone.
+
+Re-indexing leaves the old copy of a document in its segment, marked deleted, until a merge; the
+daily date refresh re-indexes thousands of articles at once, and cold queries then slow down by
+up to 40 %. Past the service's ``merge_deleted_share`` (setting ``portal.search.merge_deleted_share``,
+default 0.1, and at least ``portal.search.merge_deleted_min`` copies, default 500) a background
+thread merges them away under the node's writer lock, while searches
+answer from the snapshot they hold (:meth:`SearchProjection.maybe_merge`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal import clock
 from portal.db import utcnow
-from portal.search.interfaces import IDocumentProvider, SearchDocument
+from portal.search.interfaces import IDocumentProvider, SearchDocument, SearchUnavailable
 from portal.search.models import SearchChange
 
 log = logging.getLogger(__name__)
@@ -133,6 +140,7 @@ class SearchProjection:
         self.rebuilding = threading.Event()
         self._deferred: threading.Thread | None = None
         self._deferred_lock = threading.Lock()
+        self._merging: threading.Thread | None = None
 
     # -- providers -------------------------------------------------------------------------
     def add_provider(self, provider: Any) -> None:
@@ -305,7 +313,9 @@ class SearchProjection:
             if behind <= REBUILD_BACKLOG:
                 caught = self.catch_up()
                 dated = self.refresh_dates()
-                return f"caught up ({caught} documents)" + (f", {dated} changed with the date" if dated else "")
+                merged = self.merge_deleted_copies()
+                return (f"caught up ({caught} documents)" + (f", {dated} changed with the date" if dated else "")
+                        + (f", {merged} deleted copies merged away" if merged else ""))
         return f"rebuilt ({self.rebuild(progress)} documents)"
 
     def maybe_poll(self) -> None:
@@ -319,6 +329,7 @@ class SearchProjection:
         # A reader never does the index's work: however much other processes wrote, a
         # background thread applies it while the search answers from the current index.
         self._catch_up_later()
+        self.maybe_merge()
         if self._dated_checked != self.today() and not self._dating.is_set():
             # Thousands of documents may change on a given day: never inside the request.
             self._dating.set()
@@ -326,11 +337,53 @@ class SearchProjection:
 
     def _refresh_dates_logged(self) -> None:
         try:
-            self.refresh_dates()
+            if self.refresh_dates():
+                self.merge_deleted_copies()  # already on a background thread: no second one
         except Exception:  # noqa: BLE001 - serving goes on; the next poll retries
             log.exception("search index: refreshing date-dependent documents failed")
         finally:
             self._dating.clear()
+
+    # -- deleted copies ----------------------------------------------------------------------
+    def _merge_threshold(self) -> float:
+        return float(getattr(self.service, "merge_deleted_share", 0) or 0)
+
+    def merge_deleted_copies(self, wait: bool = True) -> int:
+        """Merge the deleted copies out of the index when their share has passed the service's
+        threshold, as this node's one index writer; returns how many were dropped (0: no merge,
+        or another writer held the lock and ``wait`` is False)."""
+        merge = getattr(self.service, "merge_deleted", None)
+        if merge is None or not self._merge_threshold() or self.rebuilding.is_set():
+            return 0
+        with self._exclusive(wait) as acquired:
+            if not acquired:
+                return 0
+            return int(merge())  # the service checks the share again, from the index itself
+
+    def maybe_merge(self) -> threading.Thread | None:
+        """Start a background merge of deleted copies when the service says one is due (never
+        more than one at a time); returns the thread, if started. Cheap enough for every poll:
+        the service reads the share from the snapshot in memory."""
+        due = getattr(self.service, "merge_due", None)
+        if due is None or not self._merge_threshold() or self.rebuilding.is_set():
+            return None
+        try:
+            if not due():
+                return None
+        except SearchUnavailable:
+            return None  # nothing to merge until the index is back
+        with self._deferred_lock:
+            if self._merging is not None and self._merging.is_alive():
+                return None
+            self._merging = threading.Thread(target=self._merge_logged, name="search-merge", daemon=True)
+            self._merging.start()
+            return self._merging
+
+    def _merge_logged(self) -> None:
+        try:
+            self.merge_deleted_copies(wait=False)
+        except Exception:  # noqa: BLE001 - searches go on over the unmerged segments; the next poll retries
+            log.exception("search index: merging deleted copies failed")
 
     # -- rebuilding ------------------------------------------------------------------------
     def all_documents(self, session: Session) -> Iterator[SearchDocument]:
@@ -347,10 +400,7 @@ class SearchProjection:
         holds the lock, i.e. another worker of the node has just rebuilt it (a new node's workers
         all find the index missing at start; one build is enough). Returns -1 when skipped."""
         with self._exclusive():
-            if unless_healthy and self._usable():
-                written = -1
-            else:
-                written = self._rebuild_locked(progress)
+            written = -1 if unless_healthy and self._usable() else self._rebuild_locked(progress)
         self.catch_up()
         return written
 

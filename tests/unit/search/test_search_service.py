@@ -433,7 +433,7 @@ def test_repair_removes_what_a_killed_rebuild_left_and_nothing_else(tmp_path):
     # A build still running in another process holds its lock: it must be left alone.
     live = tmp_path / "index" / "gen-20990101T000001-cafebabe"
     live.mkdir()
-    lock = open(live / BUILDING_LOCK, "w")
+    lock = open(live / BUILDING_LOCK, "w")  # noqa: SIM115 - held across the call below, closed in finally
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         assert service.remove_partial_generations() == [dead.name]
