@@ -77,11 +77,6 @@ class ServedPortal:
         """A new API key of ``username`` (printed once, on the last line)."""
         return self.cli("apikeys", "create", "--user", username, "--name", name).strip().splitlines()[-1]
 
-    def tracking_codes(self) -> list[str]:
-        """The demo tracking codes `portal init` prints for /track (closed cases not yet rated)."""
-        line = re.search(r"可评价的示例查询码 ([^）]+)", self.init_output)
-        return re.findall(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", line.group(1)) if line else []
-
 
 def _ini(path: Path, database: Path, var: Path) -> Path:
     corpus = str(CORPUS) if CORPUS.is_dir() else ""
@@ -204,6 +199,14 @@ class Browser:
     def text(self, css: str = "main") -> str:
         """What the reader sees of ``css`` (the main content by default)."""
         return str(self.find(css).text)
+
+    def space_below_header(self) -> float:
+        """CSS pixels between the site header and the first thing on the page (a breadcrumb, a notice)."""
+        gap: float = self.driver.execute_script(
+            "const main = document.querySelector('main');"
+            "const first = [...main.children].find(el => el.getBoundingClientRect().height > 0);"
+            "return first.getBoundingClientRect().top - document.querySelector('header').getBoundingClientRect().bottom;")
+        return gap
 
     def html(self) -> str:
         return str(self.driver.page_source)

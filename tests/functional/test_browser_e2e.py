@@ -82,6 +82,8 @@ def test_a_dispatcher_looks_up_who_answers_for_a_manhole_cover_and_reads_the_law
     article = browser.text("article.article")
     assert "检查井" in article and "产权单位" in article
     assert "现行有效" in browser.text()
+    # the breadcrumb above the title is not glued to the site header
+    assert browser.space_below_header() >= 16
     browser.screenshot("lookup-article")
 
 
