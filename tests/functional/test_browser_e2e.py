@@ -231,7 +231,6 @@ def _lookup_role_text(browser: Browser, item: str, area: str, role: str) -> str:
     return browser.text(f".answer.role-{role}")
 
 
-@requires_corpus
 def test_an_editors_change_to_a_duty_is_published_only_after_a_second_person_reviews_it(
         browser: Browser, served_portal: ServedPortal) -> None:
     editor = _signed_in_staff(served_portal, "e2e-editor", "editor")
