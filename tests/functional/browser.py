@@ -208,6 +208,14 @@ class Browser:
             "return first.getBoundingClientRect().top - document.querySelector('header').getBoundingClientRect().bottom;")
         return gap
 
+    def wait_for(self, css: str, seconds: float = 30) -> list[WebElement]:
+        """The elements ``css`` once a script has put them on view (a page's own updates, no reload)."""
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        WebDriverWait(self.driver, seconds).until(
+            lambda driver: any(element.is_displayed() for element in self.find_all(css)))
+        return self.find_all(css)
+
     def html(self) -> str:
         return str(self.driver.page_source)
 

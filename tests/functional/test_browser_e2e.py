@@ -87,6 +87,37 @@ def test_a_dispatcher_looks_up_who_answers_for_a_manhole_cover_and_reads_the_law
     browser.screenshot("lookup-article")
 
 
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_a_dispatcher_pastes_a_complaint_and_the_screen_suggests_the_type_and_answers_who_owns_it(
+        browser: Browser, served_portal: ServedPortal, width: int) -> None:
+    dispatcher = _signed_in_staff(served_portal, "e2e-dispatcher", "dispatcher")
+    browser.resize(width)
+    browser.open("/")
+    browser.follow(browser.link("派遣助手").click)
+    browser.sign_in(dispatcher)
+    assert browser.path == "/dispatch"
+
+    # The reporter's own words: with JavaScript on, suggestions come while typing, before any button.
+    browser.choose("区域（可选）", "府前社区")
+    browser.type_into("群众反映内容", "府前社区门口路上那个自来水井盖不见了，晚上很危险")
+    suggestions = browser.wait_for("#suggestions li")
+    assert browser.path == "/dispatch", "suggested in place, without leaving the page"
+    assert "上水井盖" in suggestions[0].text or "供水井盖" in suggestions[0].text, suggestions[0].text
+    assert "理由：" in suggestions[0].text
+    browser.screenshot("dispatch-suggestions")
+
+    browser.follow(suggestions[0].find_element("link text", "选择").click)
+    answer = browser.text("section[aria-labelledby=answer-h]")
+    assert "权属与法律依据" in answer
+    owner = browser.find(".answer.role-owner").text
+    assert "示例区自来水有限公司" in owner
+    assert re.search(r"时限：紧急 \d+小时，一般 \d+个工作日", owner) and "现在上报，截止" in owner
+    assert "《城市道路管理条例》第二十三条" in owner
+    # signed in as a dispatcher, the case can be created right there (the form; not sent here)
+    assert browser.find("#case-h").text == "建案" and browser.field("网格").is_displayed()
+    browser.screenshot("dispatch-answer")
+
+
 # ----------------------------------------------------------------------------- 2. search and a permalink
 
 
