@@ -281,11 +281,12 @@ class Browser:
 
 
 def _is_stale(element: WebElement) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     try:
         element.tag_name  # noqa: B018 - any access tells whether the page is gone
-    except StaleElementReferenceException:
+    except WebDriverException:
+        # stale, or (mid-navigation) "Node with given id does not belong to the document": gone either way
         return True
     return False
 

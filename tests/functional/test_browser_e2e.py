@@ -216,6 +216,8 @@ def test_a_reporter_tracks_a_closed_case_by_its_code_and_rates_it(
     browser.follow(browser.link("查询并评价自己的案件").click)
     assert browser.path == "/track"
     browser.type_into("查询码", case.tracking_code.lower())  # as read out on the phone: case does not matter
+    box, button = browser.field("查询码").rect, browser.find("main form button").rect
+    assert abs((box["y"] + box["height"]) - (button["y"] + button["height"])) <= 2, "the button sits beside the box"
     browser.press("查询")
     browser.screenshot("track-case")
 
