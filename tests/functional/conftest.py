@@ -1,13 +1,25 @@
-"""Fixtures shared by the catalogue's functional test modules."""
+"""Fixtures shared by functional test modules: the catalogue's, and the browser tests' (tests/functional/browser.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 import transaction
 import webtest
 from sqlalchemy.orm import Session
+
+from tests.functional.browser import browser, chromium, served_portal  # noqa: F401 - fixtures
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep the test's own outcome on the item, so the ``browser`` fixture can photograph a failure."""
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.report_call = report  # type: ignore[attr-defined]
+    return report
 
 
 @pytest.fixture
