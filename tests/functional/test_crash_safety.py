@@ -37,11 +37,17 @@ PORTAL = Path(sys.executable).with_name("portal")
 CASES = 1500
 REPEATED = 40  # lines that repeat an earlier case: the file has CASES distinct external ids
 BATCH = 100
-ARTICLES = 2600  # above the 2,000 documents from which a rebuild segments in worker processes
-LONG_FROM = 1200  # articles after this one are long: the workers get seconds of segmenting to do
+# A rebuild segments the first 2,000 documents itself (the regulation and its first articles come
+# first), then hands batches of 200 to worker processes: the articles after LONG_FROM are long, so
+# a worker killed with its parent is caught with seconds of segmenting still queued for it.
+ARTICLES = 2300
+LONG_FROM = 1999
+LONG_SENTENCES = 380  # about 8,000 characters an article
 REGULATION_TITLE = "城市管理断电测试条例"
-#: How long the killed command's children may take to die (the kernel's PR_SET_PDEATHSIG is at
-#: once; the pool's resource tracker exits when its pipe closes).
+#: How long the killed command's children may take to die: a rebuild worker at once (the kernel's
+#: PR_SET_PDEATHSIG; without it the worker finishes its queued batches first, seconds of CPU), the
+#: pool's resource tracker when its pipe closes, an import's workers when their queue does.
+WORKER_GRACE_SECONDS = 1.0
 CHILDREN_GRACE_SECONDS = 15.0
 #: CPU time a rebuild worker has used when it is surely past its start-up (interpreter, imports,
 #: the segmenter's dictionary) and segmenting documents: the moment a kill once orphaned it.
@@ -119,7 +125,7 @@ def _regulation_text() -> str:
     words = "城市 道路 井盖 绿化 养护 执法 噪声 施工 垃圾 占道 经营 广告 照明 排水 管线 巡查 处置".split()
     lines = [f"# {REGULATION_TITLE}", "", "第一章 总则", ""]
     for number in range(1, ARTICLES + 1):
-        sentences = 80 if number > LONG_FROM else 1
+        sentences = LONG_SENTENCES if number > LONG_FROM else 1
         body = "，".join("".join(words[(number * 7 + s * 5 + k * 3) % len(words)] for k in range(10))
                         for s in range(sentences))
         lines += [f"{article_label(number)} 本市{body}，由有关部门负责。", ""]
@@ -178,26 +184,33 @@ def _start_time(pid: int) -> str:
         return ""
 
 
-def kill_when(process: subprocess.Popen[bytes], reached: Callable[[], bool], what: str) -> list[tuple[int, str]]:
+@dataclasses.dataclass(frozen=True)
+class Child:
+    pid: int
+    started: str  # start time in clock ticks: tells the process from a later one with its pid
+    command: str
+
+
+def kill_when(process: subprocess.Popen[bytes], reached: Callable[[], bool], what: str) -> list[Child]:
     """SIGKILL ``process`` as soon as ``reached()``; returns its descendants at that moment."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while not reached():
         assert process.poll() is None, f"the command ended (exit {process.returncode}) before {what}"
         assert time.monotonic() < deadline, f"no {what} within {START_TIMEOUT_SECONDS:.0f} s"
         time.sleep(0.02)
-    children = [(pid, _start_time(pid)) for pid in descendants(process.pid)]
+    children = [Child(pid, _start_time(pid), _command_line(pid)) for pid in descendants(process.pid)]
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
     return children
 
 
-def assert_no_survivors(children: list[tuple[int, str]]) -> None:
-    deadline = time.monotonic() + CHILDREN_GRACE_SECONDS
-    while (alive := [pid for pid, started in children if _running(pid, started)]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive, "processes of the killed command still run: " + "; ".join(
-        f"{pid} {_command_line(pid)[:120]}" for pid in alive)
+def assert_no_survivors(children: list[Child], grace: float = CHILDREN_GRACE_SECONDS) -> None:
+    deadline = time.monotonic() + grace
+    while (alive := [c for c in children if _running(c.pid, c.started)]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive, f"processes of the killed command still run after {grace:.0f} s: " + "; ".join(
+        f"{child.pid} {child.command[:120]}" for child in alive)
 
 
 # ----------------------------------------------------------------------------- import-cases
@@ -284,6 +297,9 @@ def test_reindex_killed_mid_build_leaves_no_worker_and_repair_restores_a_consist
         return bool(workers) and all(_cpu_seconds(pid) >= WORKER_BUSY_CPU_SECONDS for pid in workers)
 
     children = kill_when(process, workers_segmenting, "rebuild workers segmenting")
+    workers = [child for child in children if "spawn_main" in child.command]
+    assert workers
+    assert_no_survivors(workers, grace=WORKER_GRACE_SECONDS)
     assert_no_survivors(children)
     partial = [path.name for path in _generations(site) if not (path / META_FILE).exists()]
     assert partial, "the killed rebuild left no generation behind: it was not killed mid-build"
@@ -305,5 +321,5 @@ def test_reindex_killed_mid_build_leaves_no_worker_and_repair_restores_a_consist
     assert expected > ARTICLES
     health = projection.health()
     assert health["ok"] and health["documents"] == expected
-    results = app.registry.getUtility(ISearchService).search(SearchQuery(text="城市管理断电测试条例 第二千五百条"))
+    results = app.registry.getUtility(ISearchService).search(SearchQuery(text="城市管理断电测试条例 第二千二百条"))
     assert any(hit.regulation_title == REGULATION_TITLE for hit in results.hits)
