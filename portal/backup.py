@@ -595,6 +595,8 @@ def restore_backup(engine: Engine, settings: Mapping[str, Any], source: Path, *,
                 if not force:
                     raise BackupError("目标数据库已有数据：恢复会覆盖它们。确认要替换时加 --force。")
                 for table in reversed(tables):
+                    if later := _self_references(table):  # SQLite checks these row by row
+                        connection.execute(_restore_table(table).update().values({name: None for name in later}))
                     connection.execute(table.delete())
             for entry in manifest.tables:  # the manifest lists them parents first
                 rows += _load_table(connection, by_name[entry.name], entry.columns,

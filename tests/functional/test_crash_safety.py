@@ -1,7 +1,7 @@
 """``kill -9`` of the operator's long commands, then a restart: nothing half-done survives.
 
-Real ``portal`` subprocesses on a temporary SQLite database, killed with SIGKILL at a point the
-test has seen them reach (the first committed batch of an import; the rebuild's worker processes):
+Real ``portal`` subprocesses on a temporary SQLite database (the import also on PostgreSQL),
+killed with SIGKILL at a point the test has seen them reach (the first committed batch of an import; the rebuild's worker processes):
 
 - ``portal import-cases``: no duplicate and no partial case after the rerun (each case has all its
   steps, its reporter and its feedback, or is absent), every distinct external id stored once,
@@ -17,19 +17,22 @@ import dataclasses
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
-from tests.conftest import ROOT, load_demo_catalogue
+from portal.settings import normalise_database_url
+from tests.conftest import POSTGRES_URL, ROOT, _in_ci, _postgres_admin_engine, load_demo_catalogue
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 
@@ -60,8 +63,11 @@ START_TIMEOUT_SECONDS = 120.0
 class Site:
     ini: Path
     var_dir: Path
-    database: Path
-    settings: dict[str, Any]
+    url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
 
     def portal(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(PORTAL), "--config", str(self.ini), *args], capture_output=True, text=True,
@@ -72,12 +78,13 @@ class Site:
             return subprocess.Popen([str(PORTAL), "--config", str(self.ini), *args], stdout=out,
                                     stderr=subprocess.STDOUT, env=_environment())
 
-    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        engine = create_engine(normalise_database_url(self.url), poolclass=NullPool)
         try:
-            return connection.execute(sql, params).fetchall()
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql))]
         finally:
-            connection.close()
+            engine.dispose()
 
 
 def _environment() -> dict[str, str]:
@@ -86,37 +93,63 @@ def _environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in overrides}
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    """A migrated SQLite site with the demo catalogue and a regulation of ARTICLES articles."""
+def _make_site(root: Path, url: str) -> Site:
+    """A migrated site on ``url`` with the demo catalogue."""
     from portal.migrate import upgrade
-    from portal.settings import complete_settings
 
-    root = tmp_path_factory.mktemp("crash")
-    database = root / "portal.sqlite"
     var_dir = root / "var"
     ini = root / "crash.ini"
     ini.write_text(
         "[app:main]\nuse = egg:city-duty-portal\n"
-        f"sqlalchemy.url = sqlite:///{database}\nportal.var_dir = {var_dir}\n"
+        f"sqlalchemy.url = {url}\nportal.var_dir = {var_dir}\n"
         f"portal.knowledge_base = {ROOT / 'knowledge_base'}\n"
         "portal.corpus_dir =\nportal.lawpack = false\nportal.search.warm_up = false\n"
         "portal.search.heal_on_start = false\nportal.search.rebuild_workers = 2\n"
         "session.secret = crash-test-secret-crash-test-secret\ncases.demo_count = 0\n",
         encoding="utf-8")
-    settings = dict(complete_settings({"sqlalchemy.url": f"sqlite:///{database}", "portal.var_dir": str(var_dir)}))
-    upgrade(settings)
-    engine = create_engine(f"sqlite:///{database}")
+    upgrade({"sqlalchemy.url": normalise_database_url(url)})
+    engine = create_engine(normalise_database_url(url))
     with engine.begin() as connection:
         load_demo_catalogue(connection)
     engine.dispose()
-    site = Site(ini, var_dir, database, settings)
+    return Site(ini, var_dir, url)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """A SQLite site with the demo catalogue and a regulation of ARTICLES articles."""
+    root = tmp_path_factory.mktemp("crash")
+    site = _make_site(root, f"sqlite:///{root / 'portal.sqlite'}")
     regulation = root / "regulation.md"
     regulation.write_text(_regulation_text(), encoding="utf-8")
     imported = site.portal("import-regulations", str(regulation), "--title", REGULATION_TITLE,
                            "--level", "地方性法规", "--region", "全国", "--no-index")
     assert imported.returncode == 0, imported.stdout + imported.stderr
     return site
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def import_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The SQLite site, or a PostgreSQL one (imports there take the one-process path)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("site")
+        return
+    admin = _postgres_admin_engine()
+    if admin is None:
+        message = f"PostgreSQL is not reachable at {POSTGRES_URL}"
+        if _in_ci():
+            pytest.fail(message + " (CI=true: PostgreSQL tests are required)")
+        pytest.skip(message)
+    name = f"portal_crash_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_database_url(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield _make_site(tmp_path_factory.mktemp("crash-pg"), url)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _regulation_text() -> str:
@@ -217,13 +250,13 @@ def assert_no_survivors(children: list[Child], grace: float = CHILDREN_GRACE_SEC
 
 
 @pytest.fixture(scope="module")
-def cases_file(site: Site, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Any]]]:
+def cases_file(import_site: Site, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Any]]]:
     """CASES demo cases as JSON Lines, REPEATED of them twice; and the records by external id."""
     from portal.cases import demo
     from portal.cases.loader import demo_world
     from portal.cases.places import Places
 
-    engine = create_engine(f"sqlite:///{site.database}")
+    engine = create_engine(normalise_database_url(import_site.url))
     with Session(engine) as session:
         world = demo_world(Places.of(session), session, {}, 11)
     engine.dispose()
@@ -241,11 +274,13 @@ def _stored_cases(site: Site) -> int:
 
 
 def _integrity(site: Site) -> str:
-    return str(site.query("PRAGMA integrity_check")[0][0])
+    """SQLite's own check of its file (PostgreSQL has no such check to run: its WAL replays)."""
+    return str(site.query("PRAGMA integrity_check")[0][0]) if site.is_sqlite else "ok"
 
 
 def test_import_cases_killed_mid_way_then_rerun_stores_every_case_once_and_whole(
-        site: Site, cases_file: tuple[Path, dict[str, dict[str, Any]]], tmp_path: Path) -> None:
+        import_site: Site, cases_file: tuple[Path, dict[str, dict[str, Any]]], tmp_path: Path) -> None:
+    site = import_site
     path, records = cases_file
     assert _stored_cases(site) == 0
     process = site.start("import-cases", str(path), "--batch-size", str(BATCH), "--workers", "2",
