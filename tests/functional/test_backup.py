@@ -24,14 +24,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from portal.backup import FILES_PREFIX, database_content, read_manifest, snapshot
 from portal.cli import main
 from portal.db import get_engine
 from portal.settings import normalise_database_url
-from tests.conftest import POSTGRES_URL, ROOT, _in_ci, _postgres_admin_engine, load_demo_catalogue
+from tests.conftest import ROOT, load_demo_catalogue
+from tests.functional.databases import empty_database
 
 EVIDENCE = "arbitration/evidence/1/0f3a-现场照片.png"
 EVIDENCE_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -65,27 +66,11 @@ NewPortal = Callable[[str], Portal]
 @pytest.fixture(scope="module")
 def new_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewPortal]:
     """Makes portals with an empty database ("sqlite" or "postgresql") and their own var dir."""
-    admin = None
-    created: list[str] = []
+    databases = contextlib.ExitStack()
 
     def make(kind: str) -> Portal:
-        nonlocal admin
         root = tmp_path_factory.mktemp(f"backup-{kind}")
-        if kind == "sqlite":
-            url = f"sqlite:///{root / 'portal.sqlite'}"
-        else:
-            admin = admin or _postgres_admin_engine()
-            if admin is None:
-                message = f"PostgreSQL is not reachable at {POSTGRES_URL}"
-                if _in_ci():
-                    pytest.fail(message + " (CI=true: PostgreSQL tests are required)")
-                pytest.skip(message)
-            name = f"portal_backup_{uuid.uuid4().hex[:10]}"
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            created.append(name)
-            url = make_url(normalise_database_url(POSTGRES_URL)).set(database=name).render_as_string(
-                hide_password=False)
+        url = databases.enter_context(empty_database(kind, root))
         ini = root / "portal.ini"
         ini.write_text(
             "[app:main]\nuse = egg:city-duty-portal\n"
@@ -96,12 +81,8 @@ def new_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewPortal]:
             encoding="utf-8")
         return Portal(url, root / "var", ini)
 
-    yield make
-    if admin is not None:
-        with admin.connect() as connection:
-            for name in created:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with databases:
+        yield make
 
 
 class BinaryPdf:

@@ -20,19 +20,18 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from portal.settings import normalise_database_url
-from tests.conftest import POSTGRES_URL, ROOT, _in_ci, _postgres_admin_engine, load_demo_catalogue
+from tests.conftest import ROOT, load_demo_catalogue
+from tests.functional.databases import empty_database
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 
@@ -134,22 +133,9 @@ def import_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     if request.param == "sqlite":
         yield request.getfixturevalue("site")
         return
-    admin = _postgres_admin_engine()
-    if admin is None:
-        message = f"PostgreSQL is not reachable at {POSTGRES_URL}"
-        if _in_ci():
-            pytest.fail(message + " (CI=true: PostgreSQL tests are required)")
-        pytest.skip(message)
-    name = f"portal_crash_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_database_url(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield _make_site(tmp_path_factory.mktemp("crash-pg"), url)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    folder = tmp_path_factory.mktemp("crash-pg")
+    with empty_database("postgresql", folder) as url:
+        yield _make_site(folder, url)
 
 
 def _regulation_text() -> str:
