@@ -97,7 +97,8 @@ def canonical_json(value: Any) -> str:
 
 
 def normalise(value: Any, type_: TypeEngine[Any]) -> Any:
-    """A column value as the JSON value both backends agree on (never SQL NULL: see ``_row``)."""
+    """A column value as the JSON value both backends agree on. JSON columns become canonical JSON
+    text (JSON null is "null"); :func:`iter_rows` writes their SQL NULL as a bare null."""
     if _is_json(type_):
         return canonical_json(value)
     if value is None:
