@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -275,3 +276,66 @@ def test_verify_and_restore_reject_a_tampered_or_foreign_backup(
             assert connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'table'")) == 0
     finally:
         engine.dispose()
+
+
+def test_a_backup_taken_while_cases_are_written_holds_each_case_whole(
+        source_backup: Path, new_portal: NewPortal, tmp_path: Path) -> None:
+    """Tables are read one after another; one read transaction keeps them from one moment, so a
+    case committed meanwhile is in the backup with all its steps or not at all."""
+    import json
+    import threading
+
+    from portal.cases.models import Case, CaseEvent
+    from portal.db import writer_engine
+
+    portal = new_portal("sqlite")
+    assert portal.cli("restore", str(source_backup)).exit_code == 0
+    engine = portal.engine()
+    with engine.connect() as connection:
+        template = dict(connection.execute(select(Case.__table__).where(Case.event_count > 2).limit(1)).mappings().one())
+        steps = [dict(row) for row in connection.execute(
+            select(CaseEvent.__table__).where(CaseEvent.case_id == template["id"])).mappings()]
+    assert len(steps) == template["event_count"]
+    stop = threading.Event()
+    written: list[int] = []
+
+    def write_cases() -> None:
+        with writer_engine(engine).connect() as connection:
+            while not stop.is_set():
+                with connection.begin():  # a case and its steps in one transaction
+                    number = len(written)
+                    case = {**template, "id": None, "external_id": f"LIVE-{number}", "tracking_hash": None}
+                    case_id = connection.execute(Case.__table__.insert().values(
+                        {k: v for k, v in case.items() if k != "id"})).inserted_primary_key[0]
+                    for step in steps:
+                        connection.execute(CaseEvent.__table__.insert().values(
+                            {**{k: v for k, v in step.items() if k != "id"}, "case_id": case_id}))
+                written.append(case_id)
+
+    writer = threading.Thread(target=write_cases)
+    writer.start()
+    try:
+        while len(written) < 5:
+            time.sleep(0.01)
+        during = tmp_path / "during.zip"
+        result = portal.cli("backup", str(during))
+    finally:
+        stop.set()
+        writer.join()
+        engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert len(written) > 10  # the writer went on while the tables were read
+
+    with zipfile.ZipFile(during) as archive:
+        manifest = read_manifest(archive)
+        columns = {t.name: t.columns for t in manifest.tables}
+        cases = [dict(zip(columns["cases"], json.loads(line))) for line in archive.open("tables/cases.jsonl")]
+        events = [dict(zip(columns["case_events"], json.loads(line)))
+                  for line in archive.open("tables/case_events.jsonl")]
+    steps_of: dict[int, int] = {}
+    for event in events:
+        steps_of[event["case_id"]] = steps_of.get(event["case_id"], 0) + 1
+    live = [case for case in cases if str(case["external_id"]).startswith("LIVE-")]
+    assert 0 < len(live) < len(written)
+    assert set(steps_of) == {case["id"] for case in cases}  # no step without its case
+    assert all(steps_of[case["id"]] == case["event_count"] for case in cases)
