@@ -97,10 +97,10 @@ def progressbar(length: int | None, label: str) -> Any:
 
 
 def _register_commands() -> None:
-    from portal.cli import accounts, database, knowledge, serve
+    from portal.cli import accounts, backup, database, knowledge, serve
     from portal.config import present_domains
 
-    for module in (database, knowledge, accounts, serve):
+    for module in (database, knowledge, accounts, backup, serve):
         module.register(main)
     for domain in present_domains():
         name = f"{domain}.cli"
