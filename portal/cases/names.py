@@ -62,6 +62,11 @@ _PLACE_WORDS = (
 _DIRECTIONS = frozenset("东西南北中")
 # Forms of address and roles the dictionary tags as names (师傅 nr): they name nobody.
 _NOT_NAMES = frozenset("谢谢 师傅 先生 女士 小姐 老师 阿姨 大爷 大妈 大姐 大哥 同志 主任 经理 老板 书记 队长 师父".split())
+# Characters that begin the words after 本人 / 市民 far more often than any rare surname does.
+_NEVER_FIRST = frozenset("也都就还又在是说已有没不的了和与及把被让给对从向到很太才刚正将会要能可这那我你他她它们请去来过"
+                         "再即便因为所以但而或")
+# Words that join two names (赵六和张三).
+_CONNECTORS = frozenset("和与及跟同、")
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 
@@ -99,6 +104,24 @@ def _is_place(word: str, next_word: str, then: str = "") -> bool:
             or (next_word in _DIRECTIONS and then in _PLACE_WORDS))
 
 
+def _introduced_name(words: list[str], index: int, tags: dict[str, str]) -> int:
+    """The length of the name that starts at ``words[index]`` right after an introducing word,
+    or 0: a made-up or name-tagged word of two to four characters (乜琳辉), or a single character
+    and what follows, up to three (禤|欣|晨, 仉|洋洋). A dictionary word there (我是|环卫工人) is no name."""
+    word = words[index]
+    if word[:1] in _NEVER_FIRST:
+        return 0
+    if len(word) >= 2:
+        named = tags.get(word) in _NAME_TAGS or _unknown(word)
+        return len(word) if named and len(word) <= 4 and word not in _NOT_NAMES else 0
+    run = word
+    for following in words[index + 1:index + 3]:
+        if not _HAN.match(following) or len(run) + len(following) > 3:
+            break
+        run += following
+    return len(run) if len(run) >= 2 and run not in _NOT_NAMES else 0
+
+
 def person_names(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each personal name found in ``text``."""
     if not text:
@@ -131,6 +154,13 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
                     yield start, combined_end
                     continue
         surname = _surname_of(word)
+        if surname is None and introduced:
+            # A surname outside the list (禤, 乜, 佴): the introducing word says it is a name.
+            span = _introduced_name(words, index, tags)
+            if span and not _is_place(text[start:start + span], text[start + span:start + span + 2]):
+                skip_to = start + span
+                yield start, start + span
+            continue
         if surname is None or len(word) < 2 or word in _NOT_NAMES:
             continue
         tag = tags.get(word)
@@ -140,6 +170,26 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
         if len(word) > len(surname) + 2:
             # The HMM glued the name to what follows (王五占道, 赵六乱扔): keep the known word.
             if not _unknown(word):
+                continue
+            joint = next((k for k in (len(surname) + 1, len(surname) + 2)
+                          if word[k:k + 1] in _CONNECTORS and len(word) > k + 1), None)
+            if joint is not None:
+                # Two names glued over 和 (赵六和张|三): the first, and the one after the connector.
+                if not _is_place(word[:joint], word[joint:]):
+                    yield start, start + joint
+                rest = word[joint + 1:]
+                rest_surname = _surname_of(rest)
+                if rest_surname is not None:
+                    if len(rest) > len(rest_surname):
+                        length = min(len(rest), len(rest_surname) + 2)
+                    elif 1 <= len(next_word) <= 2 and _HAN.match(next_word):
+                        length = len(rest) + len(next_word)
+                    else:
+                        length = 0
+                    if length:
+                        rest_start = start + joint + 1
+                        skip_to = rest_start + length
+                        yield rest_start, skip_to
                 continue
             cut = next((k for k in (len(surname) + 1, len(surname) + 2) if not _unknown(word[k:])),
                        len(surname) + 2)
