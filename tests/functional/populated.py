@@ -51,6 +51,13 @@ class Populated:
     dispatch_example_id: int | None
 
 
+RULE = """\
+青石市矩阵测试管理办法
+【发布部门】青石市人民政府　【发文字号】青石市人民政府令第99号
+第一条　为了测试权限，制定本办法。
+第二条　本办法自2019年3月1日起施行。
+"""
+
 #: Staff roles and the roles their user holds.
 STAFF = {
     "dispatcher": ("dispatcher",),
@@ -81,7 +88,9 @@ def populate(session: Session, settings: dict[str, Any]) -> Populated:
     from portal.bulletins.services import BulletinService
     from portal.cases.services import CaseService
     from portal.catalogue.models import Agency, Area, Duty, ItemType, Power
-    from portal.regulations.models import Article, Regulation, RegulationVersion
+    from portal.regulations.models import Article, RegulationVersion
+    from portal.regulations.parsing import parse_regulation_text
+    from portal.regulations.services import RegulationImporter, build_metadata
 
     load_arbitration(session, ROOT / "knowledge_base")
     session.flush()
@@ -154,10 +163,15 @@ def populate(session: Session, settings: dict[str, Any]) -> Populated:
     }, source="api")
     session.flush()
 
-    regulation_id = session.scalar(select(Regulation.id).order_by(Regulation.id)) or 0
+    # A regulation of its own: the portal runs without the shared corpus.
+    parsed = parse_regulation_text(RULE)
+    regulation = RegulationImporter(session).import_text(parsed, build_metadata(parsed, None, None)).regulation
+    session.flush()
+    regulation_id = regulation.id
     article_number = session.scalar(select(Article.number).join(RegulationVersion, Article.version_id == RegulationVersion.id)
                                     .where(RegulationVersion.regulation_id == regulation_id)
-                                    .order_by(Article.number)) or 1
+                                    .order_by(Article.number))
+    assert article_number is not None
     power = session.scalar(select(Power.code).order_by(Power.id))
     return Populated(
         usernames=usernames, api_keys=api_keys, user_ids=user_ids, key_ids=key_ids,
