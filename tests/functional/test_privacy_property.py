@@ -11,8 +11,9 @@ that shows cases is read (HTML pages, the JSON API, Open311 JSON and XML, the op
 search) and none may show any planted value, compared after normalisation (NFKC, format
 characters removed, digits with their separators collapsed).
 
-Profiles: ``ci`` (the default, a few dozen cases per database) and ``long``
-(``PORTAL_HYPOTHESIS_PROFILE=long``, a few hundred).
+Profiles: ``ci`` (the default: a dozen cases per database, about a minute, no shrinking) and
+``long`` (``PORTAL_HYPOTHESIS_PROFILE=long``: 300 cases, with shrinking);
+``PORTAL_HYPOTHESIS_EXAMPLES=N`` sets the number of cases of either.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ settings.register_profile("ci", max_examples=12, deadline=None, database=None,
 settings.register_profile("long", max_examples=300, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 PROFILE = os.environ.get("PORTAL_HYPOTHESIS_PROFILE", "ci")
+# PORTAL_HYPOTHESIS_EXAMPLES=N runs N cases per database with the chosen profile.
+EXAMPLES = int(os.environ.get("PORTAL_HYPOTHESIS_EXAMPLES") or settings.get_profile(PROFILE).max_examples)
 
 # A point in 滨湖街道 and a manhole-cover item type the demo catalogue discloses.
 LAT, LON = 30.2336, 120.0860
@@ -395,7 +398,7 @@ def ingest_headers(make_api_key: Callable[..., str], catalogue_connection: Any) 
     return {"Authorization": f"Bearer {make_api_key('dispatcher')}"}
 
 
-@settings(settings.get_profile(PROFILE))
+@settings(settings.get_profile(PROFILE), max_examples=EXAMPLES)
 @given(case=planted_cases())
 def test_planted_personal_data_reaches_no_public_surface(testapp: webtest.TestApp, dbsession: Session,
                                                           ingest_headers: dict[str, str],
