@@ -96,7 +96,10 @@ def populate(session: Session, settings: dict[str, Any]) -> Populated:
     session.flush()
     users = DatabaseUserService(session)
     keys = DatabaseApiKeyService(session)
-    usernames, api_keys, user_ids, key_ids = {}, {}, {}, {}
+    usernames: dict[str, str] = {}
+    api_keys: dict[str, str] = {}
+    user_ids: dict[str, int] = {}
+    key_ids: dict[str, int] = {}
     for role, roles in STAFF.items():
         user = users.create(f"matrix-{role}", PASSWORD, list(roles), display_name=role)
         key, secret = keys.create(user, f"matrix {role}")
@@ -120,8 +123,8 @@ def populate(session: Session, settings: dict[str, Any]) -> Populated:
 
     # Arbitration: a dispute between two agencies, its evidence, its panel and a draft ruling.
     arbitration = ArbitrationService(session, settings=settings)
-    item = session.get(ItemType, published.item_type_id)
-    area = session.get(Area, published.area_id)
+    item = session.get_one(ItemType, published.item_type_id)
+    area = session.get_one(Area, published.area_id)
     agencies = list(session.scalars(select(Agency.code).order_by(Agency.id).limit(2)))
     dispute = arbitration.open_dispute({
         "item_type": item.code, "area": area.code, "title": "矩阵测试争议",
@@ -187,7 +190,6 @@ def disable(session: Session, user_id: int) -> None:
     """Disable a user the way an administrator does (its sessions and keys stop working)."""
     from portal.accounts.models import User
 
-    user = session.get(User, user_id)
-    assert user is not None
+    user = session.get_one(User, user_id)
     user.is_active = False
     session.flush()

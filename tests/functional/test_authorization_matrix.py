@@ -377,7 +377,7 @@ def test_every_route_for_every_role(app: Any, dbsession: Session, populated: Pop
     all_callers = list(callers(app, manager, dbsession, populated))
     # The disabled user logged in (and got its key) before an administrator disabled it.
     disable(dbsession, populated.user_ids["disabled"])
-    assert dbsession.get(User, populated.user_ids["disabled"]).is_active is False
+    assert dbsession.get_one(User, populated.user_ids["disabled"]).is_active is False
     wrong: list[str] = []
     shown_to_readers: set[str] = set()
     cells = 0

@@ -342,7 +342,7 @@ def through_importer(testapp: webtest.TestApp, headers: dict[str, str], case: Pl
     BulkImporter(Places.of(session), source="import").import_batch(session, list(read_rows(path)), stats)
     assert stats.created == 1, stats.errors
     session.flush()
-    return session.scalar(select(Case.id).where(Case.external_id == data["external_id"])), None
+    return session.scalars(select(Case.id).where(Case.external_id == data["external_id"])).one(), None
 
 
 DOORS: dict[str, Callable[[webtest.TestApp, dict[str, str], PlantedCase, Session, Path], tuple[int, str | None]]] = {
