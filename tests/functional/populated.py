@@ -127,7 +127,7 @@ def populate(session: Session, settings: dict[str, Any]) -> Populated:
     area = session.get_one(Area, published.area_id)
     agencies = list(session.scalars(select(Agency.code).order_by(Agency.id).limit(2)))
     dispute = arbitration.open_dispute({
-        "item_type": item.code, "area": area.code, "title": "矩阵测试争议",
+        "item_type": item.code, "area": area.code, "title": f"矩阵测试争议 {MARKERS['dispute']}",
         "parties": [{"agency": agencies[0], "position": f"我方意见 {MARKERS['dispute']}"}, {"agency": agencies[1]}],
     })
     evidence = arbitration.add_evidence(dispute, "现场.txt", f"现场记录 {MARKERS['dispute']}".encode(), description="现场记录")
