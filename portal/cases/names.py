@@ -134,6 +134,7 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
         offsets.append(position)
         position += len(word)
     skip_to = 0
+    found: list[tuple[int, int]] = []
     for index, word in enumerate(words):
         start = offsets[index]
         if start < skip_to or not _HAN.match(word):
@@ -141,7 +142,9 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
         end = start + len(word)
         next_word = words[index + 1] if index + 1 < len(words) else ""
         then = words[index + 2] if index + 2 < len(words) else ""
-        introduced = bool(_INTRODUCER.search(text[max(0, start - 8):start]))
+        # A name right after another one and a connector (李四和|张|三) is introduced by it.
+        joined = bool(found) and text[found[-1][1]:start] in _CONNECTORS
+        introduced = joined or bool(_INTRODUCER.search(text[max(0, start - 8):start]))
         # A compound surname cut off its given name (欧阳 | 娜娜), or a surname cut alone (王 | 小明).
         if (word in COMPOUND_SURNAMES or (len(word) == 1 and word in SURNAMES and introduced)) \
                 and index + 1 < len(words):
@@ -151,7 +154,7 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
                 combined_end = end + len(given)
                 if not _is_place(word + given, then):
                     skip_to = combined_end
-                    yield start, combined_end
+                    found.append((start, combined_end))
                     continue
         surname = _surname_of(word)
         if surname is None and introduced:
@@ -159,7 +162,7 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
             span = _introduced_name(words, index, tags)
             if span and not _is_place(text[start:start + span], text[start + span:start + span + 2]):
                 skip_to = start + span
-                yield start, start + span
+                found.append((start, start + span))
             continue
         if surname is None or len(word) < 2 or word in _NOT_NAMES:
             continue
@@ -176,7 +179,7 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
             if joint is not None:
                 # Two names glued over 和 (赵六和张|三): the first, and the one after the connector.
                 if not _is_place(word[:joint], word[joint:]):
-                    yield start, start + joint
+                    found.append((start, start + joint))
                 rest = word[joint + 1:]
                 rest_surname = _surname_of(rest)
                 if rest_surname is not None:
@@ -189,10 +192,11 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
                     if length:
                         rest_start = start + joint + 1
                         skip_to = rest_start + length
-                        yield rest_start, skip_to
+                        found.append((rest_start, skip_to))
                 continue
             cut = next((k for k in (len(surname) + 1, len(surname) + 2) if not _unknown(word[k:])),
                        len(surname) + 2)
             name, after = word[:cut], word[cut:]
         if not _is_place(name, after, then if after == next_word else ""):
-            yield start, start + len(name)
+            found.append((start, start + len(name)))
+    yield from found

@@ -432,6 +432,7 @@ def test_the_leak_check_sees_every_disguise() -> None:
     ("（我叫禤欣晨）", "禤欣晨"),          # a rare surname jieba left in single characters
     ("请联系邻居仉洋洋，谢谢", "仉洋洋"),   # a rare surname before a dictionary word
     ("赵六和张三在此占道", "张三"),        # two names glued over 和 (赵六和张|三)
+    ("李四和张三在此占道", "张三"),        # a name after 和 and another name, cut apart (李四|和|张|三)
 ])
 def test_names_the_property_test_found_are_scrubbed(text: str, name: str) -> None:
     from portal.cases.privacy import scrub
