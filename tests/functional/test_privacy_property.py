@@ -81,13 +81,17 @@ class Planted:
     forms: tuple[str, ...]
 
 
-def _digit_run(digits: str, groups: tuple[int, ...], separator: str, full_width: bool, override: bool) -> str:
+def _digit_run(digits: str, groups: tuple[int, ...], separator: str | list[str], full_width: bool,
+               override: bool) -> str:
+    """``digits`` cut after each of ``groups``, joined by the separator(s), perhaps full-width or
+    wrapped in a right-to-left override."""
     parts, start = [], 0
     for size in groups:
         parts.append(digits[start:start + size])
         start += size
     parts.append(digits[start:])
-    text = separator.join(p for p in parts if p)
+    separators = [separator] * len(groups) if isinstance(separator, str) else separator
+    text = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=True))
     if full_width:
         text = text.translate(FULL_WIDTH_DIGITS)
     if override:
@@ -99,7 +103,10 @@ def _digit_run(digits: str, groups: tuple[int, ...], separator: str, full_width:
 def mobiles(draw: st.DrawFn) -> Planted:
     digits = "1" + draw(st.sampled_from("3456789")) + "".join(draw(st.lists(st.sampled_from("0123456789"),
                                                                              min_size=9, max_size=9)))
-    text = _digit_run(digits, (3, 4), draw(st.sampled_from(SEPARATORS)), draw(st.booleans()), draw(st.booleans()))
+    # One separator throughout, or a different one in each gap (138 1234\u200b5678).
+    separators = draw(st.one_of(st.sampled_from(SEPARATORS),
+                                st.lists(st.sampled_from(SEPARATORS), min_size=2, max_size=2)))
+    text = _digit_run(digits, (3, 4), separators, draw(st.booleans()), draw(st.booleans()))
     if draw(st.booleans()):
         text = draw(st.sampled_from(("+86 ", "+86-", "0086 "))) + text
     return Planted("mobile", text, (digits,))
@@ -322,7 +329,7 @@ def post_open311(testapp: webtest.TestApp, headers: dict[str, str], case: Plante
         "lat": str(LAT), "long": str(LON), "description": case.texts["description"],
         "address_string": case.texts["address"][:300], "last_name": surname, "first_name": given,
         "phone": case.reporter["phone"], "email": case.reporter["email"], "account_id": case.reporter["account_id"],
-        "attribute[LANDMARK]": case.texts["verify"][:100],
+        "attribute[LANDMARK]": case.texts["verify"][:100], "attribute[ASSET_ID]": case.texts["close"][:60],
     }, status=200).json[0]
 
 
