@@ -50,6 +50,13 @@ _INTRODUCER = re.compile(
     "(?:" + "|".join(sorted(_INTRODUCERS, key=len, reverse=True)) + r")\s*(?:是|为|叫|:|：)?\s*$"
 )
 
+# Introducers that end a word whatever follows (no word begins with what they end in but 人丁, 人王…).
+_STRONG_INTRODUCER = re.compile(
+    "(?:" + "|".join(sorted(("我叫", "名叫", "叫做", "姓名", "联系人", "举报人", "投诉人", "反映人", "报料人", "报告人",
+                             "当事人", "经办人", "处置人", "处理人", "负责人"), key=len, reverse=True))
+    + r")(?:是|为|叫|:|：)?\s*"
+)
+
 # A word that ends in one of these, or is followed by one, names a place or an organisation.
 _PLACE_WORDS = (
     "路", "街", "道", "巷", "弄", "里", "村", "区", "县", "市", "镇", "乡", "省", "桥", "园", "湖", "山", "河", "江",
@@ -122,12 +129,28 @@ def _introduced_name(words: list[str], index: int, tags: dict[str, str]) -> int:
     return len(run) if len(run) >= 2 and run not in _NOT_NAMES else 0
 
 
+def _words(text: str) -> list[str]:
+    """``text`` cut into words, with a cut forced after each strong introducing word followed by
+    a surname: jieba would otherwise glue the surname to the introducer (联系|人丁|博勇)."""
+    cuts = [match.end() for match in _STRONG_INTRODUCER.finditer(text)
+            if _surname_of(text[match.end():match.end() + 2])]
+    if not cuts:
+        return analysis.cut_bounded(text)
+    words: list[str] = []
+    previous = 0
+    for cut in [*cuts, len(text)]:
+        if cut > previous:
+            words += analysis.cut_bounded(text[previous:cut])
+            previous = cut
+    return words
+
+
 def person_names(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each personal name found in ``text``."""
     if not text:
         return
     tags = _word_tags()
-    words = analysis.cut_bounded(text)
+    words = _words(text)
     offsets = []
     position = 0
     for word in words:

@@ -440,6 +440,7 @@ def test_the_leak_check_sees_every_disguise() -> None:
     ("请联系邻居仉洋洋，谢谢", "仉洋洋"),   # a rare surname before a dictionary word
     ("赵六和张三在此占道", "张三"),        # two names glued over 和 (赵六和张|三)
     ("李四和张三在此占道", "张三"),        # a name after 和 and another name, cut apart (李四|和|张|三)
+    ("车牌联系人丁博勇的车辆", "丁博勇"),  # the surname glued to the introducer (联系|人丁|博勇)
 ])
 def test_names_the_property_test_found_are_scrubbed(text: str, name: str) -> None:
     from portal.cases.privacy import scrub
