@@ -32,7 +32,7 @@ from urllib.parse import quote
 import pytest
 import transaction
 import webtest
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -337,9 +337,10 @@ def callers(app: Any, manager: transaction.TransactionManager, session: Session,
 def row_counts(session: Session) -> dict[str, int]:
     from portal.db import Base
 
-    tables = [t for t in Base.metadata.sorted_tables]
-    query = union_all(*(select(func.count().label("n")).select_from(t) for t in tables))
-    return dict(zip((t.name for t in tables), session.execute(query).scalars(), strict=True))
+    # Each count names its table: a UNION ALL returns its rows in no promised order.
+    query = union_all(*(select(literal(table.name).label("name"), func.count().label("n")).select_from(table)
+                        for table in Base.metadata.sorted_tables))
+    return {name: count for name, count in session.execute(query)}
 
 
 def send(caller: Caller, method: str, url: str) -> webtest.TestResponse:
