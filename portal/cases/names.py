@@ -50,6 +50,13 @@ _INTRODUCER = re.compile(
     "(?:" + "|".join(sorted(_INTRODUCERS, key=len, reverse=True)) + r")\s*(?:是|为|叫|:|：)?\s*$"
 )
 
+# Introducers that end a word whatever follows (no word begins with what they end in but 人丁, 人王…).
+_STRONG_INTRODUCER = re.compile(
+    "(?:" + "|".join(sorted(("我叫", "名叫", "叫做", "姓名", "联系人", "举报人", "投诉人", "反映人", "报料人", "报告人",
+                             "当事人", "经办人", "处置人", "处理人", "负责人"), key=len, reverse=True))
+    + r")(?:是|为|叫|:|：)?\s*"
+)
+
 # A word that ends in one of these, or is followed by one, names a place or an organisation.
 _PLACE_WORDS = (
     "路", "街", "道", "巷", "弄", "里", "村", "区", "县", "市", "镇", "乡", "省", "桥", "园", "湖", "山", "河", "江",
@@ -62,6 +69,11 @@ _PLACE_WORDS = (
 _DIRECTIONS = frozenset("东西南北中")
 # Forms of address and roles the dictionary tags as names (师傅 nr): they name nobody.
 _NOT_NAMES = frozenset("谢谢 师傅 先生 女士 小姐 老师 阿姨 大爷 大妈 大姐 大哥 同志 主任 经理 老板 书记 队长 师父".split())
+# Characters that begin the words after 本人 / 市民 far more often than any rare surname does.
+_NEVER_FIRST = frozenset("也都就还又在是说已有没不的了和与及把被让给对从向到很太才刚正将会要能可这那我你他她它们请去来过"
+                         "再即便因为所以但而或")
+# Words that join two names (赵六和张三).
+_CONNECTORS = frozenset("和与及跟同、")
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 
@@ -99,18 +111,53 @@ def _is_place(word: str, next_word: str, then: str = "") -> bool:
             or (next_word in _DIRECTIONS and then in _PLACE_WORDS))
 
 
+def _introduced_name(words: list[str], index: int, tags: dict[str, str]) -> int:
+    """The length of the name that starts at ``words[index]`` right after an introducing word,
+    or 0: a made-up or name-tagged word of two to four characters (乜琳辉), or a single character
+    and what follows, up to three (禤|欣|晨, 仉|洋洋). A dictionary word there (我是|环卫工人) is no name."""
+    word = words[index]
+    if word[:1] in _NEVER_FIRST:
+        return 0
+    if len(word) >= 2:
+        named = tags.get(word) in _NAME_TAGS or _unknown(word)
+        return len(word) if named and len(word) <= 4 and word not in _NOT_NAMES else 0
+    run = word
+    for following in words[index + 1:index + 3]:
+        if not _HAN.match(following) or len(run) + len(following) > 3:
+            break
+        run += following
+    return len(run) if len(run) >= 2 and run not in _NOT_NAMES else 0
+
+
+def _words(text: str) -> list[str]:
+    """``text`` cut into words, with a cut forced after each strong introducing word followed by
+    a surname: jieba would otherwise glue the surname to the introducer (联系|人丁|博勇)."""
+    cuts = [match.end() for match in _STRONG_INTRODUCER.finditer(text)
+            if _surname_of(text[match.end():match.end() + 2])]
+    if not cuts:
+        return analysis.cut_bounded(text)
+    words: list[str] = []
+    previous = 0
+    for cut in [*cuts, len(text)]:
+        if cut > previous:
+            words += analysis.cut_bounded(text[previous:cut])
+            previous = cut
+    return words
+
+
 def person_names(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each personal name found in ``text``."""
     if not text:
         return
     tags = _word_tags()
-    words = analysis.cut_bounded(text)
+    words = _words(text)
     offsets = []
     position = 0
     for word in words:
         offsets.append(position)
         position += len(word)
     skip_to = 0
+    found: list[tuple[int, int]] = []
     for index, word in enumerate(words):
         start = offsets[index]
         if start < skip_to or not _HAN.match(word):
@@ -118,7 +165,9 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
         end = start + len(word)
         next_word = words[index + 1] if index + 1 < len(words) else ""
         then = words[index + 2] if index + 2 < len(words) else ""
-        introduced = bool(_INTRODUCER.search(text[max(0, start - 8):start]))
+        # A name right after another one and a connector (李四和|张|三) is introduced by it.
+        joined = bool(found) and text[found[-1][1]:start] in _CONNECTORS
+        introduced = joined or bool(_INTRODUCER.search(text[max(0, start - 8):start]))
         # A compound surname cut off its given name (欧阳 | 娜娜), or a surname cut alone (王 | 小明).
         if (word in COMPOUND_SURNAMES or (len(word) == 1 and word in SURNAMES and introduced)) \
                 and index + 1 < len(words):
@@ -128,9 +177,16 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
                 combined_end = end + len(given)
                 if not _is_place(word + given, then):
                     skip_to = combined_end
-                    yield start, combined_end
+                    found.append((start, combined_end))
                     continue
         surname = _surname_of(word)
+        if surname is None and introduced:
+            # A surname outside the list (禤, 乜, 佴): the introducing word says it is a name.
+            span = _introduced_name(words, index, tags)
+            if span and not _is_place(text[start:start + span], text[start + span:start + span + 2]):
+                skip_to = start + span
+                found.append((start, start + span))
+            continue
         if surname is None or len(word) < 2 or word in _NOT_NAMES:
             continue
         tag = tags.get(word)
@@ -141,8 +197,29 @@ def person_names(text: str) -> Iterator[tuple[int, int]]:
             # The HMM glued the name to what follows (王五占道, 赵六乱扔): keep the known word.
             if not _unknown(word):
                 continue
+            joint = next((k for k in (len(surname) + 1, len(surname) + 2)
+                          if word[k:k + 1] in _CONNECTORS and len(word) > k + 1), None)
+            if joint is not None:
+                # Two names glued over 和 (赵六和张|三): the first, and the one after the connector.
+                if not _is_place(word[:joint], word[joint:]):
+                    found.append((start, start + joint))
+                rest = word[joint + 1:]
+                rest_surname = _surname_of(rest)
+                if rest_surname is not None:
+                    if len(rest) > len(rest_surname):
+                        length = min(len(rest), len(rest_surname) + 2)
+                    elif 1 <= len(next_word) <= 2 and _HAN.match(next_word):
+                        length = len(rest) + len(next_word)
+                    else:
+                        length = 0
+                    if length:
+                        rest_start = start + joint + 1
+                        skip_to = rest_start + length
+                        found.append((rest_start, skip_to))
+                continue
             cut = next((k for k in (len(surname) + 1, len(surname) + 2) if not _unknown(word[k:])),
                        len(surname) + 2)
             name, after = word[:cut], word[cut:]
         if not _is_place(name, after, then if after == next_word else ""):
-            yield start, start + len(name)
+            found.append((start, start + len(name)))
+    yield from found
