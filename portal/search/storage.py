@@ -260,7 +260,8 @@ class IndexStore:
         # spawn, not fork: a rebuild may run in a serving process beside other threads.
         context = multiprocessing.get_context("spawn")
         words = analysis.segmenter_words()
-        with context.Pool(self.rebuild_workers, initializer=_start_rebuild_worker, initargs=(words,)) as pool:
+        with context.Pool(self.rebuild_workers, initializer=_start_rebuild_worker,
+                          initargs=(words, os.getpid())) as pool:
             # The documents are read here, not in the pool's feeder thread: they may come from a
             # database session, which belongs to this thread.  A few batches stay in flight.
             in_flight: deque[Any] = deque()
@@ -324,7 +325,7 @@ def fingerprint(directory: Path, segment_ids: Iterable[str]) -> dict[str, tuple[
     return out
 
 
-def _start_rebuild_worker(words: list[str]) -> None:
+def _start_rebuild_worker(words: list[str], parent_pid: int) -> None:
     """A rebuild worker: dies with the process that started it (a ``kill -9`` of ``portal
     reindex`` once left a worker segmenting at full CPU), and cuts text as its parent does."""
     try:
@@ -333,7 +334,10 @@ def _start_rebuild_worker(words: list[str]) -> None:
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before the line above took effect
+        # The parent died before the line above took effect.  Compare with the parent's own pid,
+        # not with 1: under a subreaper (systemd user sessions, tini -s) an orphan is re-parented
+        # to the subreaper.
+        if os.getppid() != parent_pid:
             os._exit(1)
     except OSError:  # not Linux: the pool's own shutdown is all there is
         pass
