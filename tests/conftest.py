@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -54,10 +55,12 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite'}"
+@contextlib.contextmanager
+def empty_database(kind: str, folder: Path, prefix: str = "portal_scratch") -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file in ``folder``, or a PostgreSQL database
+    dropped afterwards (unreachable PostgreSQL: skipped, or failed under CI=true)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'portal.sqlite'}"
         return
     admin = _postgres_admin_engine()
     if admin is None:
@@ -65,14 +68,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         if _in_ci():
             pytest.fail(message + " (CI=true: PostgreSQL tests are required)")
         pytest.skip(message)
-    name = f"portal_test_{_worker()}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_database_url(POSTGRES_URL)).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield make_url(normalise_database_url(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with empty_database(request.param, tmp_path_factory.mktemp("sqlite"), prefix=f"portal_test_{_worker()}") as url:
+        yield url
 
 
 def _require(service: str, reachable: bool) -> None:

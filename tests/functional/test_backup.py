@@ -32,8 +32,7 @@ from portal.backup import FILES_PREFIX, database_content, read_manifest, snapsho
 from portal.cli import main
 from portal.db import get_engine
 from portal.settings import normalise_database_url
-from tests.conftest import ROOT, load_demo_catalogue
-from tests.functional.databases import empty_database
+from tests.conftest import ROOT, empty_database, load_demo_catalogue
 
 EVIDENCE = "arbitration/evidence/1/0f3a-现场照片.png"
 EVIDENCE_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

@@ -30,8 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from portal.settings import normalise_database_url
-from tests.conftest import ROOT, load_demo_catalogue
-from tests.functional.databases import empty_database
+from tests.conftest import ROOT, empty_database, load_demo_catalogue
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 
