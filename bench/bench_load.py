@@ -35,6 +35,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import tempfile
 import threading
 import time
@@ -49,6 +50,7 @@ from served_portal import (
     cpu_seconds,
     database_backends,
     loadavg,
+    log_path,
     process_tree,
     production_ini,
     start_server,
@@ -365,6 +367,36 @@ def per_second_max(samples: list[Sample]) -> list[int]:
     return [round(1000 * worst.get(second, 0.0)) for second in range(max(worst, default=-1) + 1)]
 
 
+def server_side(log_path: Path) -> dict[str, Any]:
+    """The app's own durations of the bench's requests, from the server's JSON access log: time
+    inside the portal, without the wait for a free worker thread (the rest of the client's latency)."""
+    durations: list[float] = []
+    by_path: list[tuple[float, str]] = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if '"portal.access"' not in line or '"client": "10.77.' not in line or "10.77.255." in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        durations.append(entry["duration_ms"] / 1000)
+        by_path.append((entry["duration_ms"], f"{entry['method']} {entry['path']}"))
+    figures = latency_figures([Sample("", "", False, 200, d, 0.0, "") for d in durations])
+    figures["slowest"] = [f"{ms:.0f} ms {path}" for ms, path in sorted(by_path, reverse=True)[:8]]
+    return figures
+
+
+def connections_per_worker(port: int) -> dict[str, int]:
+    """Established connections of the listening port per worker process (``ss``): with keep-alive
+    a connection stays with the worker that accepted it, so this is how the load is shared."""
+    try:
+        listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                                 capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return dict(Counter(match.group(1) for match in re.finditer(r"pid=(\d+)", listing)))
+
+
 def make_keys(database_url: str, keyed: int, greedy_limit: int) -> tuple[list[str], str]:
     """``keyed`` keys with the default limit and one with ``greedy_limit`` per minute, for a
     bench user (created once); previous runs' keys are revoked first."""
@@ -389,15 +421,19 @@ def make_keys(database_url: str, keyed: int, greedy_limit: int) -> tuple[list[st
     return secrets, greedy
 
 
-def run(port: int, calls: list[Call], clients: int, keys: list[str | None], duration: float) -> list[Sample]:
+def run(port: int, calls: list[Call], clients: int, keys: list[str | None],
+        duration: float) -> tuple[list[Sample], dict[str, int]]:
+    """The samples of every client, and the connections per worker half-way through."""
     start = time.perf_counter()
     workers = [Client(i, port, calls, keys[i] if i < len(keys) else None, start, start + duration)
                for i in range(clients)]
     for worker in workers:
         worker.start()
+    time.sleep(duration / 2)
+    spread = connections_per_worker(port)
     for worker in workers:
         worker.join()
-    return [sample for worker in workers for sample in worker.samples]
+    return [sample for worker in workers for sample in worker.samples], spread
 
 
 def print_outcome(label: str, outcome: dict[str, Any]) -> None:
@@ -413,7 +449,12 @@ def print_outcome(label: str, outcome: dict[str, Any]) -> None:
         print(f"    {name:9} n={figures['n']:5}  p50 {figures['p50_ms']:6.0f}  p95 {figures['p95_ms']:6.0f}  "
               f"p99 {figures['p99_ms']:6.0f}  max {figures['max_ms']:6.0f} ms  {figures.get('statuses', '')}",
               flush=True)
+    inside = outcome["server_side"]
+    print(f"    inside the portal (access log): p50 {inside['p50_ms']:.0f}  p95 {inside['p95_ms']:.0f}  "
+          f"p99 {inside['p99_ms']:.0f}  max {inside['max_ms']:.0f} ms; connections per worker "
+          f"{outcome['connections_per_worker']}; {outcome['distinct_urls']} distinct URLs", flush=True)
     print("    slowest:", *outcome["slowest"][:8], sep="\n      ", flush=True)
+    print("    slowest inside:", *inside["slowest"][:5], sep="\n      ", flush=True)
     print("    slowest per second:", outcome["per_second_max_ms"], flush=True)
     if outcome["errors"]:
         print("    errors e.g.:", outcome["error_samples"], flush=True)
@@ -459,7 +500,7 @@ def main() -> None:
                 server_pids = process_tree(server.pid)
                 db_pids = database_backends(database_url)
                 cpu_before = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
-                samples = run(args.port, calls, args.clients, keys, args.duration)
+                samples, spread = run(args.port, calls, args.clients, keys, args.duration)
                 cpu_after = (cpu_seconds(process_tree(server.pid)), cpu_seconds(db_pids), time.process_time())
                 outcome = summarise(samples, args.duration)
                 served = max(1, outcome["requests"])
@@ -467,7 +508,8 @@ def main() -> None:
                 outcome.update(round=round_no, clients=args.clients, duration=args.duration, load_before=before,
                                load_after=loadavg(), ready_seconds=ready, server_cores=server_cpu / args.duration,
                                server_cpu_ms=1000 * server_cpu / served, db_cpu_ms=1000 * db_cpu / served,
-                               client_cpu_ms=1000 * client_cpu / served, distinct_urls=len({c.path for c in calls}))
+                               client_cpu_ms=1000 * client_cpu / served, distinct_urls=len({c.path for c in calls}),
+                               connections_per_worker=spread, server_side=server_side(log_path(args.port, "bench-load")))
                 results.append(outcome)
                 print_outcome(f"round {round_no}", outcome)
             finally:

@@ -46,15 +46,19 @@ def production_ini(directory: Path, settings: dict[str, str] | None = None, name
     return path
 
 
+def log_path(port: int, log_name: str = "bench-server") -> Path:
+    """Where :func:`start_server` writes the server's output (gunicorn's lines, the access log)."""
+    return Path(tempfile.gettempdir()) / f"{log_name}-{port}.log"
+
+
 def start_server(ini: Path, port: int, env: dict[str, str], workers: int | None = None,
                  log_name: str = "bench-server") -> subprocess.Popen[bytes]:
     """``portal serve`` on 127.0.0.1:``port`` (``workers`` from the ini unless given); its output
-    goes to ``$TMPDIR/<log_name>-<port>.log``."""
-    log_path = Path(tempfile.gettempdir()) / f"{log_name}-{port}.log"
+    goes to :func:`log_path`."""
     command = [str(PORTAL), "--config", str(ini), "serve", "--bind", f"127.0.0.1:{port}"]
     if workers is not None:
         command += ["--workers", str(workers)]
-    log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115 - the server keeps it for its lifetime
+    log: IO[bytes] = open(log_path(port, log_name), "wb")  # noqa: SIM115 - the server keeps it for its lifetime
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
