@@ -468,6 +468,8 @@ def main() -> None:
     parser.add_argument("--greedy-limit", type=int, default=30,
                         help="requests per minute of one more keyed client's own limit (0: no such client)")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds to wait between /healthz ready and the load (default 0: at once)")
     parser.add_argument("--port", type=int, default=16660)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args()
@@ -493,6 +495,7 @@ def main() -> None:
             server = start_server(ini, args.port, env, log_name="bench-load")
             try:
                 ready = wait_ready(args.port)
+                time.sleep(args.settle)
                 if not corpus.cases:
                     corpus.cases = discover_case_ids(lambda path: fetch_json(args.port, path))
                 calls = build_mix(corpus, seed=round_no)

@@ -24,9 +24,38 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 # Keys of [server:main] that are for paste, not for gunicorn.
 _NOT_GUNICORN = {"use", "here", "__file__"}
+#: [server:main] keys the portal reads itself (gunicorn has no such setting).
+PORTAL_SERVER_KEYS = {"max_requests_per_connection"}
+
+
+class RebalancingThreadWorker(ThreadWorker):
+    """gunicorn's ``gthread`` worker that closes a keep-alive connection after
+    ``max_requests_per_connection`` requests (as nginx's ``keepalive_requests`` does).
+
+    Why: a keep-alive connection stays for its whole life with the worker process that accepted
+    it, and one worker can use one core (the GIL). Connections are made in bursts — when the node
+    enters the pool, when a balancer or a client pool opens its connections, when a recycled
+    worker (``max_requests``) drops its own and they all reconnect to the worker still running —
+    and whichever worker is free at that instant takes them all: the load bench saw 49 of 50
+    connections on one worker of two, one core busy, the other idle, and latencies queueing to
+    seconds. Closing after a bounded number of requests makes the client reconnect, and the accept
+    goes to the worker that is free first (a busy worker's loop waits for the GIL), so the
+    connections spread over the workers within seconds. The cost is one loopback or LAN handshake
+    per ``max_requests_per_connection`` requests.
+    """
+
+    max_requests_per_connection = 0  # set by the master from [server:main] before it forks
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        served = getattr(conn, "portal_requests_served", 0) + 1
+        conn.portal_requests_served = served
+        if 0 < self.max_requests_per_connection <= served:
+            req.must_close = True  # gunicorn answers "Connection: close" and closes after this one
+        return bool(super().handle_request(req, conn))
 
 
 def server_options(config_path: str | Path, section: str = "server:main") -> dict[str, str]:
@@ -58,11 +87,15 @@ class PortalServer(BaseApplication):
 
     def load_config(self) -> None:
         self.cfg.set("default_proc_name", f"portal:{Path(self.config_path).name}")
+        RebalancingThreadWorker.max_requests_per_connection = int(
+            self.options.get("max_requests_per_connection") or 0)
         parser = configparser.ConfigParser()
         parser.read(self.config_path)
         if parser.has_section("loggers"):
             self.cfg.set("logconfig", self.config_path)
         for key, value in self.options.items():
+            if key.lower() in PORTAL_SERVER_KEYS:
+                continue
             if key.lower() not in self.cfg.settings:
                 # e.g. waitress's own keys in an ini written for pserve + waitress
                 print(f"portal serve: [server:main] {key} is not a gunicorn setting; ignored", file=sys.stderr)

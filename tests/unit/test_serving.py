@@ -1,0 +1,54 @@
+"""The gunicorn worker production.ini serves with (portal/serving.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from gunicorn.workers.gthread import ThreadWorker
+
+from portal.serving import RebalancingThreadWorker, server_options
+
+
+@pytest.fixture
+def worker(monkeypatch: pytest.MonkeyPatch) -> RebalancingThreadWorker:
+    """The worker without a server around it: gthread's own handling answers whether gunicorn
+    would keep the connection open (it closes when the request says it must)."""
+
+    def keeps_open(self: ThreadWorker, req: Any, conn: Any) -> bool:
+        return not req.must_close
+
+    monkeypatch.setattr(ThreadWorker, "handle_request", keeps_open)
+    instance = object.__new__(RebalancingThreadWorker)
+    monkeypatch.setattr(instance, "max_requests_per_connection", 3)
+    return instance
+
+
+def requests_until_closed(worker: RebalancingThreadWorker, conn: Any, limit: int = 10) -> int:
+    for served in range(1, limit + 1):
+        if not worker.handle_request(SimpleNamespace(must_close=False), conn):
+            return served
+    return limit + 1
+
+
+def test_a_keep_alive_connection_is_closed_after_so_many_requests(worker):
+    """So that connections made in a burst onto one worker spread over the workers again."""
+    first, second = SimpleNamespace(), SimpleNamespace()
+    assert requests_until_closed(worker, first) == 3
+    assert requests_until_closed(worker, second) == 3  # counted per connection
+
+
+def test_without_a_limit_connections_stay_open(worker, monkeypatch):
+    monkeypatch.setattr(worker, "max_requests_per_connection", 0)
+    assert requests_until_closed(worker, SimpleNamespace()) == 11
+
+
+def test_production_ini_spreads_connections_over_the_workers():
+    from tests.conftest import ROOT
+
+    options = server_options(ROOT / "production.ini")
+    assert options["worker_class"] == "portal.serving.RebalancingThreadWorker"
+    assert int(options["max_requests_per_connection"]) > 0
+    # a worker takes no more than its share of the connections the node serves at once
+    assert int(options["worker_connections"]) < 1000
