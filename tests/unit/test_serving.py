@@ -52,3 +52,34 @@ def test_production_ini_spreads_connections_over_the_workers():
     assert int(options["max_requests_per_connection"]) > 0
     # a worker takes no more than its share of the connections the node serves at once
     assert int(options["worker_connections"]) < 1000
+
+
+def test_a_new_worker_asks_itself_for_the_warm_up_pages_before_serving():
+    """What the first visitors would otherwise wait for (templates, catalogue snapshot) is built
+    by the worker's own requests; one failing page does not keep the worker from serving."""
+    from portal.serving import warm_up_worker
+
+    asked: list[str] = []
+    beats: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        asked.append(environ["PATH_INFO"] + ("?" + environ["QUERY_STRING"] if environ["QUERY_STRING"] else ""))
+        if environ["PATH_INFO"] == "/broken":
+            raise RuntimeError("database down")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    worker = SimpleNamespace(wsgi=app, notify=lambda: beats.append(1))
+    warm_up_worker(worker, ["/", "/broken", "/search?q=%E4%BA%95"])
+    assert asked == ["/", "/broken", "/search?q=%E4%BA%95"]
+    assert len(beats) == 3  # the master hears from the worker while it warms
+
+
+def test_production_ini_warms_every_kind_of_public_page():
+    from tests.conftest import ROOT
+
+    paths = server_options(ROOT / "production.ini")["warm_up_paths"].split()
+    for page in ("/", "/catalogue/lookup", "/regulations", "/rulings", "/bulletins", "/cases", "/track"):
+        assert page in paths
+    assert any(p.startswith("/search?q=") for p in paths)
+    assert any(p.startswith("/api/v1/") for p in paths) and any(p.startswith("/open311/") for p in paths)
