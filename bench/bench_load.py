@@ -465,7 +465,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--keyed", type=int, default=10, help="clients presenting an API key (default limit)")
-    parser.add_argument("--greedy-limit", type=int, default=30,
+    parser.add_argument("--greedy-limit", type=int, default=10,
                         help="requests per minute of one more keyed client's own limit (0: no such client)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--settle", type=float, default=0.0,
