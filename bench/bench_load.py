@@ -179,9 +179,10 @@ def build_mix(corpus: Corpus, seed: int = 11, size: int = 4000) -> list[Call]:
         (1, "pages", "catalogue.areas", lambda: "/catalogue/areas", False, [1]),
         (1, "pages", "catalogue.powers", lambda: "/catalogue/powers", False, [1]),
         (2, "pages", "catalogue.power", lambda: f"/catalogue/powers/{pick(corpus.powers)}", False, corpus.powers),
-        (2, "pages", "catalogue.duties",
-         lambda: f"/catalogue/duties?{q(item_type=pick(corpus.service_codes), area=pick(corpus.streets))}", False,
-         corpus.service_codes),
+        # (the HTML duty list is a staff page: visitors and integrations read the API's)
+        (2, "lookup", "api.duties",
+         lambda: f"/api/v1/duties?{q(item_type=pick(corpus.service_codes), area=pick(corpus.streets), within='true')}",
+         True, corpus.service_codes),
         (2, "pages", "catalogue.duty", lambda: f"/catalogue/duties/{pick(corpus.duties)}", False, corpus.duties),
         (2, "pages", "regulations", lambda: "/regulations", False, [1]),
         (2, "pages", "regulations.detail", lambda: f"/regulations/{pick(corpus.regulations)}", False,
