@@ -1,5 +1,6 @@
-"""The load benchmark's request mix (bench/bench_load.py) asks only for routes that exist, with
-parameters the portal accepts: walked once against the app, every answer is 2xx (a redirect would be a staff page sending the visitor to log in).
+"""The load benchmark's request mix (bench/bench_load.py) asks only for public routes that exist,
+with parameters the portal accepts: walked once against the app, every answer is 2xx (a redirect
+would be a staff page sending the visitor to the login form).
 
 Keeps the benchmark from rotting when a route or a parameter changes (its run itself is in
 bench/, not in the suite)."""
