@@ -47,11 +47,9 @@ from typing import Any
 
 from served_portal import (
     SAMPLE_QUERIES,
-    cpu_seconds,
-    database_backends,
+    CpuMeter,
     loadavg,
     log_path,
-    process_tree,
     production_ini,
     start_server,
     stop_server,
@@ -501,18 +499,12 @@ def main() -> None:
                     corpus.cases = discover_case_ids(lambda path: fetch_json(args.port, path))
                 calls = build_mix(corpus, seed=round_no)
                 before = loadavg()
-                server_pids = process_tree(server.pid)
-                db_pids = database_backends(database_url)
-                cpu_before = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
+                cpu = CpuMeter(server.pid, database_url)
                 samples, spread = run(args.port, calls, args.clients, keys, args.duration)
-                cpu_after = (cpu_seconds(process_tree(server.pid)), cpu_seconds(db_pids), time.process_time())
                 outcome = summarise(samples, args.duration)
-                served = max(1, outcome["requests"])
-                server_cpu, db_cpu, client_cpu = (b - a for a, b in zip(cpu_before, cpu_after))
+                outcome.update(cpu.figures(outcome["requests"], args.duration))
                 outcome.update(round=round_no, clients=args.clients, duration=args.duration, load_before=before,
-                               load_after=loadavg(), ready_seconds=ready, server_cores=server_cpu / args.duration,
-                               server_cpu_ms=1000 * server_cpu / served, db_cpu_ms=1000 * db_cpu / served,
-                               client_cpu_ms=1000 * client_cpu / served, distinct_urls=len({c.path for c in calls}),
+                               load_after=loadavg(), ready_seconds=ready, distinct_urls=len({c.path for c in calls}),
                                connections_per_worker=spread, server_side=server_side(log_path(args.port, "bench-load")))
                 results.append(outcome)
                 print_outcome(f"round {round_no}", outcome)

@@ -32,10 +32,8 @@ from pathlib import Path
 
 from served_portal import (
     SAMPLE_QUERIES,
-    cpu_seconds,
-    database_backends,
+    CpuMeter,
     loadavg,
-    process_tree,
     production_ini,
     start_server,
     stop_server,
@@ -175,17 +173,10 @@ def main() -> None:
                     # Warm-up: every worker has answered each kind (jieba, snapshot, index readers).
                     drive(args.port, mix, args.clients, 5.0 + 2.0 * workers)
                     before = loadavg()
-                    server_pids = process_tree(server.pid)
-                    db_pids = database_backends(env["DATABASE_URL"])
-                    cpu_before = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
+                    cpu = CpuMeter(server.pid, env["DATABASE_URL"])
                     outcome = drive(args.port, mix, args.clients, args.duration)
-                    cpu_after = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
-                    served = max(1, int(outcome["requests"]))
-                    server_cpu, db_cpu, client_cpu = (b - a for a, b in zip(cpu_before, cpu_after))
-                    outcome.update(workers=workers, round=round_no, load_before=before, load_after=loadavg(),
-                                   server_cores=server_cpu / args.duration,
-                                   server_cpu_ms=1000 * server_cpu / served, db_cpu_ms=1000 * db_cpu / served,
-                                   client_cpu_ms=1000 * client_cpu / served)
+                    outcome.update(cpu.figures(int(outcome["requests"]), args.duration))
+                    outcome.update(workers=workers, round=round_no, load_before=before, load_after=loadavg())
                     results.append(outcome)
                     print(f"round {round_no} workers {workers}: {outcome['rps']:.1f} req/s, p50 "
                           f"{outcome['p50_ms']:.1f} ms, p99 {outcome['p99_ms']:.1f} ms, errors {outcome['errors']}, "

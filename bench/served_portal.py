@@ -124,3 +124,23 @@ def database_backends(database_url: str) -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))]
     engine.dispose()
     return pids
+
+
+class CpuMeter:
+    """CPU time over a run of the server's processes, the PostgreSQL backends serving its
+    database, and this (the client) process; started at construction."""
+
+    def __init__(self, server_pid: int, database_url: str) -> None:
+        self.server_pid = server_pid
+        self.database_pids = database_backends(database_url)
+        self.before = self._read()
+
+    def _read(self) -> tuple[float, float, float]:
+        return (cpu_seconds(process_tree(self.server_pid)), cpu_seconds(self.database_pids), time.process_time())
+
+    def figures(self, requests: int, duration: float) -> dict[str, float]:
+        """Cores the server used, and CPU milliseconds per request of server, database and client."""
+        server, database, client = (b - a for a, b in zip(self.before, self._read()))
+        served = max(1, requests)
+        return {"server_cores": server / duration, "server_cpu_ms": 1000 * server / served,
+                "db_cpu_ms": 1000 * database / served, "client_cpu_ms": 1000 * client / served}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import configparser
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -34,6 +35,46 @@ _NOT_GUNICORN = {"use", "here", "__file__"}
 PORTAL_SERVER_KEYS = {"max_requests_per_connection", "warm_up_paths"}
 
 log = logging.getLogger(__name__)
+
+
+class WorkerReadiness:
+    """How many of the node's workers have loaded the app and warmed up, counted in memory the
+    master shares with the workers it forks.
+
+    Why: ``/healthz`` is answered by whichever worker is ready first. Had it said ok then, the
+    balancer would send the whole load to that one worker while the others still load the app
+    (20-40 s on a busy machine), and those others start slower still for sharing the CPU with it.
+    The count only grows (a recycled worker adds one more), so after start-up a worker's restart
+    never takes the node out of the pool."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self._ready = multiprocessing.Value("i", 0)
+
+    def worker_ready(self) -> None:
+        with self._ready.get_lock():
+            self._ready.value += 1
+
+    def health(self) -> dict[str, Any]:
+        ready = min(int(self._ready.value), self.expected)
+        return {"ok": ready >= self.expected, "ready": ready, "expected": self.expected}
+
+
+#: Set in the master by ``portal serve`` before it forks; None in any other process.
+readiness: WorkerReadiness | None = None
+
+
+def workers_health() -> dict[str, Any] | None:
+    """For ``/healthz``: whether every worker of this node is serving (None when not under gunicorn)."""
+    return readiness.health() if readiness is not None else None
+
+
+def worker_started(worker: Any, warm_up_paths: list[str]) -> None:
+    """gunicorn's ``post_worker_init``: warm up, then count the worker as ready."""
+    if warm_up_paths:
+        warm_up_worker(worker, warm_up_paths)
+    if readiness is not None:
+        readiness.worker_ready()
 
 
 def warm_up_worker(worker: Any, paths: list[str]) -> None:
@@ -117,8 +158,7 @@ class PortalServer(BaseApplication):
         RebalancingThreadWorker.max_requests_per_connection = int(
             self.options.get("max_requests_per_connection") or 0)
         warm_up_paths = str(self.options.get("warm_up_paths") or "").split()
-        if warm_up_paths:
-            self.cfg.set("post_worker_init", lambda worker: warm_up_worker(worker, warm_up_paths))
+        self.cfg.set("post_worker_init", lambda worker: worker_started(worker, warm_up_paths))
         parser = configparser.ConfigParser()
         parser.read(self.config_path)
         if parser.has_section("loggers"):
@@ -131,6 +171,8 @@ class PortalServer(BaseApplication):
                 print(f"portal serve: [server:main] {key} is not a gunicorn setting; ignored", file=sys.stderr)
                 continue
             self.cfg.set(key.lower(), value)
+        global readiness
+        readiness = WorkerReadiness(int(self.cfg.workers))
 
     def load(self) -> Any:
         from pyramid.paster import get_app

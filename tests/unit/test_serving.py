@@ -83,3 +83,28 @@ def test_production_ini_warms_every_kind_of_public_page():
         assert page in paths
     assert any(p.startswith("/search?q=") for p in paths)
     assert any(p.startswith("/api/v1/") for p in paths) and any(p.startswith("/open311/") for p in paths)
+
+
+def test_the_node_is_ready_once_every_worker_is_and_stays_ready(monkeypatch):
+    """/healthz must not let the balancer send everything to the first worker while the
+    others still load; a worker recycled later does not take the node out of the pool."""
+    import portal.serving
+    from portal.serving import WorkerReadiness, worker_started, workers_health
+
+    monkeypatch.setattr(portal.serving, "readiness", WorkerReadiness(2))
+    worker = SimpleNamespace(wsgi=None, notify=lambda: None)
+    assert workers_health() == {"ok": False, "ready": 0, "expected": 2}
+    worker_started(worker, [])
+    assert workers_health() == {"ok": False, "ready": 1, "expected": 2}
+    worker_started(worker, [])
+    assert workers_health() == {"ok": True, "ready": 2, "expected": 2}
+    worker_started(worker, [])  # a recycled worker
+    assert workers_health()["ok"] is True
+
+
+def test_outside_gunicorn_there_is_no_worker_check(monkeypatch):
+    import portal.serving
+    from portal.serving import workers_health
+
+    monkeypatch.setattr(portal.serving, "readiness", None)
+    assert workers_health() is None
