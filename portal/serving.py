@@ -97,7 +97,33 @@ def warm_up_worker(worker: Any, paths: list[str]) -> None:
         except Exception:  # noqa: BLE001 - warming is an optimisation, never a reason not to serve
             log.warning("warm-up request %s failed", path, exc_info=True)
         worker.notify()  # still alive for the master's timeout while warming
-    log.info("worker warmed up: %d pages in %.1f s", len(paths), time.monotonic() - started)
+    compiled = compile_templates(worker.wsgi)
+    worker.notify()
+    log.info("worker warmed up: %d pages, %d templates in %.1f s", len(paths), compiled, time.monotonic() - started)
+
+
+def compile_templates(app: Any) -> int:
+    """Compile every Jinja2 template once, so that the first page of a kind the warm-up pages do
+    not cover (an item type's, an article's, a case's …) does not compile its own on live traffic.
+    Templates are cached by name, the name the renderers ask for; the count compiled."""
+    from pyramid_jinja2 import IJinja2Environment
+
+    registry = getattr(app, "registry", None)
+    environment = registry.queryUtility(IJinja2Environment, name=".jinja2") if registry is not None else None
+    if environment is None:
+        return 0
+    from jinja2 import FileSystemLoader
+
+    # pyramid_jinja2's loader cannot list its templates: list the same search path's files.
+    names = FileSystemLoader(getattr(environment.loader, "searchpath", [])).list_templates()
+    compiled = 0
+    for name in (name for name in names if name.endswith(".jinja2")):
+        try:
+            environment.get_template(name)
+            compiled += 1
+        except Exception:  # noqa: BLE001 - as for the pages: warming never stops a worker
+            log.warning("warm-up could not compile %s", name, exc_info=True)
+    return compiled
 
 
 class RebalancingThreadWorker(ThreadWorker):
