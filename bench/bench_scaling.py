@@ -24,36 +24,27 @@ import http.client
 import json
 import os
 import random
-import re
-import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 
+from served_portal import (
+    SAMPLE_QUERIES,
+    CpuMeter,
+    loadavg,
+    production_ini,
+    start_server,
+    stop_server,
+    wait_ready,
+)
 from sqlalchemy import create_engine, text
-
-ROOT = Path(__file__).resolve().parent.parent
-PORTAL = Path(sys.executable).with_name("portal")
-
-SEARCHES = [
-    "井盖", "窨井盖缺失谁来管", "夜间施工噪声", "占道经营", "违法建筑拆除", "城市道路管理条例第二十三条",
-    "行政处罚法第63条", "垃圾分类", "户外广告设置", "树木砍伐审批", "排水管道堵塞", "共享单车乱停放",
-    "渣土运输", "犬只管理", "乱贴小广告", "绿化带破坏",
-]
 
 
 def bench_ini(tmp: Path) -> Path:
     """production.ini with absolute paths and the per-IP limit lifted (one client address here)."""
-    source = (ROOT / "production.ini").read_text()
-    source = source.replace("%(here)s", str(ROOT))
-    source = re.sub(r"(?m)^ratelimit\.anonymous_per_minute = .*$", "ratelimit.anonymous_per_minute = 0", source)
-    path = tmp / "bench-scaling.ini"
-    path.write_text(source)
-    return path
+    return production_ini(tmp, {"ratelimit.anonymous_per_minute": "0"}, name="bench-scaling.ini")
 
 
 def build_mix(database_url: str, seed: int = 7) -> list[tuple[str, str]]:
@@ -76,7 +67,7 @@ def build_mix(database_url: str, seed: int = 7) -> list[tuple[str, str]]:
     for _ in range(40):
         lat, lon = 30.2336 + rng.uniform(-0.001, 0.001), 120.0860 + rng.uniform(-0.001, 0.001)
         mix.append(("lookup", f"/api/v1/responsibility?item_type={rng.choice(items)}&lat={lat:.5f}&lon={lon:.5f}"))
-    for query in SEARCHES:
+    for query in SAMPLE_QUERIES:
         mix.append(("search", "/api/v1/search?" + urllib.parse.urlencode({"q": query})))
         mix.append(("search", "/search?" + urllib.parse.urlencode({"q": query})))
         mix.append(("search", "/api/v1/search?" + urllib.parse.urlencode({"q": query, "type": "article", "page": 2})))
@@ -98,72 +89,6 @@ def build_mix(database_url: str, seed: int = 7) -> list[tuple[str, str]]:
         weighted += [(kind, urls[i % len(urls)]) for i in range(count)]
     rng.shuffle(weighted)
     return weighted
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and its descendants (the gunicorn master and its workers)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    tree, frontier = [root], [root]
-    while frontier:
-        frontier = [pid for pid, parent in parents.items() if parent in frontier]
-        tree += frontier
-    return tree
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
-
-
-def database_backends(database_url: str) -> list[int]:
-    """PostgreSQL backend processes serving the benchmark's database (same machine)."""
-    from portal.settings import normalise_database_url
-
-    engine = create_engine(normalise_database_url(database_url))
-    with engine.connect() as connection:
-        pids = [r[0] for r in connection.execute(text(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))]
-    engine.dispose()
-    return pids
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def start_server(ini: Path, workers: int, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = open(Path(tempfile.gettempdir()) / f"bench-scaling-{port}.log", "wb")  # noqa: SIM115
-    return subprocess.Popen([str(PORTAL), "--config", str(ini), "serve", "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(workers)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_ready(port: int, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"server on port {port} not ready")
 
 
 def drive(port: int, mix: list[tuple[str, str]], clients: int, duration: float) -> dict[str, object]:
@@ -242,23 +167,16 @@ def main() -> None:
         results = []
         for round_no in range(1, args.rounds + 1):
             for workers in args.workers:
-                server = start_server(ini, workers, args.port, env)
+                server = start_server(ini, args.port, env, workers=workers, log_name="bench-scaling")
                 try:
                     wait_ready(args.port)
                     # Warm-up: every worker has answered each kind (jieba, snapshot, index readers).
                     drive(args.port, mix, args.clients, 5.0 + 2.0 * workers)
                     before = loadavg()
-                    server_pids = process_tree(server.pid)
-                    db_pids = database_backends(env["DATABASE_URL"])
-                    cpu_before = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
+                    cpu = CpuMeter(server.pid, env["DATABASE_URL"])
                     outcome = drive(args.port, mix, args.clients, args.duration)
-                    cpu_after = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
-                    served = max(1, int(outcome["requests"]))
-                    server_cpu, db_cpu, client_cpu = (b - a for a, b in zip(cpu_before, cpu_after))
-                    outcome.update(workers=workers, round=round_no, load_before=before, load_after=loadavg(),
-                                   server_cores=server_cpu / args.duration,
-                                   server_cpu_ms=1000 * server_cpu / served, db_cpu_ms=1000 * db_cpu / served,
-                                   client_cpu_ms=1000 * client_cpu / served)
+                    outcome.update(cpu.figures(int(outcome["requests"]), args.duration))
+                    outcome.update(workers=workers, round=round_no, load_before=before, load_after=loadavg())
                     results.append(outcome)
                     print(f"round {round_no} workers {workers}: {outcome['rps']:.1f} req/s, p50 "
                           f"{outcome['p50_ms']:.1f} ms, p99 {outcome['p99_ms']:.1f} ms, errors {outcome['errors']}, "
@@ -272,8 +190,7 @@ def main() -> None:
                     if outcome["errors"]:
                         print("    errors e.g.:", outcome["error_samples"], flush=True)
                 finally:
-                    server.terminate()
-                    server.wait(timeout=60)
+                    stop_server(server)
                     time.sleep(2)
         if args.json:
             print(json.dumps(results, ensure_ascii=False, indent=1))

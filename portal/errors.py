@@ -192,7 +192,8 @@ def html_error_response(request: Request, info: ErrorInfo) -> Response:
     title = STATUS_MESSAGES.get(info.status, ("", "出错了"))[1]
     response = render_to_response(
         "errors/error.jinja2",
-        {"status": info.status, "title": title, "message": info.message, "fields": info.fields},
+        {"status": info.status, "title": title, "message": info.message, "fields": info.fields,
+         "retry_after": info.headers.get("Retry-After")},
         request=request,
     )
     response.status = info.status

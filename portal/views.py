@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,12 @@ def healthz(request: Request) -> Response:
                 checks["search_index"]["error"] = "unavailable"
         except Exception as exc:  # noqa: BLE001
             checks["search_index"] = {"ok": False, "error": type(exc).__name__}
+    # Under `portal serve` (gunicorn, which only it imports): ready once every worker is
+    # (portal.serving.WorkerReadiness).
+    serving = sys.modules.get("portal.serving")
+    workers = serving.workers_health() if serving is not None else None
+    if workers is not None:
+        checks["workers"] = workers
     ready = all(check.get("ok") for check in checks.values())
     status = "ok" if ready else "unavailable"
     shared = request.registry.get("portal.shared_state")

@@ -9,7 +9,7 @@ from pyramid.session import SignedCookieSessionFactory
 from pyramid.tweens import EXCVIEW
 
 from portal.accounts.interfaces import IApiKeyService, IUserService
-from portal.accounts.ratelimit import make_rate_limiter
+from portal.accounts.ratelimit import make_rate_limiter, rate_limit_view_deriver
 from portal.accounts.security import PortalSecurityPolicy, uses_api_keys
 from portal.accounts.services import api_key_service_factory, user_service_factory
 from portal.accounts.usage import ApiKeyUsage
@@ -55,6 +55,8 @@ def includeme(config: Any) -> None:
     config.set_default_csrf_options(require_csrf=True, callback=_csrf_applies)
     config.set_security_policy(PortalSecurityPolicy())
     config.registry["portal.ratelimiter"] = make_rate_limiter(config.registry)
+    # Counted before the query is parsed: a flood of malformed queries is a flood too.
+    config.add_view_deriver(rate_limit_view_deriver, name="rate_limit", over="schema")
     config.registry["portal.apikey_usage"] = ApiKeyUsage(
         config.registry["dbsession_writer_factory"],
         interval=float(settings.get("apikeys.usage_write_interval", 60)),

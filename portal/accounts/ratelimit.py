@@ -1,4 +1,4 @@
-"""Rate limits for the machine surfaces (/api/, /open311/) and the login form.
+"""Rate limits for the machine surfaces (/api/, /open311/), the search page and the login form.
 
 GCRA (the generic cell rate algorithm, as in ATM networks and redis-cell): each bucket is one
 number, the theoretical arrival time (TAT) of the next request. A request is allowed when the
@@ -28,6 +28,7 @@ from portal.accounts.security import presented_api_key, uses_api_keys
 from portal.errors import RateLimited, Unauthorized
 
 WINDOW_SECONDS = 60.0
+TOO_MANY_REQUESTS = "请求过于频繁，请稍后再试。"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,17 +107,6 @@ class RateLimiter:
         decision = self.check(bucket, per_minute)
         return None if decision.allowed else decision.retry_after_seconds
 
-    def state(self, bucket: str, per_minute: int) -> tuple[int, int]:
-        """(requests left now, seconds until the bucket is full again), for the RateLimit-* headers."""
-        if per_minute <= 0:
-            return 0, 0
-        rate = per_minute / 60.0
-        now = self._clock()
-        with self._lock:
-            tokens, stamp = self._buckets.get(bucket, (float(per_minute), now))
-        tokens = min(float(per_minute), tokens + (now - stamp) * rate)
-        return int(tokens), math.ceil((per_minute - tokens) / rate)
-
     def _prune(self, now: float) -> None:
         # A bucket whose TAT has passed is full again: forgetting it changes nothing.
         for key in [k for k, tat in self._tats.items() if tat <= now]:
@@ -174,6 +164,16 @@ class SharedRateLimiter:
         return None if decision.allowed else decision.retry_after_seconds
 
 
+def enforce_limit(limiter: RateLimiter | SharedRateLimiter, bucket: str, per_minute: int) -> dict[str, str]:
+    """Count one request against ``bucket``: its RateLimit-* headers, or :class:`RateLimited`
+    (429 with those headers and Retry-After) when the bucket is empty."""
+    decision = limiter.check(bucket, per_minute)
+    headers = ratelimit_headers(decision)
+    if not decision.allowed:
+        raise RateLimited(TOO_MANY_REQUESTS, retry_after=decision.retry_after_seconds, headers=headers)
+    return headers
+
+
 def make_rate_limiter(registry: Any) -> RateLimiter | SharedRateLimiter:
     shared = registry.get("portal.shared_state")
     return SharedRateLimiter(shared) if shared is not None else RateLimiter()
@@ -194,18 +194,49 @@ def api_guard_tween_factory(handler: Callable[[Request], Response], registry: An
             raise Unauthorized("API 密钥无效或已撤销。", code="invalid_api_key")
         if identity is not None and identity.api_key is not None:
             key = identity.api_key
-            decision = limiter.check(f"key:{key.id}", key.rate_limit_per_minute or key_limit)
+            headers = enforce_limit(limiter, f"key:{key.id}", key.rate_limit_per_minute or key_limit)
         else:
-            decision = limiter.check(f"ip:{request.client_addr}", anonymous_limit)
-        headers = ratelimit_headers(decision)
-        if not decision.allowed:
-            raise RateLimited("请求过于频繁，请稍后再试。", retry_after=decision.retry_after_seconds,
-                              headers=headers)
+            headers = enforce_limit(limiter, f"ip:{request.client_addr}", anonymous_limit)
         response = handler(request)
         response.headers.update(headers)
         return response
 
     return api_guard_tween
+
+
+def rate_limit_view_deriver(view: Callable[[Any, Request], Any], info: Any) -> Callable[[Any, Request], Any]:
+    """``@view_config(..., rate_limit="search")``: a page for people limited like the API.
+
+    Pages that cost real CPU per request (a search runs jieba and ranks postings) are as open to
+    a flood as the API, but sit outside the API tween. Anonymous visitors count per client
+    address against ``ratelimit.<scope>_per_minute`` (default: ``ratelimit.anonymous_per_minute``),
+    in buckets of their own, so that heavy API use from an office's shared address does not lock
+    its staff out of the page; signed-in staff count per account against the limit of an
+    identified client (``ratelimit.apikey_per_minute``), so colleagues behind one address do not
+    share one bucket. A refusal is the HTML 429 page with Retry-After; answers carry the
+    RateLimit-* headers as API answers do."""
+    scope = info.options.get("rate_limit")
+    if scope is None:
+        return view
+    settings = info.registry.settings
+    anonymous_limit = int(settings.get(f"ratelimit.{scope}_per_minute",
+                                       settings.get("ratelimit.anonymous_per_minute", 600)))
+    signed_in_limit = int(settings.get("ratelimit.apikey_per_minute", 3000))
+
+    def rate_limited_view(context: Any, request: Request) -> Any:
+        identity = request.identity
+        if identity is not None:
+            bucket, per_minute = f"{scope}:user:{identity.id}", signed_in_limit
+        else:
+            bucket, per_minute = f"{scope}:ip:{request.client_addr}", anonymous_limit
+        headers = enforce_limit(request.registry["portal.ratelimiter"], bucket, per_minute)
+        request.add_response_callback(lambda _request, response: response.headers.update(headers))
+        return view(context, request)
+
+    return rate_limited_view
+
+
+rate_limit_view_deriver.options = ("rate_limit",)  # type: ignore[attr-defined]
 
 
 def client_address_tween_factory(handler: Callable[[Request], Response], registry: Any) -> Callable[[Request], Response]:

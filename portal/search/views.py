@@ -100,7 +100,8 @@ def search_api(request: Request) -> dict[str, Any]:
     return SearchResultsSchema().dump(results_payload(request, run_search(request)))
 
 
-@view_config(route_name="search", request_method="GET", renderer="search/search.jinja2", schema=SearchParams)
+@view_config(route_name="search", request_method="GET", renderer="search/search.jinja2", schema=SearchParams,
+             rate_limit="search")
 def search_page(request: Request) -> dict[str, Any]:
     results = run_search(request)
     return {

@@ -53,5 +53,6 @@ def test_production_ini_serves_with_gunicorn_workers(tmp_path, monkeypatch):
     monkeypatch.delenv("PORTAL_BIND", raising=False)
     monkeypatch.setenv("PORTAL_WORKERS", "3")
     options = server_options(ROOT / "production.ini")
-    assert options["worker_class"] == "gthread" and options["workers"] == "3"
+    assert options["worker_class"] == "portal.serving.RebalancingThreadWorker" and options["workers"] == "3"
+    assert int(options["max_requests_per_connection"]) > 0
     assert "use" not in options and int(options["graceful_timeout"]) > 0
