@@ -25,7 +25,6 @@ import json
 import os
 import random
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -254,7 +253,7 @@ def main() -> None:
                     outcome = drive(args.port, mix, args.clients, args.duration)
                     cpu_after = (cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time())
                     served = max(1, int(outcome["requests"]))
-                    server_cpu, db_cpu, client_cpu = (b - a for a, b in zip(cpu_before, cpu_after))
+                    server_cpu, db_cpu, client_cpu = (b - a for a, b in zip(cpu_before, cpu_after, strict=True))
                     outcome.update(workers=workers, round=round_no, load_before=before, load_after=loadavg(),
                                    server_cores=server_cpu / args.duration,
                                    server_cpu_ms=1000 * server_cpu / served, db_cpu_ms=1000 * db_cpu / served,

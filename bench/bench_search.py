@@ -158,7 +158,7 @@ def main() -> None:
         return (f"{name}: n={len(values)} p50={percentile(values, 50):.1f} ms p95={percentile(values, 95):.1f} ms "
                 f"max={max(values):.1f} ms mean={statistics.mean(values):.1f} ms")
 
-    print(f"queries: {len(queries)} distinct requests ({len(set(q.text for q in queries))} texts)")
+    print(f"queries: {len(queries)} distinct requests ({len({q.text for q in queries})} texts)")
     print(line("first pass (cold term cache)", first_pass))
     print(line("steady state", steady))
 

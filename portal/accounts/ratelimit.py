@@ -106,17 +106,6 @@ class RateLimiter:
         decision = self.check(bucket, per_minute)
         return None if decision.allowed else decision.retry_after_seconds
 
-    def state(self, bucket: str, per_minute: int) -> tuple[int, int]:
-        """(requests left now, seconds until the bucket is full again), for the RateLimit-* headers."""
-        if per_minute <= 0:
-            return 0, 0
-        rate = per_minute / 60.0
-        now = self._clock()
-        with self._lock:
-            tokens, stamp = self._buckets.get(bucket, (float(per_minute), now))
-        tokens = min(float(per_minute), tokens + (now - stamp) * rate)
-        return int(tokens), math.ceil((per_minute - tokens) / rate)
-
     def _prune(self, now: float) -> None:
         # A bucket whose TAT has passed is full again: forgetting it changes nothing.
         for key in [k for k, tat in self._tats.items() if tat <= now]:

@@ -249,7 +249,7 @@ class ArbitrationService:
             select(PanelSeat.expert_id, func.count()).join(Dispute, Dispute.id == PanelSeat.dispute_id)
             .where(PanelSeat.recused_at.is_(None), Dispute.stage.in_(OPEN_STAGES)).group_by(PanelSeat.expert_id)
         ).all()
-        return {expert_id: n for expert_id, n in rows}
+        return dict(rows)
 
     def experts(self, active_only: bool = False) -> list[Expert]:
         stmt = select(Expert).options(selectinload(Expert.affiliation)).order_by(Expert.id)
@@ -461,7 +461,7 @@ class ArbitrationService:
             # A place already ruled on is offered again only if the cases keep bouncing after the ruling.
             spot["ruling_id"] = ruling.id if ruling is not None else None
             spot["bounces_since_ruling"] = (
-                self._bounce_count(item.id, area, ruling.published_at) if ruling is not None else None)
+                self._bounce_count(item.id, area, ruling.published_at) if ruling is not None and item and area else None)
             spot["since"] = since
         return spots
 
@@ -602,7 +602,7 @@ class ArbitrationService:
         load = self.workload()
         major = dispute.item_type.major_code
         seated = {seat.expert_id for seat in dispute.active_seats}
-        candidates = []
+        candidates: list[dict[str, Any]] = []
         for expert in self.experts(active_only=True):
             if self.conflict(expert, dispute):
                 continue
@@ -629,9 +629,9 @@ class ArbitrationService:
             if reason:
                 raise Recused(reason, fields={"experts": [reason]})
         chair_id = chair_id if chair_id in ids else ids[0]
-        for seat in list(dispute.active_seats):
-            if seat.expert_id not in ids:
-                dispute.panel.remove(seat)
+        for active in list(dispute.active_seats):
+            if active.expert_id not in ids:
+                dispute.panel.remove(active)
         have = {seat.expert_id: seat for seat in dispute.panel}
         for expert in experts:
             seat = have.get(expert.id)
@@ -702,10 +702,10 @@ class ArbitrationService:
         if area_code:
             area = self._area(area_code, "scope_area")
             # the scope must contain the disputed place
-            node: Area | None = dispute.area
-            while node is not None and node.id != area.id:
-                node = node.parent
-            if node is None:
+            place: Area | None = dispute.area
+            while place is not None and place.id != area.id:
+                place = place.parent
+            if place is None:
                 raise InvalidInput("裁定范围须包含争议所在区域。", fields={"scope_area": ["须包含争议所在区域。"]})
             return area
         return dispute.street or dispute.area

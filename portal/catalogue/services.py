@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import json
@@ -428,7 +429,7 @@ class ResponsibilityService:
 
     @staticmethod
     def _fixed_parts(snap: CatalogueSnapshot, duty: Any, item: ItemInfo, urgency: str,
-                     route: Route | None = None) -> tuple:
+                     route: Route | None = None) -> tuple[dict[str, Any], dict[str, Any], TimeLimit | None, dict[str, Any]]:
         limits = _limits(duty, item)
         applied = limits[urgency] or limits["normal"] or limits["urgent"]
         labels = EVENT_ROLE_LABELS if item.kind == "event" else ROLE_LABELS
@@ -557,6 +558,7 @@ class DutyService:
             raise NotFound(f"未找到权责条目 #{duty_id}。", code="duty_not_found")
         return duty
 
+    # (Below this method, annotations spell `builtins.list`: the name `list` is the method here.)
     def list(self, *, item_type_id: int | None = None, area_id: int | None = None, state: str | None = None,
              agency_id: int | None = None, role: str | None = None, source_kind: str | None = None,
              within_area: str | None = None, text: str | None = None, limit: int = 200,
@@ -723,7 +725,7 @@ class DutyService:
             return revision
         raise Conflict(f"状态为“{duty.state_label}”的条目不能直接修改。", code="invalid_state")
 
-    def collisions(self, duty: Duty) -> list[Duty]:
+    def collisions(self, duty: Duty) -> builtins.list[Duty]:
         stmt = select(Duty).where(
             Duty.item_type_id == duty.item_type_id,
             Duty.area_id == duty.area_id,
@@ -799,8 +801,8 @@ class DutyService:
         self.session.flush()
         return duty
 
-    def apply_ruling(self, ruling_id: Any, ruling_ref: str, decisions: list[dict[str, Any]],
-                     comment: str | None = None) -> list[Duty]:
+    def apply_ruling(self, ruling_id: Any, ruling_ref: str, decisions: builtins.list[dict[str, Any]],
+                     comment: str | None = None) -> builtins.list[Duty]:
         """Publish the duties a ruling decides, with the ruling as their source.
 
         ``decisions`` are duty inputs (``item_type``, ``area``, ``role``, ``agency``,
@@ -824,7 +826,7 @@ class DutyService:
             created.append(duty)
         return created
 
-    def revoke_ruling(self, ruling_id: Any, ruling_ref: str, comment: str | None = None) -> tuple[list[Duty], list[Duty]]:
+    def revoke_ruling(self, ruling_id: Any, ruling_ref: str, comment: str | None = None) -> tuple[builtins.list[Duty], builtins.list[Duty]]:
         """Withdraw the duties a ruling decided and put back in force the earlier ruling duties it
         superseded (found through the supersede transitions :meth:`apply_ruling` recorded).
         General entries were never touched by the ruling, so they answer again by themselves."""
@@ -837,22 +839,22 @@ class DutyService:
             WorkflowTransition.comment == f"由裁定 {ruling_ref} 取代"))
         restored = []
         for content_id in set(superseded_ids):
-            duty = self.session.get(Duty, int(content_id))
-            if duty is not None and duty.state == State.SUPERSEDED.value:
-                reinstate(self.session, duty, comment or f"裁定 {ruling_ref} 撤销，恢复原裁定条目")
-                restored.append(duty)
+            earlier = self.session.get(Duty, int(content_id))
+            if earlier is not None and earlier.state == State.SUPERSEDED.value:
+                reinstate(self.session, earlier, comment or f"裁定 {ruling_ref} 撤销，恢复原裁定条目")
+                restored.append(earlier)
         self.session.flush()
         return withdrawn, restored
 
     # -- history ----------------------------------------------------------------------------
 
-    def lineage(self, duty: Duty) -> list[Duty]:
+    def lineage(self, duty: Duty) -> builtins.list[Duty]:
         lineage_id = duty.lineage_id or duty.id
         return list(self.session.scalars(
             select(Duty).where(or_(Duty.lineage_id == lineage_id, Duty.id == lineage_id)).order_by(Duty.id)
         ))
 
-    def history(self, duty: Duty, *, include_drafts: bool = False) -> list[dict[str, Any]]:
+    def history(self, duty: Duty, *, include_drafts: bool = False) -> builtins.list[dict[str, Any]]:
         """The lineage's history: everything for staff (``include_drafts``), else the published
         revisions only (see :mod:`portal.catalogue.history`)."""
         from portal.catalogue.history import public_history, staff_history
@@ -969,7 +971,7 @@ class CatalogueReports:
         penalties_by_key: dict[str, list[PowerInfo]] = {
             key: [p for p in powers if p.category == "行政处罚"] for key, powers in snap.powers_by_item.items()
         }
-        lists = []
+        lists: list[dict[str, Any]] = []
         missing: list[dict[str, Any]] = []
         total_gaps = 0
         routes_used: dict[str, int] = {}

@@ -67,7 +67,7 @@ def parse_article_ref(value: Any) -> tuple[int, int]:
     Raises ``ValueError`` when it is none of those.
     """
     if isinstance(value, bool):
-        raise ValueError(f"not an article number: {value!r}")  # noqa: TRY004 - as for any junk
+        raise ValueError(f"not an article number: {value!r}")  # ValueError, as for any junk
     if isinstance(value, int):
         number, suffix = value, 0
     else:
@@ -136,7 +136,8 @@ class RegulationService:
             else_=Status.IN_FORCE.value,
         )
 
-    def _conditions(self, *, level=None, status=None, region=None, authority=None, q=None, at=None,
+    def _conditions(self, *, level: str | None = None, status: str | None = None, region: str | None = None,
+                    authority: str | None = None, q: str | None = None, at: dt.date | None = None,
                     skip: str | None = None) -> list[Any]:
         conditions: list[Any] = []
         if level and skip != "level":
@@ -157,9 +158,11 @@ class RegulationService:
             conditions.append(self._in_force_on(at))
         return conditions
 
-    def browse(self, level=None, status=None, region=None, authority=None, q=None, at=None,
+    def browse(self, level: str | None = None, status: str | None = None, region: str | None = None,
+               authority: str | None = None, q: str | None = None, at: dt.date | None = None,
                page: int = 1, page_size: int = 50) -> RegulationPage:
-        filters = {"level": level, "status": status, "region": region, "authority": authority, "q": q, "at": at}
+        filters: dict[str, Any] = {"level": level, "status": status, "region": region, "authority": authority,
+                                   "q": q, "at": at}
         conditions = self._conditions(**filters)
         total = self.session.scalar(select(func.count(Regulation.id)).where(*conditions)) or 0
         level_order = {name: index for index, name in enumerate(LEVELS)}
@@ -231,7 +234,7 @@ class RegulationService:
             select(Regulation.source_ref, Regulation.id).where(Regulation.source == source,
                                                                Regulation.source_ref.is_not(None))
         )
-        return {ref: regulation_id for ref, regulation_id in rows}
+        return {ref: regulation_id for ref, regulation_id in rows if ref is not None}
 
     def version_on(self, regulation: Regulation, on: dt.date | None = None) -> RegulationVersion | None:
         base = select(RegulationVersion).where(RegulationVersion.regulation_id == regulation.id)
@@ -362,7 +365,7 @@ class ArticleLookupService:
         if version is None:
             version = self.regulations.earliest_version(regulation)
             approximate = version is not None and (version.valid_from or when) > when
-            if not approximate:
+            if version is None or not approximate:
                 return replace(result, reason="no_text_for_date")
         found = self.session.scalars(
             select(Article).where(Article.version_id == version.id, Article.number == number,
@@ -607,6 +610,7 @@ class RegulationImporter:
         version_date = metadata.version_date or parsed.version_date
         stated = article_effective or parsed.effective_date
         effective_date = metadata.effective_date or stated or metadata.promulgation_date
+        valid_from: dt.date | None
         if metadata.valid_from:
             valid_from = metadata.valid_from
         elif amended:

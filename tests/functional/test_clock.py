@@ -42,7 +42,7 @@ def test_today_is_the_date_in_the_configured_zone(beijing_dawn):
         assert clock.today() == dt.date(2026, 12, 1)
     finally:
         clock.configure({})
-    with pytest.raises(ValueError, match="portal.timezone"):
+    with pytest.raises(ValueError, match=r"portal\.timezone"):
         clock.configure({"portal.timezone": "Mars/Olympus"})
 
 
