@@ -175,7 +175,7 @@ class ArbitrationService:
     @property
     def duties(self) -> Any:
         if self._duties is None:
-            from portal.catalogue.services import DutyService
+            from portal.catalogue.editing import DutyService
 
             self._duties = DutyService(self.session)
         return self._duties

@@ -13,6 +13,7 @@ from portal import clock
 from portal.accounts.permissions import Permissions
 from portal.catalogue.history import public_lineage
 from portal.catalogue.legal import STATUS_LABELS
+from portal.catalogue.reports import PROBLEM_LABELS
 from portal.catalogue.resolution import ROLE_LABELS, ROLES
 from portal.catalogue.schemas import (
     CheckQuery,
@@ -22,7 +23,6 @@ from portal.catalogue.schemas import (
     DutyPatchSchema,
     ItemTypeQuery,
 )
-from portal.catalogue.services import PROBLEM_LABELS
 from portal.catalogue.views import (
     catalogue,
     duties,

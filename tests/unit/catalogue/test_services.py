@@ -8,15 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.audit import AuditEntry
+from portal.catalogue.editing import DutyService
 from portal.catalogue.legal import article_lookup_for_session
 from portal.catalogue.loader import load_catalogue
 from portal.catalogue.models import Agency, Area, Duty, ItemType
-from portal.catalogue.services import (
-    CatalogueReports,
-    CatalogueService,
-    DutyService,
-    ResponsibilityService,
-)
+from portal.catalogue.reports import CatalogueReports
+from portal.catalogue.services import CatalogueService, ResponsibilityService
 from portal.errors import Conflict, InvalidInput, NotFound
 
 from .conftest import LAWS, ROOT
