@@ -58,7 +58,7 @@ def import_regulations(env: Any, paths: tuple[Path, ...], lawpack: bool, lawpack
     from portal.cli import progressbar
     from portal.regulations.importing import collect_paths, import_lawpack, import_paths
     from portal.regulations.lawpack import LawPackError
-    from portal.regulations.services import ImportMetadata, apply_repeals
+    from portal.regulations.versions import ImportMetadata, apply_repeals
 
     if not paths and not lawpack:
         raise click.UsageError("请给出要导入的文件或目录，或使用 --lawpack。")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from portal.regulations.documents import RegulationDocumentProvider, keys_of_version
 from portal.regulations.models import RegulationVersion
 from portal.regulations.parsing import parse_regulation_text
-from portal.regulations.services import ImportMetadata, RegulationImporter, build_metadata
+from portal.regulations.versions import ImportMetadata, RegulationImporter, build_metadata
 from portal.search.interfaces import IDocumentProvider
 from portal.search.models import SearchChange
 
