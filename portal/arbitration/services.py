@@ -4,6 +4,13 @@ Stage deadlines count working days on the holiday calendar of the catalogue
 (:class:`~portal.catalogue.calendar.WorkingCalendar`); how many days each stage may take is a
 setting (``arbitration.stage_days.<stage>``). Recusal is decided here, once, and every surface
 (web form, API, panel suggestion) goes through :meth:`ArbitrationService.conflict`.
+
+Why one module of ~940 lines (left whole when the catalogue and regulations services were split):
+it is one state machine. Filing, stages, evidence, panel, draft, votes, publication and revocation
+all move the same dispute through ``_enter`` (stage clock, deadline, audit) and share the same
+look-ups and recusal rule; split into files they would still change together. The sections are
+marked ``# -- name --``. The seam if it grows: the read-only figures (bounce hotspots, bounces
+around a ruling, ``stats``) could become their own service beside this one.
 """
 
 from __future__ import annotations
