@@ -10,7 +10,7 @@ CONFIG ?= development.ini
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils \
 	chromium chromium-driver
 
-.PHONY: install install-test system-packages run init test test-sqlite bench clean shell
+.PHONY: install install-test system-packages run init lint test test-sqlite bench clean shell
 
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -48,7 +48,12 @@ init: install
 run: init
 	$(BIN)/pserve $(CONFIG)
 
-test: install-test
+# Lint and type checks (rules and strictness in pyproject.toml); a finding fails `make test`.
+lint: install-test
+	$(BIN)/ruff check portal tests bench
+	$(BIN)/mypy portal
+
+test: lint
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install-test

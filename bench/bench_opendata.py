@@ -83,8 +83,8 @@ def replicate(settings: dict, target: int) -> int:
 def export_child(var: str, path: str) -> None:
     """Run in a child process: consume one export through the app, print figures as JSON."""
     import webtest
-
     from bench_cases import settings_for
+
     from portal import main
 
     settings = settings_for(Path(var))
@@ -99,7 +99,7 @@ def export_child(var: str, path: str) -> None:
     request = Request.blank(path, environ={"HTTP_HOST": "bench.local", "REMOTE_ADDR": "127.0.0.1"})
     status_holder = {}
 
-    def start_response(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+    def start_response(status, headers, exc_info=None):
         status_holder["status"] = status
         status_holder["headers"] = headers
 

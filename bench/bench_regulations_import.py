@@ -51,7 +51,7 @@ def main() -> int:
     from portal.regulations.importing import import_lawpack, import_paths
     from portal.regulations.lawpack import find_lawpack_db
     from portal.regulations.models import Article, Regulation, RegulationVersion
-    from portal.regulations.services import apply_repeals
+    from portal.regulations.versions import apply_repeals
     from portal.settings import complete_settings, ensure_var_dir
 
     corpus = Path(os.environ.get("PORTAL_CORPUS_DIR") or ROOT.parent / "shared" / "corpus" / "laws")

@@ -231,7 +231,7 @@ def main() -> None:
         rng.shuffle(order)
         steady.extend(timed(svc, order))
 
-    print(f"queries: {len(queries)} distinct requests ({len(set(q.text for q in queries))} texts)")
+    print(f"queries: {len(queries)} distinct requests ({len({q.text for q in queries})} texts)")
     print(line("first pass (cold term cache)", first_pass))
     print(line("steady state", steady))
 

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal.search.interfaces import SearchDocument
 from portal.numerals import NUMERAL_CHARS, chinese_to_int
+from portal.search.interfaces import SearchDocument
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = (HERE.parent.parent / "shared" / "corpus" / "laws").resolve()

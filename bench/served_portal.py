@@ -140,7 +140,7 @@ class CpuMeter:
 
     def figures(self, requests: int, duration: float) -> dict[str, float]:
         """Cores the server used, and CPU milliseconds per request of server, database and client."""
-        server, database, client = (b - a for a, b in zip(self.before, self._read()))
+        server, database, client = (b - a for a, b in zip(self.before, self._read(), strict=True))
         served = max(1, requests)
         return {"server_cores": server / duration, "server_cpu_ms": 1000 * server / served,
                 "db_cpu_ms": 1000 * database / served, "client_cpu_ms": 1000 * client / served}

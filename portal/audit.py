@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ForeignKey, Index, String, Text, event, inspect, select
@@ -42,6 +42,8 @@ class Audited:
     """Mixin: every insert, update and delete of this model is written to the audit log."""
 
     __audit_exclude__: frozenset[str] = frozenset({"updated_at"})
+    if TYPE_CHECKING:  # given by the model that mixes this in
+        __tablename__: str
 
 
 def json_safe(value: Any) -> Any:
@@ -61,13 +63,13 @@ def json_safe(value: Any) -> Any:
 def snapshot(obj: Any) -> dict[str, Any]:
     """Column values of ``obj`` as JSON-safe data."""
     mapper = inspect(obj).mapper
-    exclude = getattr(obj, "__audit_exclude__", frozenset())
+    exclude: frozenset[str] = getattr(obj, "__audit_exclude__", frozenset())
     return {attr.key: json_safe(getattr(obj, attr.key)) for attr in mapper.column_attrs if attr.key not in exclude}
 
 
 def _changes(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     state = inspect(obj)
-    exclude = getattr(obj, "__audit_exclude__", frozenset())
+    exclude: frozenset[str] = getattr(obj, "__audit_exclude__", frozenset())
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:

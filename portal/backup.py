@@ -505,7 +505,7 @@ def _load_table(connection: Connection, table: Table, columns: Sequence[str], li
         row = {name: denormalise(value, type_) for name, value, type_ in zip(columns, values, types, strict=True)}
         if later and any(row[name] is not None for name in later):
             patches.append({**{f"k_{k}": row[k] for k in keys}, **{f"v_{n}": row[n] for n in later}})
-            row.update({name: None for name in later})
+            row.update(dict.fromkeys(later))
         batch.append(row)
         count += 1
         if len(batch) >= BATCH_ROWS:
@@ -597,7 +597,7 @@ def restore_backup(engine: Engine, settings: Mapping[str, Any], source: Path, *,
                     raise BackupError("目标数据库已有数据：恢复会覆盖它们。确认要替换时加 --force。")
                 for table in reversed(tables):
                     if later := _self_references(table):  # SQLite checks these row by row
-                        connection.execute(_restore_table(table).update().values({name: None for name in later}))
+                        connection.execute(_restore_table(table).update().values(dict.fromkeys(later)))
                     connection.execute(table.delete())
             for entry in manifest.tables:  # the manifest lists them parents first
                 rows += _load_table(connection, by_name[entry.name], entry.columns,
@@ -605,7 +605,7 @@ def restore_backup(engine: Engine, settings: Mapping[str, Any], source: Path, *,
             _reset_sequences(connection, tables)
             restored = database_content(connection)
             if restored.content_hash != manifest.content_hash:
-                differing = [t.name for t, m in zip(restored.tables, manifest.tables) if t.sha256 != m.sha256]
+                differing = [t.name for t, m in zip(restored.tables, manifest.tables, strict=False) if t.sha256 != m.sha256]
                 raise BackupError(f"恢复后的内容与备份不一致（{'、'.join(differing) or '总校验值'}）：已回滚。")
         files, removed = _restore_files(archive, manifest, var_dir, replace=force)
     return RestoreResult(manifest, rows, files, removed, migrated)

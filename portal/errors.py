@@ -212,7 +212,7 @@ def _formatter_for(request: Request) -> ErrorFormatter:
 def render_error(request: Request, exc: BaseException) -> Response:
     info = error_info(exc)
     if info.status >= 500:
-        log.exception("unhandled error on %s %s", request.method, request.path_info, exc_info=exc)
+        log.error("unhandled error on %s %s", request.method, request.path_info, exc_info=exc)
     # pyramid_tm aborts the transaction of any request whose error an exception view rendered.
     return _formatter_for(request)(request, info)
 

@@ -25,7 +25,7 @@ def read_yaml(source: str | Path | Any) -> Any:
     """A YAML document of the knowledge base (a path, or an open text file): safe loading only."""
     if isinstance(source, (str, Path)):
         source = Path(source).read_text(encoding="utf-8")
-    return yaml.load(source, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    return yaml.load(source, Loader=_YAML_LOADER)  # a safe loader
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-FIELD_MESSAGES: dict[type, dict[str, str]] = {
+FIELD_MESSAGES: dict[type[fields.Field], dict[str, str]] = {
     fields.Field: {
         "required": "必填字段，不能缺少。",
         "null": "不能为空（null）。",

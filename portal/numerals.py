@@ -71,7 +71,7 @@ def parse_chinese_number(text: str) -> int:
     well-formed numeral (stray characters, units out of order, ``十十``).
     """
     if not isinstance(text, str):
-        raise ValueError(f"not a numeral: {text!r}")  # noqa: TRY004 - one error type for callers
+        raise ValueError(f"not a numeral: {text!r}")  # ValueError: one error type for callers
     s = _WHITESPACE.sub("", text).translate(_FULLWIDTH).translate(_CONTRACTIONS)
     if not s:
         raise ValueError("empty numeral")
@@ -170,7 +170,7 @@ _DIGIT_CHARS = "零一二三四五六七八九"
 def format_chinese_number(n: int) -> str:
     """Write ``n`` the way statute labels do: 10 → 十, 110 → 一百一十, 10001 → 一万零一."""
     if isinstance(n, bool) or not isinstance(n, int):
-        raise ValueError(f"not an integer: {n!r}")  # noqa: TRY004 - one error type for callers
+        raise ValueError(f"not an integer: {n!r}")  # ValueError: one error type for callers
     if n < 0:
         raise ValueError(f"negative number: {n}")
     if n == 0:

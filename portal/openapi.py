@@ -33,7 +33,7 @@ class ErrorDetail(Schema):
     code = fields.String(required=True, metadata={"description": "稳定的机器可读错误代码"})
     message = fields.String(required=True, metadata={"description": "给人看的中文说明"})
     message_en = fields.String(metadata={"description": "英文说明（供开发者参考）"})
-    fields = fields.Dict(metadata={"description": "各字段的校验说明（中文）"})  # shadows the module: keep last
+    fields = fields.Dict(metadata={"description": "各字段的校验说明（中文）"})  # type: ignore[assignment]  # the envelope's key; shadows the module: keep last
 
 
 class ErrorEnvelope(Schema):

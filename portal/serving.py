@@ -94,7 +94,7 @@ def warm_up_worker(worker: Any, paths: list[str]) -> None:
     for path in paths:
         try:
             Request.blank(path, environ={"REMOTE_ADDR": "127.0.0.1"}).get_response(worker.wsgi)
-        except Exception:  # noqa: BLE001 - warming is an optimisation, never a reason not to serve
+        except Exception:  # warming is an optimisation, never a reason not to serve
             log.warning("warm-up request %s failed", path, exc_info=True)
         worker.notify()  # still alive for the master's timeout while warming
     compiled = compile_templates(worker.wsgi)
@@ -121,7 +121,7 @@ def compile_templates(app: Any) -> int:
         try:
             environment.get_template(name)
             compiled += 1
-        except Exception:  # noqa: BLE001 - as for the pages: warming never stops a worker
+        except Exception:  # as for the pages: warming never stops a worker
             log.warning("warm-up could not compile %s", name, exc_info=True)
     return compiled
 

@@ -201,7 +201,7 @@ class ChangeBus:
                 search = search or more["search"]
             payload = json.dumps({"from": self.sender, "search": search})
             try:
-                self.shared.call(lambda client: client.publish(self.channel, payload))
+                self.shared.call(lambda client: client.publish(self.channel, payload))  # noqa: B023 - called at once
             except SharedStateUnavailable:
                 pass  # the others fall back to polling and see the change a little later
             if self._stopping:
@@ -230,7 +230,7 @@ class ChangeBus:
                         continue
                     self.received += 1
                     self._dispatch(notice)
-            except self.shared._errors as exc:  # noqa: SLF001 - the same error family as every call
+            except self.shared._errors as exc:  # the same error family as every call
                 if self._listening.is_set() or not missed:
                     self.shared.mark_down(exc)
                 self._listening.clear()
@@ -239,7 +239,7 @@ class ChangeBus:
             finally:
                 try:
                     pubsub.close()
-                except Exception:  # noqa: BLE001 - closing a dead connection
+                except self.shared._errors:  # closing a dead connection
                     pass
         self._listening.clear()
 
@@ -247,7 +247,7 @@ class ChangeBus:
         for handler in self._handlers:
             try:
                 handler(notice)
-            except Exception:  # noqa: BLE001 - one handler's failure must not stop the listener
+            except Exception:  # any fault: one handler's failure must not stop the listener (logged)
                 log.exception("change notice handler failed")
 
 

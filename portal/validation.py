@@ -44,7 +44,7 @@ def _single_values(params: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
     from marshmallow import fields as ma_fields
 
     data: dict[str, Any] = {}
-    for key in params.keys():
+    for key in params:
         field = schema.fields.get(key)
         values = params.getall(key) if hasattr(params, "getall") else [params[key]]
         if isinstance(field, ma_fields.List):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, select
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
@@ -78,6 +78,9 @@ class WorkflowTransition(Base):
 class Publishable(Audited):
     """Mixin for content that goes through the publication workflow."""
 
+    if TYPE_CHECKING:  # given by the model that mixes this in
+        id: Any
+
     @declared_attr
     def state(cls) -> Mapped[str]:
         return mapped_column(String(16), default=State.DRAFT.value, index=True)
@@ -119,7 +122,7 @@ def transition(session: Session, content: Publishable, name: str, comment: str |
     session.flush()
     record = WorkflowTransition(
         content_type=type(content).__tablename__,
-        content_id=str(content.id),  # type: ignore[attr-defined]
+        content_id=str(content.id),
         transition=name,
         from_state=current.value,
         to_state=spec.target.value,
@@ -141,7 +144,7 @@ def reinstate(session: Session, content: Publishable, comment: str | None = None
     content.state = State.PUBLISHED.value
     session.flush()
     record = WorkflowTransition(
-        content_type=type(content).__tablename__, content_id=str(content.id),  # type: ignore[attr-defined]
+        content_type=type(content).__tablename__, content_id=str(content.id),
         transition="reinstate", from_state=State.SUPERSEDED.value, to_state=State.PUBLISHED.value,
         actor_id=actor_id, actor_name=actor_name, at=utcnow(), comment=comment,
     )
@@ -153,7 +156,7 @@ def history(session: Session, content: Publishable) -> list[WorkflowTransition]:
     stmt = (
         select(WorkflowTransition)
         .where(WorkflowTransition.content_type == type(content).__tablename__,
-               WorkflowTransition.content_id == str(content.id))  # type: ignore[attr-defined]
+               WorkflowTransition.content_id == str(content.id))
         .order_by(WorkflowTransition.at, WorkflowTransition.id)
     )
     return list(session.scalars(stmt))

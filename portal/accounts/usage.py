@@ -139,8 +139,11 @@ class ApiKeyUsage:
         args: list[Any] = []
         for key_id, at in pending.items():
             args += [key_id, _to_micros(at)]
+        keep_latest = self._keep_latest
+        if keep_latest is None:  # no Redis: the caller writes to the database
+            return False
         try:
-            self.shared.call(lambda client: self._keep_latest(keys=[self._hash_key], args=args, client=client))
+            self.shared.call(lambda client: keep_latest(keys=[self._hash_key], args=args, client=client))
         except SharedStateUnavailable:
             return False
         return True
@@ -177,7 +180,7 @@ class ApiKeyUsage:
             values = self.shared.call(lambda client: client.hmget(self._hash_key, [str(i) for i in key_ids]))
         except SharedStateUnavailable:
             return {}
-        return {key_id: _from_micros(value) for key_id, value in zip(key_ids, values) if value is not None}
+        return {key_id: _from_micros(value) for key_id, value in zip(key_ids, values, strict=True) if value is not None}
 
     def _write_to_database(self, pending: dict[int, dt.datetime], keep: bool = True) -> int:
         if not pending:

@@ -128,7 +128,7 @@ def load_arbitration(session: Session, root: str | Path, settings: dict[str, Any
     experts_file, rulings_file = folder / "experts.yaml", folder / "rulings.yaml"
     if experts_file.exists():
         counts.update(load_experts(session, (read_yaml(experts_file) or {}).get("experts", [])))
-    experts = {e.kb_key: e for e in session.scalars(select(Expert).where(Expert.kb_key.is_not(None)))}
+    experts = {e.kb_key: e for e in session.scalars(select(Expert).where(Expert.kb_key.is_not(None))) if e.kb_key is not None}
     if rulings_file.exists():
         service = ArbitrationService(session, settings=settings)
         for entry in (read_yaml(rulings_file) or {}).get("rulings", []):

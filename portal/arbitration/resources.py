@@ -86,4 +86,4 @@ def public_factory(request: Request) -> Any:
     return Root(request)
 
 
-__all__ = ["ArbitrationPermissions", "ArbitrationRoot", "DisputeResource", "ROOT_ACL", "public_factory"]
+__all__ = ["ROOT_ACL", "ArbitrationPermissions", "ArbitrationRoot", "DisputeResource", "public_factory"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
 from portal.arbitration.models import SCOPES, VOTE_CHOICES
@@ -82,7 +84,7 @@ class MoveForm(FormSchema, MoveSchema):
         unknown = EXCLUDE
 
     @pre_load
-    def blank_dates(self, data, **kwargs):
+    def blank_dates(self, data: Any, **kwargs: Any) -> Any:
         if hasattr(data, "items") and not data.get("inspected_on"):
             data = {k: v for k, v in data.items() if k != "inspected_on"}
         return data
@@ -109,7 +111,7 @@ class PanelForm(FormSchema, PanelSchema):
         unknown = EXCLUDE
 
     @pre_load
-    def blank_chair(self, data, **kwargs):
+    def blank_chair(self, data: Any, **kwargs: Any) -> Any:
         if hasattr(data, "items") and not data.get("chair"):
             data = {k: v for k, v in data.items() if k != "chair"}
         return data
@@ -146,7 +148,7 @@ class DraftForm(FormSchema):
     effective_date = fields.Date(load_default=None, allow_none=True)
 
     @pre_load
-    def blank_date(self, data, **kwargs):
+    def blank_date(self, data: Any, **kwargs: Any) -> Any:
         if hasattr(data, "items") and not data.get("effective_date"):
             data = {k: v for k, v in data.items() if k != "effective_date"}
         return data

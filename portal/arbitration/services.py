@@ -4,6 +4,13 @@ Stage deadlines count working days on the holiday calendar of the catalogue
 (:class:`~portal.catalogue.calendar.WorkingCalendar`); how many days each stage may take is a
 setting (``arbitration.stage_days.<stage>``). Recusal is decided here, once, and every surface
 (web form, API, panel suggestion) goes through :meth:`ArbitrationService.conflict`.
+
+Why one module of ~940 lines (left whole when the catalogue and regulations services were split):
+it is one state machine. Filing, stages, evidence, panel, draft, votes, publication and revocation
+all move the same dispute through ``_enter`` (stage clock, deadline, audit) and share the same
+look-ups and recusal rule; split into files they would still change together. The sections are
+marked ``# -- name --``. The seam if it grows: the read-only figures (bounce hotspots, bounces
+around a ruling, ``stats``) could become their own service beside this one.
 """
 
 from __future__ import annotations
@@ -175,7 +182,7 @@ class ArbitrationService:
     @property
     def duties(self) -> Any:
         if self._duties is None:
-            from portal.catalogue.services import DutyService
+            from portal.catalogue.editing import DutyService
 
             self._duties = DutyService(self.session)
         return self._duties
@@ -249,7 +256,7 @@ class ArbitrationService:
             select(PanelSeat.expert_id, func.count()).join(Dispute, Dispute.id == PanelSeat.dispute_id)
             .where(PanelSeat.recused_at.is_(None), Dispute.stage.in_(OPEN_STAGES)).group_by(PanelSeat.expert_id)
         ).all()
-        return {expert_id: n for expert_id, n in rows}
+        return dict(rows)
 
     def experts(self, active_only: bool = False) -> list[Expert]:
         stmt = select(Expert).options(selectinload(Expert.affiliation)).order_by(Expert.id)
@@ -461,7 +468,7 @@ class ArbitrationService:
             # A place already ruled on is offered again only if the cases keep bouncing after the ruling.
             spot["ruling_id"] = ruling.id if ruling is not None else None
             spot["bounces_since_ruling"] = (
-                self._bounce_count(item.id, area, ruling.published_at) if ruling is not None else None)
+                self._bounce_count(item.id, area, ruling.published_at) if ruling is not None and item and area else None)
             spot["since"] = since
         return spots
 
@@ -602,7 +609,7 @@ class ArbitrationService:
         load = self.workload()
         major = dispute.item_type.major_code
         seated = {seat.expert_id for seat in dispute.active_seats}
-        candidates = []
+        candidates: list[dict[str, Any]] = []
         for expert in self.experts(active_only=True):
             if self.conflict(expert, dispute):
                 continue
@@ -629,9 +636,9 @@ class ArbitrationService:
             if reason:
                 raise Recused(reason, fields={"experts": [reason]})
         chair_id = chair_id if chair_id in ids else ids[0]
-        for seat in list(dispute.active_seats):
-            if seat.expert_id not in ids:
-                dispute.panel.remove(seat)
+        for active in list(dispute.active_seats):
+            if active.expert_id not in ids:
+                dispute.panel.remove(active)
         have = {seat.expert_id: seat for seat in dispute.panel}
         for expert in experts:
             seat = have.get(expert.id)
@@ -702,10 +709,10 @@ class ArbitrationService:
         if area_code:
             area = self._area(area_code, "scope_area")
             # the scope must contain the disputed place
-            node: Area | None = dispute.area
-            while node is not None and node.id != area.id:
-                node = node.parent
-            if node is None:
+            place: Area | None = dispute.area
+            while place is not None and place.id != area.id:
+                place = place.parent
+            if place is None:
                 raise InvalidInput("裁定范围须包含争议所在区域。", fields={"scope_area": ["须包含争议所在区域。"]})
             return area
         return dispute.street or dispute.area

@@ -26,7 +26,7 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, title: str, unit: str
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" font-family="{FONT}">',
              f'<text x="0" y="16" font-size="13" font-weight="700" fill="#1d232a">{escape(title)}</text>']
-    for tick in range(0, 5):
+    for tick in range(5):
         x = label_width + plot * tick / 4
         parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + row * len(bars)}" stroke="#e3e8ee"/>')
         parts.append(f'<text x="{x:.1f}" y="{height - 6}" font-size="9" text-anchor="middle" fill="#5b6570">'
@@ -72,7 +72,7 @@ def trend_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[floa
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" font-family="{FONT}">',
              f'<text x="0" y="16" font-size="13" font-weight="700" fill="#1d232a">{escape(title)}</text>']
-    spacing = 5 if high - low <= 30 else 10 if high - low <= 60 else 20
+    spacing: float = 5 if high - low <= 30 else 10 if high - low <= 60 else 20
     if unit != "%":
         spacing = (high - low) / 4
     ticks = []

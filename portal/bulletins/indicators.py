@@ -141,7 +141,8 @@ def count_groups(session: Session, period: Period, hidden_item_ids: Sequence[int
             .where(*reported, func.coalesce(CaseEvent.kind, "").in_(list(names)), CaseEvent.agency_id.is_not(None))
             .group_by(CaseEvent.agency_id, CaseEvent.kind))
     for agency_id, kind, count in session.execute(stmt):
-        by_agency[agency_id][names[kind]] = int(count)
+        if agency_id is not None:  # the query leaves steps without an agency out
+            by_agency[agency_id][names[kind]] = int(count)
     return {"groups": groups, "agency_steps": by_agency}
 
 
@@ -220,7 +221,7 @@ def score(indicator_values: Mapping[str, Any]) -> float | None:
 
 def _rows(counts_by_id: Mapping[Any, Mapping[str, Any]], names: Mapping[Any, tuple[str, str]], *,
           agency: bool) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for group_id, counts in counts_by_id.items():
         if group_id not in names:
             continue
@@ -228,7 +229,7 @@ def _rows(counts_by_id: Mapping[Any, Mapping[str, Any]], names: Mapping[Any, tup
         vals = values(counts, agency=agency)
         due = int(counts.get("due", 0))
         rankable = due >= MIN_DUE_FOR_RANKING
-        clean_counts = {m: int(counts.get(m, 0)) for m in MEASURES}
+        clean_counts: dict[str, float] = {m: int(counts.get(m, 0)) for m in MEASURES}
         clean_counts["handled_hours"] = round(float(counts.get("handled_hours", 0.0)), 2)
         rows.append({"code": code, "name": name, "counts": clean_counts, "values": vals,
                      "score": score(vals) if rankable else None, "rank": None})

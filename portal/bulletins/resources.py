@@ -18,11 +18,11 @@ class BulletinPermissions(StrEnum):
 class BulletinAdmin:
     """Generating, previewing and publishing bulletins: the centre's clerks and editors (and admins)."""
 
-    __acl__ = [
+    __acl__ = (
         (Allow, principal_for_role(Role.CLERK), BulletinPermissions.MANAGE),
         (Allow, principal_for_role(Role.EDITOR), BulletinPermissions.MANAGE),
         *ROOT_ACL,
-    ]
+    )
 
     def __init__(self, request: Request) -> None:
         self.request = request

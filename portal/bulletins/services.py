@@ -231,7 +231,7 @@ class BulletinService:
         bulletin.pdf = pdf
         bulletin.pdf_sha256 = sha256(pdf)
         bulletin.watermark = data["watermark"]
-        bulletin.generated_at = dt.datetime.now(dt.timezone.utc)
+        bulletin.generated_at = dt.datetime.now(dt.UTC)
         bulletin.generated_by = self.actor
         self.session.add(bulletin)
         self.session.flush()

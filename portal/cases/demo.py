@@ -142,7 +142,7 @@ def daily_volumes(n: int, start: dt.date, end: dt.date, calendar: WorkingCalenda
     by_remainder = sorted(range(len(days)), key=lambda i: (-(shares[i] - counts[i]), i))
     for i in by_remainder[: n - sum(counts)]:
         counts[i] += 1
-    return list(zip(days, counts))
+    return list(zip(days, counts, strict=True))
 
 
 class _Picker:

@@ -115,4 +115,4 @@ def sample_tracking_codes(session: Session, seed: int, count: int = 3) -> list[s
         select(Case.external_id).where(Case.source == "demo", Case.external_id.like(f"DEMO-{seed}-%"),
                                        Case.status == "closed", Case.id.not_in(rated))
         .order_by(Case.id.desc()).limit(count))
-    return [demo_tracking_code(f"demo-{seed}", external_id) for external_id in external_ids]
+    return [demo_tracking_code(f"demo-{seed}", external_id) for external_id in external_ids if external_id is not None]

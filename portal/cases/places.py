@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import threading
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import shapely
 from sqlalchemy import select
@@ -72,7 +72,7 @@ class Places:
     """Per-snapshot helpers: codes ↔ ids, streets of grids, grid shapes, handling limits."""
 
     _lock = threading.Lock()
-    _cache: dict[str, Places] = {}
+    _cache: ClassVar[dict[str, Places]] = {}
 
     def __init__(self, snapshot: Any, session: Session) -> None:
         self.snapshot = snapshot
@@ -159,7 +159,7 @@ class Places:
     def _hint_geometry(self, locator: Any, code: str) -> Any:
         geometries = self.__dict__.get("_geometries")
         if geometries is None or geometries[0] is not locator:
-            geometries = (locator, dict(zip(locator.codes, (locator.geometry(c) for c in locator.codes))))
+            geometries = (locator, {c: locator.geometry(c) for c in locator.codes})
             self.__dict__["_geometries"] = geometries
         return geometries[1].get(code)
 
@@ -219,7 +219,7 @@ class Places:
         # Answers only change on the dates where some duty starts or ends: cache per such period.
         period = bisect.bisect_right(self._boundaries, day)
         key = (item_id, area_id or 0, period, urgency, agency_id or 0)
-        cached = self._handling.get(key)  # type: ignore[arg-type]
+        cached = self._handling.get(key)
         if cached is not None:
             return cached
         snapshot = self.snapshot
@@ -256,5 +256,5 @@ class Places:
                           chosen.duty_id if chosen else None)
         if len(self._handling) > 200_000:
             self._handling.clear()
-        self._handling[key] = result  # type: ignore[index]
+        self._handling[key] = result
         return result

@@ -8,6 +8,8 @@ so the API and the importer cannot disagree on what a valid case is.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
@@ -16,7 +18,7 @@ from portal.cases.measures import MEASURES
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES
 from portal.validation import BodySchema, QuerySchema, blank_to_none
 
-INGEST_CHANNELS = [c for c in CHANNELS]
+INGEST_CHANNELS = list(CHANNELS)
 
 
 #: No case of a city's records happened before 1900 or will after 2100.
@@ -280,7 +282,7 @@ def _short_str(value: object, limit: int) -> bool:
     return isinstance(value, str) and len(value) <= limit
 
 
-def fast_load(raw: dict) -> dict | None:
+def fast_load(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     """The result of ``CaseRecord().load(raw)`` for a plainly valid record, or None.
 
     Imports read hundreds of thousands of records; marshmallow costs more than everything else a
@@ -306,7 +308,8 @@ def fast_load(raw: dict) -> dict | None:
     for value in (lat, lon):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             return None
-    if (lat is None) != (lon is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180)):
+    if (lat is None) != (lon is None) or (lat is not None and lon is not None
+                                          and not (-90 <= lat <= 90 and -180 <= lon <= 180)):
         return None
     if grid_code is not None and not (isinstance(grid_code, str) and 0 < len(grid_code.strip()) <= 20):
         return None

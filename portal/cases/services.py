@@ -334,7 +334,7 @@ def nondisclosable_ids(places: Places, settings: Mapping[str, Any] | None) -> fr
 
 
 def encode_cursor(reported_at: dt.datetime, case_id: int) -> str:
-    raw = f"{reported_at.astimezone(dt.timezone.utc).isoformat()}|{case_id}".encode()
+    raw = f"{reported_at.astimezone(dt.UTC).isoformat()}|{case_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -615,7 +615,7 @@ class CaseService:
         criteria = self._public_filters(wanted)
         rows = self.session.execute(
             select(Case.grid_id, func.count()).where(*criteria, Case.grid_id.is_not(None)).group_by(Case.grid_id))
-        counts = {grid_id: count for grid_id, count in rows}
+        counts = {grid_id: count for grid_id, count in rows if grid_id is not None}
         if len(_GRID_COUNTS) > 256:
             _GRID_COUNTS.clear()
         _GRID_COUNTS[key] = (now, counts)

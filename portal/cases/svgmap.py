@@ -17,7 +17,7 @@ def classes(counts: Mapping[int, int], n: int = 5) -> list[int]:
     values = sorted(v for v in counts.values() if v > 0)
     if not values:
         return []
-    bounds = []
+    bounds: list[int] = []
     for i in range(1, n + 1):
         value = values[min(len(values) - 1, math.ceil(i * len(values) / n) - 1)]
         if not bounds or value > bounds[-1]:
@@ -66,7 +66,7 @@ def render_map(shapes: Mapping[int, GridShape], counts: Mapping[int, int], link:
         stroke = 'stroke="#dc2626" stroke-width="2.5"' if shape.area_id == selected else 'stroke="#334155" stroke-width="0.6"'
         parts.append(
             f'<a href={quoteattr(link(shape))}><path d="{d}" fill="{colour(count, bounds)}" {stroke}>'
-            f'<title>{escape(shape.name)}{"" if title else "：%d 件" % count}</title></path></a>'
+            f'<title>{escape(shape.name)}{"" if title else f"：{count} 件"}</title></path></a>'
         )
     if title:
         parts.append("</svg>")

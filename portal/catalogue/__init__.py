@@ -12,6 +12,7 @@ from typing import Any
 
 def includeme(config: Any) -> None:
     """Routes, services and the knowledge-base loader of the catalogue."""
+    from portal.catalogue.editing import duty_service_factory
     from portal.catalogue.interfaces import (
         ICatalogueReports,
         ICatalogueService,
@@ -19,13 +20,9 @@ def includeme(config: Any) -> None:
         IResponsibilityService,
     )
     from portal.catalogue.loader import kb_loader
+    from portal.catalogue.reports import reports_factory
     from portal.catalogue.resources import duty_factory
-    from portal.catalogue.services import (
-        catalogue_service_factory,
-        duty_service_factory,
-        reports_factory,
-        responsibility_service_factory,
-    )
+    from portal.catalogue.services import catalogue_service_factory, responsibility_service_factory
 
     # HTML
     config.add_route("catalogue.index", "/catalogue")

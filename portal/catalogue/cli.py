@@ -37,7 +37,7 @@ def check_catalogue(env: Any, at: str | None, as_json: bool, show_info: bool) ->
     from portal import clock
     from portal.catalogue.calendar import WorkingCalendar
     from portal.catalogue.legal import article_lookup_for_session
-    from portal.catalogue.services import PROBLEM_LABELS, CatalogueReports
+    from portal.catalogue.reports import PROBLEM_LABELS, CatalogueReports
 
     on = _date(at) or clock.today()
     with env.registry["dbsession_factory"]() as session:
@@ -81,7 +81,7 @@ def catalogue_coverage(env: Any, at: str | None, scheme: str | None, kind: str |
     unresolved citation.
     """
     from portal.catalogue.legal import article_lookup_for_session
-    from portal.catalogue.services import CatalogueReports
+    from portal.catalogue.reports import CatalogueReports
 
     with env.registry["dbsession_factory"]() as session:
         report = CatalogueReports(session, article_lookup=article_lookup_for_session(session)).coverage(

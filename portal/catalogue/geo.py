@@ -49,7 +49,7 @@ class GridLocator:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(min_lon, min_lat, max_lon, max_lat) of all grids."""
-        return tuple(shapely.total_bounds(self._geometries))  # type: ignore[return-value]
+        return tuple(shapely.total_bounds(self._geometries))
 
     # -- construction ---------------------------------------------------------------------
 

@@ -156,7 +156,7 @@ class LegalBasisResolver:
                                         if not citation.article_suffix
                                         else f"{citation.article_number}-{citation.article_suffix}",
                                         on=on, paragraph=citation.paragraph)
-        except Exception:  # noqa: BLE001 - a library fault must not break dispatch
+        except Exception:  # any fault: a library fault must not break dispatch (logged)
             log.exception("legal basis lookup failed for %s", text)
             return unresolved(citation, text)
         reason = getattr(result, "reason", None)
@@ -239,7 +239,7 @@ def article_lookup_for(request: Any) -> Any | None:
         return None
     try:
         return request.find_service(IArticleLookup)
-    except Exception:  # noqa: BLE001 - not registered (library not configured)
+    except LookupError:  # not registered (library not configured)
         return None
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ class CatalogueLoader:
             if row is not None and content_hash(current(row)) != row.kb_hash:
                 self.stats["agencies kept (edited in portal)"] += 1
                 continue
-            fields = {k: v for k, v in wanted.items() if k not in ("parent", "area")}
+            fields: dict[str, Any] = {k: v for k, v in wanted.items() if k not in ("parent", "area")}
             fields["area_id"] = areas.get(record.area_code) if record.area_code else None
             if row is None:
                 row = Agency(code=record.code, kb_hash=digest, **fields)
@@ -222,8 +223,9 @@ class CatalogueLoader:
         existing = {p.code: p for p in self.session.scalars(select(Power))}
         agency_codes = {v: k for k, v in agencies.items()}
 
-        def as_values(name, category, holder, citations, keys, responsibilities, accountability, acc_citations,
-                      penalty):
+        def as_values(name: str, category: str, holder: str | None, citations: Iterable[str], keys: Iterable[str],
+                      responsibilities: list[dict[str, Any]], accountability: str, acc_citations: Iterable[str],
+                      penalty: str | None) -> dict[str, Any]:
             values = {"name": name, "category": category, "holder": holder, "citations": list(citations),
                       "item_type_keys": list(keys), "responsibilities": responsibilities,
                       "accountability": accountability, "accountability_citations": list(acc_citations)}

@@ -180,7 +180,7 @@ def normalise(text: str) -> str:
 class CatalogueSnapshot:
     def __init__(self, token: str, session: Session) -> None:
         self.token = token
-        self.built_at = dt.datetime.now(dt.timezone.utc)
+        self.built_at = dt.datetime.now(dt.UTC)
         self._locator: GridLocator | None = None
         #: answers' fixed parts, filled by the look-up (valid as long as the snapshot)
         self.memo: dict[Any, Any] = {}
@@ -191,13 +191,14 @@ class CatalogueSnapshot:
         ).all()
         parents = {r.id: r.parent_id for r in rows}
         self.areas: dict[int, AreaInfo] = {}
-        for r in rows:
-            chain = [r.id]
-            parent = r.parent_id
+        for area in rows:
+            chain = [area.id]
+            parent = area.parent_id
             while parent is not None and len(chain) < 10:
                 chain.append(parent)
                 parent = parents.get(parent)
-            self.areas[r.id] = AreaInfo(r.id, r.code, r.name, r.level, r.depth, r.parent_id, tuple(chain))
+            self.areas[area.id] = AreaInfo(area.id, area.code, area.name, area.level, area.depth, area.parent_id,
+                                           tuple(chain))
         self.area_by_code: dict[str, AreaInfo] = {a.code: a for a in self.areas.values()}
         self.children: dict[int | None, list[int]] = defaultdict(list)
         for a in sorted(self.areas.values(), key=lambda a: a.code):
@@ -227,10 +228,10 @@ class CatalogueSnapshot:
             self.items_by_code[item.code].append(item)
 
         self.crosswalk: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for r in session.execute(select(CrosswalkLink.from_item_id, CrosswalkLink.to_item_id, CrosswalkLink.kind)):
-            if r.to_item_id is not None:
-                self.crosswalk[r.from_item_id].append((r.to_item_id, r.kind))
-                self.crosswalk[r.to_item_id].append((r.from_item_id, r.kind))
+        for link in session.execute(select(CrosswalkLink.from_item_id, CrosswalkLink.to_item_id, CrosswalkLink.kind)):
+            if link.to_item_id is not None:
+                self.crosswalk[link.from_item_id].append((link.to_item_id, link.kind))
+                self.crosswalk[link.to_item_id].append((link.from_item_id, link.kind))
 
         self.duties: dict[tuple[int, int], list[DutyInfo]] = defaultdict(list)
         #: the same duties as resolution candidates, built once per snapshot
@@ -307,7 +308,7 @@ class CatalogueSnapshot:
         needle = normalise(text)
         if not needle:
             return []
-        scored: dict[int, tuple[int, str]] = {}
+        scored: dict[int, tuple[float, str]] = {}
         for item in self.items_by_code.get(needle, ()):  # a code typed in full
             scored[item.id] = (0, item.code)
         for name, is_alias, item_id in self._names:
@@ -337,7 +338,7 @@ class CatalogueSnapshot:
                     for offset, candidate in enumerate([*self.fault_events(found), found]):
                         scored.setdefault(candidate.id, (7 + position / 100 + offset / 1000, candidate.code))
         result = []
-        for item_id, (rank, _) in sorted(
+        for item_id, _score in sorted(
             scored.items(),
             key=lambda kv: (kv[1][0], self.items[kv[0]].scheme != "gbt30428", self.items[kv[0]].kind,
                             self.items[kv[0]].code),

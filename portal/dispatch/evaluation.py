@@ -56,7 +56,7 @@ def read_judged(path: str | Path) -> list[JudgedComplaint]:
 
 
 def _place_kind(place: str, known_areas: set[str]) -> str:
-    if place and place in known_areas and (place.endswith("街道") or place.endswith("社区")):
+    if place and place in known_areas and (place.endswith(("街道", "社区"))):
         return "area"
     return "other" if place else "none"
 

@@ -39,7 +39,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Generic, TypeVar
 
 from portal.dispatch.vocabulary import Vocabulary
 from portal.search import analysis
@@ -75,17 +76,21 @@ def terms(text: str) -> list[str]:
     return analysis.index_terms(text)
 
 
-class _TfIdf:
+#: what a tf-idf document is known by: an item code, an example id
+_Key = TypeVar("_Key", bound=Hashable)
+
+
+class _TfIdf(Generic[_Key]):
     """Sparse tf-idf vectors with an inverted index, for cosine similarity against many documents."""
 
-    def __init__(self, documents: Mapping[object, Sequence[str]]) -> None:
+    def __init__(self, documents: Mapping[_Key, Sequence[str]]) -> None:
         df: dict[str, int] = defaultdict(int)
         for words in documents.values():
             for term in set(words):
                 df[term] += 1
         n = max(len(documents), 1)
         self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
-        self.postings: dict[str, list[tuple[object, float]]] = defaultdict(list)
+        self.postings: dict[str, list[tuple[_Key, float]]] = defaultdict(list)
         for key, words in documents.items():
             vector = self._vector(words)
             for term, weight in vector.items():
@@ -100,8 +105,8 @@ class _TfIdf:
         norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
         return {t: w / norm for t, w in vector.items()}
 
-    def similarities(self, words: Sequence[str]) -> dict[object, float]:
-        out: dict[object, float] = defaultdict(float)
+    def similarities(self, words: Sequence[str]) -> dict[_Key, float]:
+        out: dict[_Key, float] = defaultdict(float)
         for term, weight in self._vector(words).items():
             for key, doc_weight in self.postings.get(term, ()):
                 out[key] += weight * doc_weight
@@ -113,7 +118,7 @@ class ExampleIndex:
 
     def __init__(self, examples: Iterable[tuple[int, str, str]]) -> None:
         self.codes: dict[int, str] = {}
-        documents: dict[object, list[str]] = {}
+        documents: dict[int, list[str]] = {}
         for example_id, text, code in examples:
             self.codes[example_id] = code
             documents[example_id] = terms(text)
@@ -126,9 +131,9 @@ class ExampleIndex:
         """code -> (best similarity, example id)."""
         best: dict[str, tuple[float, int]] = {}
         for example_id, sim in self._index.similarities(words).items():
-            code = self.codes[example_id]  # type: ignore[index]
+            code = self.codes[example_id]
             if code not in best or sim > best[code][0]:
-                best[code] = (sim, example_id)  # type: ignore[assignment]
+                best[code] = (sim, example_id)
         return best
 
 
@@ -150,7 +155,7 @@ class ItemRanker:
         self.synonyms = synonyms or SynonymTable()
         # phrase -> [(code, role)]
         self._phrases: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        documents: dict[object, list[str]] = {}
+        documents: dict[str, list[str]] = {}
         for info in codes:
             entry = vocabulary.items.get(info.code)
             names = [analysis.normalize(n) for n in info.names] + list(entry.names if entry else ())
@@ -274,7 +279,7 @@ class ItemRanker:
 
         words = terms(text)
         for code, sim in self._lexical.similarities(words).items():
-            entry(code).lexical = sim  # type: ignore[arg-type]
+            entry(code).lexical = sim
         if examples is not None and len(examples):
             for code, (sim, example_id) in examples.nearest_by_code(words).items():
                 if sim >= self.KNN_MIN_SIMILARITY and code in self.codes:

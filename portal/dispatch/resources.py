@@ -19,12 +19,12 @@ class DispatchPermissions(StrEnum):
 
 
 class DispatchRoot:
-    __acl__ = [
+    __acl__ = (
         (Allow, principal_for_role(Role.DISPATCHER), DispatchPermissions.TEACH),
         (Allow, principal_for_role(Role.CLERK), DispatchPermissions.TEACH),
         (Allow, principal_for_role(Role.EDITOR), DispatchPermissions.REVIEW),
         *ROOT_ACL,
-    ]
+    )
 
     def __init__(self, request: Any) -> None:
         self.request = request

@@ -123,7 +123,7 @@ class DispatchEngine:
             search = registry.queryUtility(ISearchService)
             for info in ranker.codes.values() if search is not None else ():
                 search.search(SearchQuery(text=info.event_name.removesuffix("异常"), doc_types=("article",), page_size=3))
-        except Exception:  # noqa: BLE001 - warming is an optimisation; requests build what they need
+        except Exception:  # any fault: warming is an optimisation; requests build what they need
             log.exception("dispatch warm-up failed")
         finally:
             session.close()
@@ -372,7 +372,7 @@ class DispatchService:
         if not reason:
             raise InvalidInput("请说明作废原因。", code="reason_required", fields={"reason": ["不能为空。"]})
         if example.discarded_at is None:
-            example.discarded_at = dt.datetime.now(dt.timezone.utc)
+            example.discarded_at = dt.datetime.now(dt.UTC)
             example.discarded_by = self.actor
             example.discard_reason = reason[:1000]
             self.session.flush()

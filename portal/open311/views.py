@@ -268,15 +268,14 @@ def requests_filters(params: Mapping[str, Any], now: dt.datetime | None = None) 
         filters["statuses"] = statuses.pop()
     now = now or clock.now()
     start, end = _date(params, "start_date"), _date(params, "end_date")
-    if start is None and end is None:
-        end, start = now, now - MAX_SPAN
-    elif start is None:
-        start = end - MAX_SPAN  # type: ignore[operator]
+    if start is None:
+        end = end or now
+        start = end - MAX_SPAN
     elif end is None:
         end = start + MAX_SPAN
-    if end < start:  # type: ignore[operator]
+    if end < start:
         raise InvalidInput("end_date 早于 start_date。end_date is before start_date.", fields={"end_date": ["早于开始"]})
-    if end - start > MAX_SPAN:  # type: ignore[operator]
+    if end - start > MAX_SPAN:
         raise InvalidInput("start_date 与 end_date 的跨度不能超过 90 天。The range may not span more than 90 days.",
                            fields={"end_date": ["跨度超过 90 天"]})
     filters["since"], filters["until"] = start, end

@@ -30,11 +30,11 @@ def build_files(app: Any, out: Path, base_url: str, *, gzip: bool = True, enviro
         targets += [f"/opendata/{dataset.name}.{fmt}" for fmt in dataset.formats]
     written = []
     for path in targets:
-        variants = [("", {})]
+        variants: list[tuple[str, dict[str, str]]] = [("", {})]
         if gzip and not path.endswith((".json", ".jsonld")):
             variants.append((".gz", {"Accept-Encoding": "gzip"}))
         for suffix, headers in variants:
-            status, response_headers, body = _get(app, path, base_url, environ, **headers)
+            status, _response_headers, body = _get(app, path, base_url, environ, **headers)
             if not status.startswith("200"):
                 raise click.ClickException(f"{path}: {status}")
             target = out / (path.rsplit("/", 1)[1] + suffix)

@@ -28,7 +28,7 @@ CHUNK_ROWS = 1000
 
 def _datetime(value: dt.datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(CHINA_TZ).isoformat(timespec="seconds")
 
 

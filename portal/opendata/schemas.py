@@ -15,7 +15,7 @@ class UpdatedSince(fields.Field):
     """A date (the start of that day in the portal's zone) or an ISO 8601 date-time (without an
     offset: the portal's zone). Returns an aware datetime."""
 
-    default_error_messages = {"invalid": "请使用 ISO 8601 日期或时间，如 2026-11-01 或 2026-11-01T08:00:00+08:00。"}
+    default_error_messages = {"invalid": "请使用 ISO 8601 日期或时间，如 2026-11-01 或 2026-11-01T08:00:00+08:00。"}  # noqa: RUF012
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
         text = str(value or "").strip()

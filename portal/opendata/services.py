@@ -31,7 +31,7 @@ class ExportOptions:
     updated_since: dt.datetime | None = None
 
     def key(self) -> str:
-        since = self.updated_since.astimezone(dt.timezone.utc).isoformat() if self.updated_since else ""
+        since = self.updated_since.astimezone(dt.UTC).isoformat() if self.updated_since else ""
         return f"bom={int(self.bom)}&since={since}"
 
 
@@ -180,7 +180,7 @@ class OpenDataService:
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _iso(value: dt.datetime) -> str:

@@ -22,11 +22,8 @@ def includeme(config: Any) -> None:
     from portal.regulations.importing import load_regulation_sources
     from portal.regulations.interfaces import IArticleLookup, IRegulationImporter, IRegulationService
     from portal.regulations.models import Article, Regulation, RegulationVersion
-    from portal.regulations.services import (
-        article_lookup_factory,
-        regulation_importer_factory,
-        regulation_service_factory,
-    )
+    from portal.regulations.services import article_lookup_factory, regulation_service_factory
+    from portal.regulations.versions import regulation_importer_factory
 
     config.add_route("regulations.index", "/regulations")
     config.add_route("regulations.import", "/regulations/import")

@@ -48,7 +48,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 @click.option("--no-index", is_flag=True, help="Do not bring the search index up to date afterwards.")
 @click.pass_obj
 def import_regulations(env: Any, paths: tuple[Path, ...], lawpack: bool, lawpack_path: Path | None,
-                       manifest: Path | None, source: str, no_index: bool, **metadata: object) -> None:
+                       manifest: Path | None, source: str, no_index: bool, **metadata: Any) -> None:
     """Import statute texts (markdown or plain text; files or folders) as regulations.
 
     Metadata comes from a sidecar MANIFEST.tsv, the texts' header lines, and these options
@@ -58,11 +58,11 @@ def import_regulations(env: Any, paths: tuple[Path, ...], lawpack: bool, lawpack
     from portal.cli import progressbar
     from portal.regulations.importing import collect_paths, import_lawpack, import_paths
     from portal.regulations.lawpack import LawPackError
-    from portal.regulations.services import ImportMetadata, apply_repeals
+    from portal.regulations.versions import ImportMetadata, apply_repeals
 
     if not paths and not lawpack:
         raise click.UsageError("请给出要导入的文件或目录，或使用 --lawpack。")
-    options = ImportMetadata(**{name: value for name, value in metadata.items()})
+    options = ImportMetadata(**metadata)
     files = collect_paths(paths)
     if options.title and len(files) > 1:
         raise click.UsageError("--title 只能用于单个文件。")

@@ -71,6 +71,7 @@ class RegulationDocumentProvider:
     """Builds the ``regulation`` and ``article`` documents from the database."""
 
     doc_types = (REGULATION, ARTICLE)
+    searched_by_default = doc_types
 
     def __init__(self, today: Any = clock.today) -> None:
         self._today = today
@@ -154,10 +155,10 @@ class RegulationDocumentProvider:
                     if heading not in headings[version_id]:
                         headings[version_id].append(heading)
         for regulation in regulations.values():
-            version_id = versions.get(regulation.id)
+            indexed_version_id = versions.get(regulation.id)
             body = " ".join(filter(None, [
                 regulation.short_title, regulation.document_number, regulation.issuing_authority,
-                " ".join(headings.get(version_id, [])) if version_id else "",
+                " ".join(headings.get(indexed_version_id, [])) if indexed_version_id else "",
             ]))
             yield SearchDocument(
                 doc_type=REGULATION,
@@ -195,7 +196,7 @@ class RegulationDocumentProvider:
         for chunk in _chunks(sorted(regulations)):
             versions.update((v.id, v) for v in session.scalars(
                 select(RegulationVersion).where(RegulationVersion.regulation_id.in_(chunk))))
-        first_version = {}
+        first_version: dict[int, int] = {}  # regulation id -> its first version's id
         for version in sorted(versions.values(), key=lambda v: (v.valid_from or dt.date.min, v.version_no)):
             first_version.setdefault(version.regulation_id, version.id)
         today = self._today()

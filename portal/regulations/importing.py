@@ -19,7 +19,7 @@ from portal.errors import PortalError
 from portal.regulations.lawpack import LawPackError, find_lawpack_db, read_lawpack
 from portal.regulations.manifest import MANIFEST_NAME, ManifestEntry, ManifestError, read_manifest
 from portal.regulations.parsing import RegulationParseError, parse_regulation_file
-from portal.regulations.services import (
+from portal.regulations.versions import (
     ImportMetadata,
     ImportOutcome,
     RegulationImporter,

@@ -151,7 +151,7 @@ def infer_level(
         return Level.LOCAL_GOVERNMENT_RULE.value if title.endswith(("办法", "规定")) else None
     if authority and re.search(r"部|委员会|总局|署|局", authority):
         return Level.DEPARTMENTAL_RULE.value if "令" in number or not number else Level.NORMATIVE_DOCUMENT.value
-    if title.startswith("国务院") or title.startswith("中华人民共和国") and title.endswith("条例"):
+    if title.startswith("国务院") or (title.startswith("中华人民共和国") and title.endswith("条例")):
         return Level.ADMINISTRATIVE_REGULATION.value
     if _TITLE_PLACE.match(title) and title.endswith("条例"):
         # Local governments make 办法/规定; 条例 are the people's congresses'.

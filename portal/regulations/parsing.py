@@ -294,7 +294,7 @@ def parse_date(text: str) -> datetime.date | None:
 def _event_kind(description: str) -> str:
     if "修订" in description:
         return "revised"
-    if "修正" in description or "修改" in description and description.endswith("决定"):
+    if "修正" in description or ("修改" in description and description.endswith("决定")):
         return "amended"
     if description.endswith("施行") or description == "施行" or "起施行" in description:
         return "effective"

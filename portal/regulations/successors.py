@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.regulations.models import Article, Regulation, RegulationVersion
-from portal.regulations.services import announced_repeals
+from portal.regulations.versions import announced_repeals
 
 MIN_SIMILARITY = 0.5
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")

@@ -30,7 +30,8 @@ from portal.regulations.schemas import (
     RegulationListQuery,
     RegulationPageSchema,
 )
-from portal.regulations.services import ImportMetadata, SubmittedImport, parse_article_ref
+from portal.regulations.services import parse_article_ref
+from portal.regulations.versions import ImportMetadata, SubmittedImport
 from portal.validation import form_errors
 
 _MAX_ID = 2**31 - 1

@@ -165,7 +165,7 @@ def evaluate_file(service: Searcher, path: str | Path,
 
 def _mean(rows: list[dict[str, Any]]) -> dict[str, float]:
     if not rows:
-        return {m: 0.0 for m in METRICS} | {"count": 0}
+        return dict.fromkeys(METRICS, 0.0) | {"count": 0}
     return {m: sum(r[m] for r in rows) / len(rows) for m in METRICS} | {"count": len(rows)}
 
 

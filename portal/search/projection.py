@@ -300,7 +300,7 @@ class SearchProjection:
         """Catch up, but never let an index problem fail the request whose data is committed."""
         try:
             self.catch_up(session, wait=wait)
-        except Exception:  # noqa: BLE001 - the log is durable; the next catch-up retries
+        except Exception:  # the log is durable; the next catch-up retries
             log.exception("search index catch-up failed; it will be retried")
 
     def bring_up_to_date(self, progress: Callable[[int], None] | None = None) -> str:
@@ -339,7 +339,7 @@ class SearchProjection:
         try:
             if self.refresh_dates():
                 self.merge_deleted_copies()  # already on a background thread: no second one
-        except Exception:  # noqa: BLE001 - serving goes on; the next poll retries
+        except Exception:  # serving goes on; the next poll retries
             log.exception("search index: refreshing date-dependent documents failed")
         finally:
             self._dating.clear()
@@ -382,7 +382,7 @@ class SearchProjection:
     def _merge_logged(self) -> None:
         try:
             self.merge_deleted_copies(wait=False)
-        except Exception:  # noqa: BLE001 - searches go on over the unmerged segments; the next poll retries
+        except Exception:  # searches go on over the unmerged segments; the next poll retries
             log.exception("search index: merging deleted copies failed")
 
     # -- rebuilding ------------------------------------------------------------------------
@@ -434,7 +434,7 @@ class SearchProjection:
             count = self.rebuild(unless_healthy=True)
             if count >= 0:
                 log.info("search index rebuilt with %d documents", count)
-        except Exception:  # noqa: BLE001 - serving continues; health reports the index as not ready
+        except Exception:  # serving continues; health reports the index as not ready
             log.exception("search index rebuild failed")
 
     def health(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ STOPWORDS = frozenset("""
 要是 的话 但是 可是 不过 因为 所以 然后 应该 可以 能 会 要 想 需要 得 该不该 行不行 好不好 对不对 吗吗
 呗 咋 咋办 啦 嗯 唉 哈 嘿 喂 请 问 了解 知道 告诉 一些 有些 所有 每个 任何 当时 现在 已经 正在 马上 一直
 才 才能 就能 才会 都说 说 来 去 来定 搞 弄 干 做 办 还在 老是 总是 经常 一般 到底 究竟 真的 其实 比如
-""".split())  # noqa: SIM905 - one readable block of words, as a dictionary lists them
+""".split())  # one readable block of words, as a dictionary lists them
 
 # Question suffixes that ask *whether* something is lawful: they mean the subject matter is
 # about prohibitions and their consequences, which the synonym file expresses as data.
@@ -246,7 +246,7 @@ class LawCatalogue:
         if len(name) < 2:
             return []
         # The typed text may carry leading words ("查一下行政处罚法"): try suffixes, longest first.
-        for start in range(0, len(name) - 1):
+        for start in range(len(name) - 1):
             cand = name[start:]
             found = self._match(cand, places)
             if found:

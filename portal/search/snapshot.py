@@ -384,7 +384,7 @@ class Snapshot:
     def close(self) -> None:
         try:
             self.searcher.close()
-        except Exception:  # noqa: BLE001 - a broken searcher is being dropped anyway  # pragma: no cover
+        except Exception:  # a broken searcher is being dropped anyway  # pragma: no cover
             log.debug("closing searcher failed", exc_info=True)
 
     # ------------------------------------------------------------------ masks
@@ -460,7 +460,7 @@ class SnapshotSource:
 
     def current(self) -> Snapshot:
         snap = self.snapshot
-        if snap is not None and (self._holding and not self.stale or self._fresh(snap, time.monotonic())):
+        if snap is not None and ((self._holding and not self.stale) or self._fresh(snap, time.monotonic())):
             return snap
         with self._lock:
             snap = self.snapshot
@@ -488,7 +488,7 @@ class SnapshotSource:
                 self.error = str(exc)
                 self.stale = True  # checked again on every call until a good index is there
                 raise
-            except Exception as exc:  # noqa: BLE001 - any failure to read the files means the index is unusable
+            except Exception as exc:  # any failure to read the files means the index is unusable
                 self.error = f"index unreadable: {exc!r}"
                 self.stale = True
                 log.exception("search index unreadable")

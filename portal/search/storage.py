@@ -108,7 +108,7 @@ class IndexStore:
                                f"{self.analysis_mode!r}: rebuild")
         try:
             return whoosh_index.open_dir(str(path))
-        except Exception as exc:  # noqa: BLE001 - whatever Whoosh raises on broken files means corrupt
+        except Exception as exc:  # whatever Whoosh raises on broken files means corrupt
             raise IndexCorrupt(f"cannot open index {path}: {exc}") from exc
 
     def writable_index(self, live: tuple[str, Any] | None) -> Any:

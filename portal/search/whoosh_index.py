@@ -229,7 +229,7 @@ class WhooshSearchService:
             return self._search(snap, query)
         except SearchUnavailable:
             raise
-        except Exception as exc:  # noqa: BLE001 - unreadable postings mean a broken index, not bad input
+        except Exception as exc:  # unreadable postings mean a broken index, not bad input
             # Unreadable postings (zlib, struct, Whoosh's "Block tag error" …): the files changed
             # or broke under us. The caller answers 503 and rebuilds; health() says so meanwhile.
             log.exception("search failed on index generation %s", snap.generation)

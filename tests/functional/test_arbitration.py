@@ -153,11 +153,11 @@ def test_from_a_demo_hotspot_to_a_published_ruling_and_back(testapp, dbsession, 
 
     users = DatabaseUserService(dbsession)
     choices = ["concur", "dissent", "concur"]
-    for expert, choice in zip(panel, choices):
+    for expert in panel:
         user = users.create(f"panel-{expert.id}", PASSWORD, ["expert"], display_name=expert.name)
         expert.user_id = user.id
     dbsession.flush()
-    for expert, choice in zip(panel, choices):
+    for expert, choice in zip(panel, choices, strict=True):
         testapp.reset()
         login(testapp, f"panel-{expert.id}")
         mine = testapp.get("/arbitration")
@@ -436,7 +436,7 @@ def test_rulings_are_found_for_everyday_questions(testapp, rulings_indexed, ques
 def test_evidence_through_the_api_is_checked_and_kept_from_outsiders(app, testapp, dbsession, make_user, make_api_key):
     from portal.arbitration.models import Evidence
 
-    service, dispute = _dispute_in_deliberation(dbsession, ["周立群", "李雪梅", "马春燕"], ["DX", "YD"],
+    _service, dispute = _dispute_in_deliberation(dbsession, ["周立群", "李雪梅", "马春燕"], ["DX", "YD"],
                                                 app.registry.settings)
     clerk = {"Authorization": f"Bearer {make_api_key('clerk')}"}
     url = f"/api/v1/disputes/{dispute.id}/evidence"

@@ -328,8 +328,8 @@ def test_a_backup_taken_while_cases_are_written_holds_each_case_whole(
     with zipfile.ZipFile(during) as archive:
         manifest = read_manifest(archive)
         columns = {t.name: t.columns for t in manifest.tables}
-        cases = [dict(zip(columns["cases"], json.loads(line))) for line in archive.open("tables/cases.jsonl")]
-        events = [dict(zip(columns["case_events"], json.loads(line)))
+        cases = [dict(zip(columns["cases"], json.loads(line), strict=True)) for line in archive.open("tables/cases.jsonl")]
+        events = [dict(zip(columns["case_events"], json.loads(line), strict=True))
                   for line in archive.open("tables/case_events.jsonl")]
     steps_of: dict[int, int] = {}
     for event in events:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-import bench_load  # noqa: E402
+import bench_load
 
 #: Routes whose rows the test database lacks (no ruling or bulletin is published in it).
 WITHOUT_DATA = {"rulings.ruling", "bulletins.detail"}

@@ -10,7 +10,7 @@ import webtest
 
 from portal import clock
 from portal.regulations.parsing import parse_regulation_text
-from portal.regulations.services import RegulationImporter, build_metadata
+from portal.regulations.versions import RegulationImporter, build_metadata
 
 GRID = "3301990010100101"
 # 21:23 UTC on 1 December is 05:23 on 2 December in Beijing.
@@ -42,7 +42,7 @@ def test_today_is_the_date_in_the_configured_zone(beijing_dawn):
         assert clock.today() == dt.date(2026, 12, 1)
     finally:
         clock.configure({})
-    with pytest.raises(ValueError, match="portal.timezone"):
+    with pytest.raises(ValueError, match=r"portal\.timezone"):
         clock.configure({"portal.timezone": "Mars/Olympus"})
 
 

@@ -49,11 +49,15 @@ def run_curl(testapp, line: str) -> bytes:
         elif arg == "-G":
             get = True
         elif arg == "-X":
-            method = args[i + 1]; i += 1
+            method = args[i + 1]
+            i += 1
         elif arg in ("-d", "--data-urlencode"):
-            data.append(tuple(args[i + 1].split("=", 1))); i += 1
+            data.append(tuple(args[i + 1].split("=", 1)))
+            i += 1
         elif arg == "-H":
-            name, value = args[i + 1].split(":", 1); headers[name] = value.strip(); i += 1
+            name, value = args[i + 1].split(":", 1)
+            headers[name] = value.strip()
+            i += 1
         elif arg == "-o":
             i += 1  # the body is checked instead of written
         else:
@@ -132,7 +136,7 @@ def test_every_python_example_runs(testapp, page_examples, monkeypatch, capsys):
     for key, lang, code in page_examples:
         if lang != "python":
             continue
-        exec(compile(code, f"<developers:{key}>", "exec"), {"__name__": "__example__"})  # noqa: S102
+        exec(compile(code, f"<developers:{key}>", "exec"), {"__name__": "__example__"})
         outputs[key] = capsys.readouterr().out
     assert outputs["lookup"].strip()
     assert "件公开案件" in outputs["cases"] and "条结果" in outputs["search"]

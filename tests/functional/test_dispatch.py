@@ -162,7 +162,7 @@ def test_the_screen_goes_from_text_to_a_created_case_without_javascript(testapp,
     # one click: the full answer for the chosen type, with its legal basis
     chosen = page.click(href=re.compile(r"choose=09006"), index=0)
     assert "权属与法律依据" in chosen.text and "执法" in chosen.text
-    form = chosen.forms[[i for i, f in chosen.forms.items() if f.action.endswith("/dispatch/choose")][0]]
+    form = chosen.forms[next(i for i, f in chosen.forms.items() if f.action.endswith("/dispatch/choose"))]
     assert form["code"].value == "09006"
     grid = form["grid"].options[1][0] if form["grid"].value == "" else form["grid"].value
     form["grid"] = grid

@@ -33,7 +33,7 @@ def test_every_validator_and_schema_message_is_chinese():
         for name, value in vars(cls).items():
             if name.startswith(("message", "default_message")) and isinstance(value, str):
                 assert CJK.search(value), (cls.__name__, name, value)
-    for message in {**Schema._default_error_messages, **Schema.error_messages}.values():
+    for _message in {**Schema._default_error_messages, **Schema.error_messages}.values():
         assert Schema().error_messages  # instances merge the class messages
     assert all(CJK.search(m) for m in Schema().error_messages.values())
     # formatted messages keep their values

@@ -190,7 +190,7 @@ def test_updated_since_gives_changed_cases_and_duty_tombstones(testapp, planted,
     ids = {json.loads(line)["id"] for line in testapp.get(f"/opendata/cases.jsonl?updated_since={since}").text.splitlines()}
     assert planted["disclosed"] in ids and old["id"] not in ids
 
-    mark = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    mark = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     duty = dbsession.query(Duty).filter(Duty.state == State.PUBLISHED.value).order_by(Duty.id).first()
     DutyService(dbsession).transition(duty, "withdraw", "测试撤回")
     dbsession.flush()

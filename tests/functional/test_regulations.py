@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from portal.regulations.parsing import parse_regulation_text
-from portal.regulations.services import ImportMetadata, RegulationImporter, build_metadata
+from portal.regulations.versions import ImportMetadata, RegulationImporter, build_metadata
 
 ROAD_V1 = """\
 # 青石市街巷管理条例

@@ -94,7 +94,7 @@ def test_aware_datetimes_round_trip_as_utc(sqlite_engine):
     with Session(sqlite_engine) as session:
         value = session.get(Stamp, 1).at
     assert value.tzinfo is not None
-    assert value == dt.datetime(2026, 3, 1, 1, 30, tzinfo=dt.timezone.utc)
+    assert value == dt.datetime(2026, 3, 1, 1, 30, tzinfo=dt.UTC)
 
 
 def test_naive_datetimes_are_refused(sqlite_engine):

@@ -13,6 +13,7 @@ from portal import clock
 from portal.accounts.permissions import Permissions
 from portal.catalogue.history import public_lineage
 from portal.catalogue.legal import STATUS_LABELS
+from portal.catalogue.reports import PROBLEM_LABELS
 from portal.catalogue.resolution import ROLE_LABELS, ROLES
 from portal.catalogue.schemas import (
     CheckQuery,
@@ -22,7 +23,6 @@ from portal.catalogue.schemas import (
     DutyPatchSchema,
     ItemTypeQuery,
 )
-from portal.catalogue.services import PROBLEM_LABELS
 from portal.catalogue.views import (
     catalogue,
     duties,
@@ -151,7 +151,7 @@ def _area_options(request: Request) -> list[dict[str, Any]]:
             def walk(area_id: int, depth: int) -> None:
                 for child_id in snap.children.get(area_id, ()):
                     child = snap.areas[child_id]
-                    options.append((child.code, "\u3000" * depth + child.name))
+                    options.append((child.code, "\u3000" * depth + child.name))  # noqa: B023 - walk runs within its iteration
                     walk(child_id, depth + 1)
 
             walk(street_id, 1)
@@ -167,7 +167,7 @@ def lookup_page(request: Request) -> dict[str, Any]:
         # empty fields of a submitted form mean "not given"
         form = LookupForm().load({k: v for k, v in request.GET.items() if v.strip()})
     except ValidationError as exc:
-        form, errors = {}, exc.messages
+        form, errors = {}, exc.normalized_messages()
     service = catalogue(request)
     snap = service.snapshot()
     chosen = None
@@ -314,7 +314,7 @@ def duty_create_page(request: Request) -> Any:
             service.transition(duty, "submit", comment)
     except ValidationError as exc:
         request.response.status = 400
-        return _duty_form_context(request, values=raw, errors=exc.messages)
+        return _duty_form_context(request, values=raw, errors=exc.normalized_messages())
     except PortalError as exc:
         request.response.status = exc.status
         return _duty_form_context(request, values=raw, errors={**exc.fields, "_": [exc.message]})
@@ -376,7 +376,7 @@ def duty_update_page(request: Request) -> Any:
         changed = service.update(duty, data)
     except ValidationError as exc:
         request.response.status = 400
-        return _duty_form_context(request, duty=duty, values=raw, errors=exc.messages)
+        return _duty_form_context(request, duty=duty, values=raw, errors=exc.normalized_messages())
     except PortalError as exc:
         request.response.status = exc.status
         return _duty_form_context(request, duty=duty, values=raw, errors={**exc.fields, "_": [exc.message]})

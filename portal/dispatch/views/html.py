@@ -107,7 +107,7 @@ def choose(request: Request) -> Any:
     try:
         data = CaseForm().load({k: v for k, v in request.POST.items() if k != "csrf_token"})
     except ValidationError as exc:
-        for field, messages in form_errors(exc).items():
+        for _field, messages in form_errors(exc).items():
             request.session.flash("；".join(messages), "error")
         return HTTPSeeOther(_screen_url(request, text=request.POST.get("text", "")[:2000],
                                         choose=request.POST.get("code"), area=request.POST.get("grid")))
@@ -130,7 +130,7 @@ def choose(request: Request) -> Any:
     from portal.cases.interfaces import ICaseService
 
     cases = request.find_service(ICaseService)
-    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    now = dt.datetime.now(dt.UTC).isoformat()
     raw = {"external_id": f"DISPATCH-{uuid.uuid4().hex[:16].upper()}", "channel": data["channel"],
            "item_type": data["lookup_key"] if data["lookup_key"].endswith(":" + code) else f"gb47678:event:{code}", "description": data["text"], "reported_at": now,
            "urgency": data["urgency"], "lat": data.get("lat"), "lon": data.get("lon"),

@@ -142,7 +142,7 @@ def test_the_majority_decides_and_a_rejected_draft_opens_a_new_round(session):
     # the draft is revised; the new round is voted from scratch, and the old votes are kept
     draft(service, dispute, owner="YD")
     assert ruling.round == 2
-    for e, choice in zip(panel, ("concur", "concur", "dissent")):
+    for e, choice in zip(panel, ("concur", "concur", "dissent"), strict=True):
         service.cast_vote(dispute, e, choice, "第二轮表决意见，理由见附件。")
     assert dispute.stage == "ruled" and ruling.state == "pending"
     assert (ruling.concur, ruling.dissent) == (2, 1) and len(ruling.votes) == 6

@@ -16,7 +16,7 @@ from portal.cases.importer import normalise_record
 from portal.cases.schemas import CaseRecord, fast_load
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_demo import world  # noqa: E402
+from test_demo import world
 
 
 def records(n=400):

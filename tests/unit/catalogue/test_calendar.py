@@ -79,9 +79,9 @@ def test_add_working_days_friday_to_monday(cal):
 
 def test_aware_datetimes_keep_their_zone(cal):
     # 2025-01-27 23:30 UTC is already 28 Jan 07:30 in China, a holiday
-    start = T(2025, 1, 27, 23, 30, tzinfo=dt.timezone.utc)
+    start = T(2025, 1, 27, 23, 30, tzinfo=dt.UTC)
     result = cal.add_working_days(start, 1)
-    assert result.tzinfo is dt.timezone.utc
+    assert result.tzinfo is dt.UTC
     assert result.astimezone(CHINA_TZ) == T(2025, 2, 6, 0, 0, tzinfo=CHINA_TZ)
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from portal.catalogue.cli import catalogue_coverage, check_catalogue
-from portal.catalogue.services import DutyService
+from portal.catalogue.editing import DutyService
 
 
 class FakeEnv:

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from portal.catalogue.legal import article_lookup_for_session
 from portal.catalogue.models import Duty, ItemType
-from portal.catalogue.services import CatalogueReports, ResponsibilityService
+from portal.catalogue.reports import CatalogueReports
+from portal.catalogue.services import ResponsibilityService
 from portal.workflow import State
 
 TODAY = dt.date(2026, 12, 1)

@@ -72,7 +72,7 @@ def test_demo_district_every_grid_finds_itself():
         code = feature["properties"]["code"]
         p = locator.geometry(code).representative_point()
         assert locator.locate(lat=p.y, lon=p.x) == code
-    minx, miny, maxx, maxy = locator.bounds
+    _minx, _miny, maxx, maxy = locator.bounds
     assert locator.locate(lat=maxy + 0.01, lon=maxx + 0.01) is None
 
 

@@ -121,7 +121,7 @@ def test_no_overlaps_within_level(features, geoms, level):
     items = [geoms[f["properties"]["code"]] for f in features[level]]
     tree = STRtree(items)
     left, right = tree.query(items, predicate="intersects")
-    for a, b in zip(left, right):
+    for a, b in zip(left, right, strict=True):
         if a < b:
             assert items[a].intersection(items[b]).area < 1e-14, (a, b)
     # and the level as a whole covers the district without gaps

@@ -96,7 +96,7 @@ def test_every_component_resolves_all_roles_at_every_grid(kb, index, at):
 
 def test_catalogue_has_no_colliding_entries(kb, index):
     areas, by_item = index
-    for key, duties in by_item.items():
+    for _key, duties in by_item.items():
         by_area = defaultdict(list)
         for d in duties:
             by_area[d.area_code].append(
@@ -209,7 +209,7 @@ def _articles(path):
             current = parse_chinese_number(m.group(1))
             result[current] = [[m.group(2)]]
         elif line.startswith("#"):
-            current = None if line.startswith("## ") or line.startswith("### ") else current
+            current = None if line.startswith(("## ", "### ")) else current
         elif line and current is not None and not line.startswith("<!--"):
             if re.match(r"^[（(][一二三四五六七八九十]+[)）]", line):
                 result[current][-1].append(line)
@@ -248,7 +248,7 @@ def test_every_citation_names_a_real_article(kb):
         if c.item:
             para = paragraphs[(c.paragraph or 1) - 1] if c.paragraph else [
                 line for p in paragraphs for line in p]
-            items = [line for line in para[1:]] if c.paragraph else [
+            items = list(para[1:]) if c.paragraph else [
                 line for line in para if re.match(r"^[（(]", line)]
             assert c.item <= len(items), (where, text, items)
 

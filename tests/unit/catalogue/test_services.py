@@ -8,15 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.audit import AuditEntry
+from portal.catalogue.editing import DutyService
 from portal.catalogue.legal import article_lookup_for_session
 from portal.catalogue.loader import load_catalogue
 from portal.catalogue.models import Agency, Area, Duty, ItemType
-from portal.catalogue.services import (
-    CatalogueReports,
-    CatalogueService,
-    DutyService,
-    ResponsibilityService,
-)
+from portal.catalogue.reports import CatalogueReports
+from portal.catalogue.services import CatalogueService, ResponsibilityService
 from portal.errors import Conflict, InvalidInput, NotFound
 
 from .conftest import LAWS, ROOT
@@ -268,7 +265,7 @@ def test_coverage_can_be_narrowed_to_one_list(session):
 
 def test_stale_basis_finds_a_repealed_article(session):
     from portal.regulations.parsing import parse_regulation_text
-    from portal.regulations.services import ImportMetadata, RegulationImporter, build_metadata
+    from portal.regulations.versions import ImportMetadata, RegulationImporter, build_metadata
 
     text = ("# 示例区井盖管理办法\n\n2020年1月1日 示例区人民政府发布\n\n<!-- INFO END -->\n\n"
             "第一条 为了管好井盖，制定本办法。\n\n第二条 井盖由权属单位养护。\n\n第三条 本办法自2020年2月1日起施行。\n")
@@ -294,7 +291,7 @@ def test_stale_basis_finds_a_repealed_article(session):
 
 def test_stale_basis_finds_an_article_amended_after_review(session):
     from portal.regulations.parsing import parse_regulation_text
-    from portal.regulations.services import ImportMetadata, RegulationImporter, build_metadata
+    from portal.regulations.versions import ImportMetadata, RegulationImporter, build_metadata
 
     v1 = ("# 示例区街巷保洁规定\n\n2020年1月1日 示例区人民政府发布\n\n<!-- INFO END -->\n\n"
           "第一条 街巷保洁由街道办事处负责。\n\n第二条 本规定自2020年2月1日起施行。\n")

@@ -10,7 +10,7 @@ from webob.multidict import MultiDict
 from portal.errors import InvalidInput
 from portal.open311.views import _attributes, requests_filters
 
-NOW = dt.datetime(2026, 6, 30, 12, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
 
 
 def filters(**params):

@@ -18,7 +18,7 @@ from portal.open311.render import (
     w3c_datetime,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_w3c_datetimes_are_china_time_with_offset():

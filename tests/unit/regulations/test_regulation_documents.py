@@ -7,7 +7,7 @@ from sqlalchemy import select
 from portal.regulations.documents import RegulationDocumentProvider, keys_of_version
 from portal.regulations.models import RegulationVersion
 from portal.regulations.parsing import parse_regulation_text
-from portal.regulations.services import ImportMetadata, RegulationImporter, build_metadata
+from portal.regulations.versions import ImportMetadata, RegulationImporter, build_metadata
 from portal.search.interfaces import IDocumentProvider
 from portal.search.models import SearchChange
 
@@ -31,7 +31,7 @@ def test_documents_of_a_regulation_and_its_articles(dbsession):
     regulations_before = provider.count(dbsession, "regulation")
     regulation = _import(dbsession, ROAD_V1).regulation
     [doc] = provider.documents(dbsession, "regulation", [str(regulation.id)])
-    everything = [d for d in provider.documents(dbsession, "regulation", None)]
+    everything = list(provider.documents(dbsession, "regulation", None))
     assert str(regulation.id) in {d.doc_id for d in everything}
     assert doc.doc_id == str(regulation.id)
     assert doc.title == "青石市街巷管理条例"

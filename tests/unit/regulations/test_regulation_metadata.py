@@ -34,7 +34,7 @@ def test_infer_level(title, authority, number, expected):
 
 def test_levels_are_ordered_by_authority():
     assert LEVELS[:3] == ("宪法", "法律", "行政法规")
-    assert "规范性文件" == LEVELS[-1]
+    assert LEVELS[-1] == "规范性文件"
 
 
 @pytest.mark.parametrize(

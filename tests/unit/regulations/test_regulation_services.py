@@ -12,15 +12,8 @@ from portal.audit import AuditEntry
 from portal.errors import NotFound
 from portal.regulations.models import Article, Regulation, RegulationVersion
 from portal.regulations.parsing import parse_regulation_text
-from portal.regulations.services import (
-    ArticleLookupService,
-    ImportMetadata,
-    ImportRefused,
-    RegulationImporter,
-    RegulationService,
-    build_metadata,
-    parse_article_ref,
-)
+from portal.regulations.services import ArticleLookupService, RegulationService, parse_article_ref
+from portal.regulations.versions import ImportMetadata, ImportRefused, RegulationImporter, build_metadata
 
 from .texts import PLAIN_RULE, ROAD_V1, ROAD_V2
 
@@ -228,7 +221,7 @@ def test_short_title_of_national_laws(dbsession):
 
 
 def test_repeal_clauses_date_the_repealed_statutes(dbsession):
-    from portal.regulations.services import apply_repeals
+    from portal.regulations.versions import apply_repeals
 
     old = _import(dbsession, ROAD_V1).regulation
     code = ("青石市街巷与井盖综合条例\n第一条　为了统一街巷管理，制定本条例。\n"

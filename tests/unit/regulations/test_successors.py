@@ -6,8 +6,8 @@ import datetime as dt
 
 from portal.regulations.documents import ARTICLE, RegulationDocumentProvider
 from portal.regulations.parsing import parse_regulation_text
-from portal.regulations.services import RegulationImporter, apply_repeals, build_metadata
 from portal.regulations.successors import successors
+from portal.regulations.versions import RegulationImporter, apply_repeals, build_metadata
 
 OLD_LAW = """\
 # 青石市夜间施工噪声管理条例

@@ -315,14 +315,14 @@ def test_concurrent_searches_and_writes(fresh_service):
         try:
             for _ in range(30):
                 svc.search(SearchQuery(text="道路 井盖 设摊"))
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below  # pragma: no cover
             errors.append(exc)
 
     def writer():
         try:
             for n in range(200, 210):
                 svc.index([article(1, ROAD, n, f"第{n}条", f"并发写入的道路条文{n}。")])
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below  # pragma: no cover
             errors.append(exc)
 
     threads = [threading.Thread(target=searcher) for _ in range(4)] + [threading.Thread(target=writer)]
@@ -433,11 +433,8 @@ def test_repair_removes_what_a_killed_rebuild_left_and_nothing_else(tmp_path):
     # A build still running in another process holds its lock: it must be left alone.
     live = tmp_path / "index" / "gen-20990101T000001-cafebabe"
     live.mkdir()
-    lock = open(live / BUILDING_LOCK, "w")  # noqa: SIM115 - held across the call below, closed in finally
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
+    with open(live / BUILDING_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         assert service.remove_partial_generations() == [dead.name]
-    finally:
-        lock.close()
     assert not dead.exists() and live.exists() and (tmp_path / "index" / current).exists()
     assert [h.doc_id for h in service.search(SearchQuery(text="井盖")).hits] == ["1-1"]
