@@ -17,7 +17,8 @@ LAT, LON = 30.2336, 120.0860
 SECRETS = ("欧阳娜娜", "13912345678", "330106199001011234", "nana.ouyang@example.com", "文三路138号3幢2单元501室",
            "浙A12345")
 HIDDEN_MARKER = "不公开设施专用标记"
-DATASETS = ("cases", "duties", "powers", "item-types", "item-type-crosswalk", "agencies", "areas", "regulations")
+DATASETS = ("cases", "duties", "powers", "item-types", "item-type-crosswalk", "agencies", "areas", "regulations",
+            "rulings", "bulletin-indicators")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,32 @@ def post_case(testapp, headers, reported_at: dt.datetime | None = None, **overri
     }
     body.update(overrides)
     return testapp.post_json("/api/v1/cases", body, headers=headers).json
+
+
+class FakePdf:
+    """The bulletins' PDF renderer is tested elsewhere; here only the figures matter."""
+
+    def render(self, html: str, base_url: str | None = None) -> bytes:
+        return b"%PDF-1.7 fake"
+
+
+@pytest.fixture
+def published(dbsession, planted):
+    """The knowledge base's published rulings, and a published bulletin of the planted cases' month."""
+    from pathlib import Path
+
+    from portal.arbitration.loader import load_arbitration
+    from portal.bulletins.periods import Period
+    from portal.bulletins.services import BulletinService
+
+    load_arbitration(dbsession, Path(__file__).resolve().parents[2] / "knowledge_base")
+    month = (dt.datetime.now(CHINA_TZ) - dt.timedelta(days=3)).strftime("%Y-%m")
+    service = BulletinService(dbsession, settings={}, pdf_renderer=FakePdf())
+    # As if the month were over: the bulletin of the month the planted cases were reported in.
+    later = dt.datetime.now(CHINA_TZ) + dt.timedelta(days=40)
+    bulletin = service.publish(service.generate(Period.parse(month), now=later))
+    dbsession.flush()
+    return bulletin
 
 
 @pytest.fixture
@@ -98,7 +125,7 @@ def test_dcat_catalogue_describes_every_dataset_and_distribution(testapp, plante
     assert "dct:modified" in cases
 
 
-def test_datapackage_validates_against_live_exports(testapp, planted, tmp_path):
+def test_datapackage_validates_against_live_exports(testapp, planted, published, tmp_path):
     """frictionless validates every resource of the data package against the real exports."""
     import frictionless
 
@@ -114,6 +141,42 @@ def test_datapackage_validates_against_live_exports(testapp, planted, tmp_path):
     assert report.valid, errors[:10]
     rows = {task.name: task.stats.get("rows", 0) for task in report.tasks}
     assert rows["cases"] >= 1 and rows["duties"] > 10 and rows["areas"] > 300 and rows["item-types"] > 100
+    assert rows["rulings"] >= 5 and rows["bulletin-indicators"] > 10
+
+
+def test_rulings_and_bulletin_indicators_are_published_data_only(testapp, planted, published, dbsession):
+    """Rulings: the published ones (a withdrawn one only as a tombstone of an incremental export);
+    indicators: the published bulletin's frozen figures, a draft's never."""
+    from portal.arbitration.models import Ruling
+    from portal.bulletins.periods import Period
+    from portal.bulletins.services import BulletinService
+    from portal.workflow import State, transition
+
+    rulings = [json.loads(line) for line in testapp.get("/opendata/rulings.jsonl").text.splitlines()]
+    stored = dbsession.query(Ruling).filter(Ruling.state == State.PUBLISHED.value).order_by(Ruling.id).all()
+    assert [r["id"] for r in rulings] == [r.id for r in stored]
+    first = rulings[0]
+    assert first["number"].endswith(stored[0].number) and first["decisions"] and not first["deleted"]
+    assert {d["role"] for d in first["decisions"]} <= {"owner", "maintainer", "supervisor", "enforcer"}
+    mark = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    transition(dbsession, stored[0], "withdraw", "测试撤回")
+    dbsession.flush()
+    assert stored[0].id not in [json.loads(line)["id"] for line in testapp.get("/opendata/rulings.jsonl").text.splitlines()]
+    since = [json.loads(line) for line in
+             testapp.get("/opendata/rulings.jsonl", params={"updated_since": mark}).text.splitlines()]
+    assert [(r["id"], r["deleted"]) for r in since] == [(stored[0].id, True)]
+
+    rows = [json.loads(line) for line in testapp.get("/opendata/bulletin-indicators.jsonl").text.splitlines()]
+    assert {r["bulletin_id"] for r in rows} == {published.id}
+    figures = json.loads(published.data_json)
+    district = {r["indicator"]: r["value"] for r in rows if r["level"] == "district"}
+    assert district == figures["district"]["values"] and district["reported"] >= 1
+    assert "受理数" in {r["indicator_name"] for r in rows}
+    # A draft of another period adds nothing.
+    BulletinService(dbsession, settings={}, pdf_renderer=FakePdf()).generate(Period.parse("2020-01"))
+    dbsession.flush()
+    again = testapp.get("/opendata/bulletin-indicators.jsonl").text.splitlines()
+    assert len(again) == len(rows)
 
 
 @pytest.mark.parametrize("path", [f"/opendata/{name}.{fmt}" for name in DATASETS for fmt in ("csv", "jsonl")]
