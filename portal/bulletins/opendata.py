@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, undefer
 from portal.bulletins.indicators import INDICATORS
 from portal.bulletins.models import PERIOD_KINDS, Bulletin
 from portal.opendata.registry import Dataset, ExportContext, Field, Stamp
+from portal.opendata.stamps import StampCache
 from portal.workflow import State
 
 LEVELS = {"district": "全区", "street": "街道", "agency": "责任单位"}
@@ -64,7 +65,7 @@ def indicator_rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                        "published_at": bulletin.published_at}
 
 
-_ROW_COUNTS: dict[str, int] = {}
+_STAMPS = StampCache()
 
 
 def indicator_stamp(session: Session, registry: Any) -> Stamp:
@@ -73,15 +74,13 @@ def indicator_stamp(session: Session, registry: Any) -> Stamp:
     count, last, ids = session.execute(
         select(func.count(), func.max(Bulletin.updated_at), func.sum(Bulletin.id)).where(published)).one()
     token = hashlib.sha256(repr((count, last, ids, str(session.get_bind().engine.url))).encode()).hexdigest()[:32]
-    rows = _ROW_COUNTS.get(token)
-    if rows is None:
-        # Rows per bulletin are only known from its snapshot: counted once per version.
-        rows = sum(1 for _ in indicator_rows(ExportContext(session, registry, {}))) if count else 0
-        if len(_ROW_COUNTS) > 64:
-            _ROW_COUNTS.clear()
-        _ROW_COUNTS[token] = rows
-    return Stamp(rows, last, token)
 
+    def rows() -> Stamp:
+        # Rows per bulletin are only known from its snapshot: counted once per version.
+        found = sum(1 for _ in indicator_rows(ExportContext(session, registry, {}))) if count else 0
+        return Stamp(found, last, token)
+
+    return _STAMPS.get(token, rows)
 
 BULLETIN_INDICATORS = Dataset(
     name="bulletin-indicators",

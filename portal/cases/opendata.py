@@ -8,7 +8,6 @@ address, scrubbed text, non-disclosable item types left out).
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from portal.cases.public import PUBLIC_FIELDS, PublicNames, public_fields
 from portal.cases.services import CaseService
 from portal.opendata.encoding import iso_text_in_database, json_value
 from portal.opendata.registry import Dataset, ExportContext, Field, Stamp
+from portal.opendata.stamps import StampCache
 
 FIELDS = (
     Field("id", "integer", "案件序号", "门户内的案件编号（案件详情页 /cases/{id}）"),
@@ -89,8 +89,7 @@ def service_for(ctx: ExportContext) -> CaseService:
     return CaseService(ctx.session, Places.of(ctx.session, ctx.registry), ctx.settings)
 
 
-_STAMPS: dict[str, Stamp] = {}
-_STAMPS_LOCK = threading.Lock()
+_STAMPS = StampCache()
 
 
 def case_stamp(session: Session, registry: Any) -> Stamp:
@@ -106,20 +105,15 @@ def case_stamp(session: Session, registry: Any) -> Stamp:
         str(settings.get("cases.nondisclosable", "")), str(session.get_bind().engine.url),
     )
     token = hashlib.sha256(repr(token_parts).encode()).hexdigest()[:32]
-    cached = _STAMPS.get(token)
-    if cached is not None:
-        return cached
-    service = CaseService(session, Places.of(session, registry), settings)
-    hidden = sorted(service.hidden_item_ids)
-    criteria = [Case.item_type_id.not_in(hidden)] if hidden else []
-    rows, last = session.execute(select(func.count(), func.max(Case.changed_at)).where(*criteria)).one()
-    stamp = Stamp(rows or 0, last, token)
-    with _STAMPS_LOCK:
-        if len(_STAMPS) > 64:
-            _STAMPS.clear()
-        _STAMPS[token] = stamp
-    return stamp
 
+    def count() -> Stamp:
+        service = CaseService(session, Places.of(session, registry), settings)
+        hidden = sorted(service.hidden_item_ids)
+        criteria = [Case.item_type_id.not_in(hidden)] if hidden else []
+        rows, last = session.execute(select(func.count(), func.max(Case.changed_at)).where(*criteria)).one()
+        return Stamp(rows or 0, last, token)
+
+    return _STAMPS.get(token, count)
 
 CASES = Dataset(
     name="cases",

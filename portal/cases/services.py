@@ -610,6 +610,13 @@ class CaseService:
         finally:
             result.close()
 
+    def iter_public(self, batch_size: int = 2000, with_events: bool = False,
+                    updated_since: dt.datetime | None = None) -> Iterator[PublicCase]:
+        """Every disclosed case as a :class:`PublicCase` (with its steps when asked), oldest first."""
+        for rows in self.public_rows(updated_since=updated_since, batch_size=batch_size):
+            events = self._events_for([row.id for row in rows]) if with_events else None
+            yield from public_cases(rows, self.places, events=events)
+
     def _changed_page(self, stmt: Any, criteria: list[Any], filters: Mapping[str, Any], page_size: int) -> PublicPage:
         """Incremental sync (``updated_since``): the disclosed cases changed since then in id order
         (stable under concurrent inserts: new cases come last), the cursor being the last id; the
