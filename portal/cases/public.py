@@ -128,12 +128,13 @@ def public_fields(row: Sequence[Any], names: PublicNames) -> tuple[Any, ...]:
     if agency is _NO_PAIR and status in UNASSIGNED:
         agency, time_limit = names.expected(item_id, grid_id, reported_at, urgency, time_limit)
     place = names.places_shown.get((grid_id, street_id)) or names.place(grid_id, street_id)
-    # The export's times are ISO text already in China time (the common case, a million times).
+    # The export's rows are the driver's tuples (SQLite's booleans are 0 / 1: ``== 1`` makes them
+    # booleans). Its times are ISO text already in China time (the common case, a million times).
     number = (f"AJ{reported_at[0:4]}{reported_at[5:7]}{reported_at[8:10]}{case_id:07d}"
               if reported_at.__class__ is str else case_number(case_id, reported_at))
     return (case_id, number, *names.items.get(item_id, _NO_ITEM), channel, CHANNELS.get(channel, channel), urgency,
             description, status, _STATUS_TEXT[status], *agency, *place, reported_at, dispatched_at, deadline,
-            time_limit, handled_at, closed_at, updated_at, late, supervised, bounces, rating, comment)
+            time_limit, handled_at, closed_at, updated_at, late == 1, supervised == 1, bounces, rating, comment)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

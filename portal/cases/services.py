@@ -40,7 +40,7 @@ from portal.cases.privacy import scrub
 from portal.cases.public import PublicCase, public_case, public_cases, public_select
 from portal.cases.rescrub import known_personal
 from portal.catalogue.calendar import WorkingCalendar
-from portal.db import utcnow
+from portal.db import stream_tuples, utcnow
 from portal.errors import Conflict, InvalidInput, NotFound
 
 #: Item types whose cases are never disclosed (security installations); ``cases.nondisclosable``
@@ -602,6 +602,11 @@ class CaseService:
             stmt = stmt.where(Case.item_type_id.not_in(hidden))
         if updated_since is not None:
             stmt = stmt.where(Case.changed_at >= updated_since)
+        if moment is not None:
+            # The times come as text: no column needs SQLAlchemy's result processing, so the rows
+            # are the driver's own tuples (SQLAlchemy's rows cost ~1.5 µs each on a million).
+            yield from stream_tuples(self.session.connection(), stmt, batch_size)
+            return
         # Core, not the ORM: plain rows, without the ORM's per-row loading (a quarter of the time).
         result = self.session.connection().execute(
             stmt.execution_options(stream_results=True, yield_per=batch_size))
