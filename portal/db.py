@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import transaction
 import zope.sqlalchemy
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Select, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -81,14 +80,14 @@ class TimestampMixin:
 _cursor_names = itertools.count(1)
 
 
-def stream_tuples(connection: Connection, stmt: Executable, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+def stream_tuples(connection: Connection, stmt: Select[Any], batch_size: int) -> Iterator[Sequence[Any]]:
     """``stmt``'s rows as the DB-API driver gives them (plain tuples, no result processing), in
     batches from a server-side cursor on PostgreSQL (a stepped cursor on SQLite): for exports of a
     million rows, where SQLAlchemy's result rows cost ~1.5 µs each. The statement is compiled and
     its parameters bound by SQLAlchemy as for ``execute``; the caller selects only columns whose
     raw values are what it wants (no type's ``process_result_value`` runs; SQLite gives booleans
     as 0 / 1)."""
-    compiled = stmt.compile(dialect=connection.dialect)  # type: ignore[attr-defined]
+    compiled = stmt.compile(dialect=connection.dialect)
     state = compiled.construct_expanded_state()
     processors = state.processors
     values = {key: (processors[key](value) if key in processors else value)

@@ -134,7 +134,8 @@ def public_fields(row: Sequence[Any], names: PublicNames) -> tuple[Any, ...]:
               if reported_at.__class__ is str else case_number(case_id, reported_at))
     return (case_id, number, *names.items.get(item_id, _NO_ITEM), channel, CHANNELS.get(channel, channel), urgency,
             description, status, _STATUS_TEXT[status], *agency, *place, reported_at, dispatched_at, deadline,
-            time_limit, handled_at, closed_at, updated_at, late == 1, supervised == 1, bounces, rating, comment)
+            time_limit, handled_at, closed_at, updated_at, late == 1, supervised == 1, bounces, rating,
+            comment)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
