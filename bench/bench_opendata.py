@@ -20,6 +20,7 @@ peak RSS < 300 MB.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -80,7 +81,7 @@ def replicate(settings: dict, target: int) -> int:
     return present
 
 
-def export_child(var: str, path: str) -> None:
+def export_child(var: str, path: str, digest: bool = False) -> None:
     """Run in a child process: consume one export through the app, print figures as JSON."""
     import webtest
     from bench_cases import settings_for
@@ -105,12 +106,15 @@ def export_child(var: str, path: str) -> None:
 
     body = test.app(request.environ, start_response)
     size = rows = 0
+    sha = hashlib.sha256() if digest else None
     first_byte = None
     try:
         for chunk in body:
             if first_byte is None:
                 first_byte = time.perf_counter() - started
             size += len(chunk)
+            if sha is not None:
+                sha.update(chunk)
             rows += chunk.count(b"\n")
     finally:
         if hasattr(body, "close"):
@@ -124,7 +128,8 @@ def export_child(var: str, path: str) -> None:
     print(json.dumps({"path": path, "status": status_holder.get("status"), "rows": rows, "bytes": size,
                       "seconds": elapsed, "cpu": cpu, "first_byte": first_byte,
                       "rss_before_mb": before / 1024, "peak_rss_mb": peak / 1024,
-                      "load": os.getloadavg()}))
+                      "load": os.getloadavg(),
+                      "sha256": sha.hexdigest() if sha is not None else None}))
 
 
 def main() -> None:
@@ -137,10 +142,12 @@ def main() -> None:
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--paths", default="/opendata/cases.csv,/opendata/cases.jsonl",
                         help="comma-separated export routes to measure")
+    parser.add_argument("--sha256", action="store_true",
+                        help="hash each body (compare two versions' output; adds ~1.5 s CPU a million rows)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        export_child(args.var, args.child)
+        export_child(args.var, args.child, args.sha256)
         return
     from bench_cases import prepare, settings_for
 
@@ -159,7 +166,8 @@ def main() -> None:
     results = []
     for path in args.paths.split(","):
         load_before = os.getloadavg()
-        out = subprocess.run([sys.executable, __file__, "--var", str(var), "--child", path],
+        out = subprocess.run([sys.executable, __file__, "--var", str(var), "--child", path,
+                              *(["--sha256"] if args.sha256 else [])],
                              check=True, capture_output=True, text=True).stdout
         figures = json.loads(out.strip().splitlines()[-1])
         figures["load_before"] = load_before
@@ -174,7 +182,8 @@ def main() -> None:
         print(f"- `{f['path']}` ({f['status']}): {data_rows:,} rows, {f['bytes'] / 1e6:,.0f} MB in {f['seconds']:.1f} s "
               f"= **{rate:,.0f} rows/s** (CPU {data_rows / f['cpu']:,.0f} rows per CPU second); first byte after "
               f"{(f['first_byte'] or 0) * 1000:.0f} ms; peak RSS **{f['peak_rss_mb']:.0f} MB** (app built: "
-              f"{f['rss_before_mb']:.0f} MB); load average {f['load_before'][0]:.1f} before, {f['load'][0]:.1f} after")
+              f"{f['rss_before_mb']:.0f} MB); load average {f['load_before'][0]:.1f} before, {f['load'][0]:.1f} after"
+              + (f"; sha256 {f['sha256']}" if f["sha256"] else ""))
     print("targets met" if ok else "TARGETS MISSED")
 
 

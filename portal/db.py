@@ -9,13 +9,14 @@ update or failing half-way with "database is locked". PostgreSQL runs through th
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import transaction
 import zope.sqlalchemy
-from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, DateTime, MetaData, Select, Table, create_engine, event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -76,6 +77,38 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+_cursor_names = itertools.count(1)
+
+
+def stream_tuples(connection: Connection, stmt: Select[Any], batch_size: int) -> Iterator[Sequence[Any]]:
+    """``stmt``'s rows as the DB-API driver gives them (plain tuples, no result processing), in
+    batches from a server-side cursor on PostgreSQL (a stepped cursor on SQLite): for exports of a
+    million rows, where SQLAlchemy's result rows cost ~1.5 µs each. The statement is compiled and
+    its parameters bound by SQLAlchemy as for ``execute``; the caller selects only columns whose
+    raw values are what it wants (no type's ``process_result_value`` runs; SQLite gives booleans
+    as 0 / 1)."""
+    compiled = stmt.compile(dialect=connection.dialect)
+    state = compiled.construct_expanded_state()
+    processors = state.processors
+    values = {key: (processors[key](value) if key in processors else value)
+              for key, value in state.parameters.items()}
+    parameters: Any = (tuple(values[key] for key in state.positiontup) if state.positiontup is not None
+                       else values)
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    if connection.dialect.name == "postgresql":
+        # A named (server-side) cursor: the server keeps the result, the client holds one batch.
+        cursor = raw.cursor(name=f"portal_stream_{next(_cursor_names)}")
+    else:
+        cursor = raw.cursor()
+    try:
+        cursor.execute(state.statement, parameters)
+        while batch := cursor.fetchmany(batch_size):
+            yield batch
+    finally:
+        cursor.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -62,5 +62,8 @@ def includeme(config: Any) -> None:
     # After the catalogue (20): rulings decide its duties; before the demo cases (90), which
     # bounce most where ownership needed a ruling.
     config.add_kb_loader("arbitration", kb_loader, order=30)
+    from portal.arbitration.opendata import RULINGS
+
+    config.add_opendata_dataset(RULINGS)
     config.add_portal_section("arbitration.rulings", "专家裁定",
                               "权属争议的专家合议裁定书、专家库与确权统计。", order=40)

@@ -35,6 +35,9 @@ def includeme(config: Any) -> None:
     config.register_service_factory(bulletin_service_factory, IBulletinService)
     # After the demo cases (order 90): the demo months' bulletins are computed from them.
     config.add_kb_loader("bulletins-demo", demo_bulletins_loader, order=95)
+    from portal.bulletins.opendata import BULLETIN_INDICATORS
+
+    config.add_opendata_dataset(BULLETIN_INDICATORS)
     config.add_portal_section("bulletins.index", "考评通报",
                               "每月、每季度、每年的城市管理考评通报：各街道、各部门的处置、结案、返工与满意率排名，"
                               "PDF 与开放数据下载。", order=50)

@@ -29,8 +29,13 @@ class ICaseService(Interface):
         """One disclosed case (redacted); raises NotFound for unknown or non-disclosable cases."""
 
     def iter_public(batch_size=2000, with_events=False, updated_since=None):
-        """Every disclosed case (redacted :class:`~portal.cases.public.PublicCase`), for exports;
-        with ``updated_since``, only those whose last step is at or after it."""
+        """Every disclosed case (redacted :class:`~portal.cases.public.PublicCase`); with
+        ``updated_since``, only the cases changed at or after it."""
+
+    def public_rows(updated_since=None, moment=None, batch_size=1000):
+        """Every disclosed case's public columns in batches from a server-side cursor, for bulk
+        exports (each row goes through :func:`~portal.cases.public.public_fields`); with
+        ``updated_since``, only the cases changed at or after it."""
 
     def grid_counts(filters):
         """Disclosed cases per grid id under ``filters`` (the district map)."""

@@ -67,6 +67,8 @@ class Case(Base):
         Index("ix_cases_map", "grid_id", "item_type_id", "status", "street_id", "agency_id", "reported_at"),
         # Bulletins count the cases that fell due in a period (按期处置率, 问题及时解决率).
         Index("ix_cases_deadline", "deadline"),
+        # Incremental sync: the cases changed since a moment, in id order.
+        Index("ix_cases_changed", "changed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,6 +114,10 @@ class Case(Base):
     # SHA-256 of the tracking code given to the reporter (shown once, like an API key).
     tracking_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the stored case last changed (a step, a rating, a correction), unlike ``updated_at``
+    # (the time of its latest step, which a late import of old steps leaves in the past):
+    # incremental sync (``updated_since``) reads this.
+    changed_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.seq", cascade="all, delete-orphan"
@@ -122,9 +128,9 @@ class Case(Base):
     @property
     def case_number(self) -> str:
         """The number shown to people: AJ + report date (China time) + id."""
-        from portal.open311.render import CHINA_TZ
+        from portal.cases.public import case_number
 
-        return f"AJ{self.reported_at.astimezone(CHINA_TZ):%Y%m%d}{self.id:07d}"
+        return case_number(self.id, self.reported_at)
 
 
 class CaseReporter(Base):

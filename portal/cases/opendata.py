@@ -1,14 +1,13 @@
 """The disclosed cases as an open-data dataset.
 
-Rows come from :meth:`ICaseService.iter_public`, the redacted view every public page uses: the
-export cannot show anything the ``/cases`` pages do not (no reporter, no exact point or address,
-scrubbed text, non-disclosable item types left out).
+Rows come from :func:`portal.cases.public.public_fields`, the redacted view every public page
+uses: the export cannot show anything the ``/cases`` pages do not (no reporter, no exact point or
+address, scrubbed text, non-disclosable item types left out).
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,9 +17,11 @@ from sqlalchemy.orm import Session
 from portal.cases.lifecycle import STATUS_LABELS
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES, Case, CaseEvent, Feedback
 from portal.cases.places import Places, get_snapshot
-from portal.cases.public import PublicCase
+from portal.cases.public import PUBLIC_FIELDS, PublicNames, public_fields
 from portal.cases.services import CaseService
+from portal.opendata.encoding import iso_text_in_database, json_value
 from portal.opendata.registry import Dataset, ExportContext, Field, Stamp
+from portal.opendata.stamps import StampCache
 
 FIELDS = (
     Field("id", "integer", "案件序号", "门户内的案件编号（案件详情页 /cases/{id}）"),
@@ -53,7 +54,7 @@ FIELDS = (
     Field("time_limit", "string", "处置时限"),
     Field("handled_at", "datetime", "处置时间"),
     Field("closed_at", "datetime", "结案时间"),
-    Field("updated_at", "datetime", "最近环节时间", "updated_since 按此字段筛选"),
+    Field("updated_at", "datetime", "最近环节时间"),
     Field("late", "boolean", "是否超时"),
     Field("supervised", "boolean", "是否督办"),
     Field("bounce_count", "integer", "退单次数"),
@@ -63,38 +64,32 @@ FIELDS = (
 )
 
 
-def case_row(case: PublicCase) -> dict[str, Any]:
-    item = case.item_type or {}
-    agency = case.agency or {}
-    street = case.street or {}
-    grid = case.grid or {}
-    return {
-        "id": case.id, "case_number": case.case_number, "item_type_scheme": item.get("scheme"),
-        "item_type_code": item.get("code"), "item_type_name": item.get("name"), "item_kind": item.get("kind"),
-        "major_name": item.get("major_name"), "service_code": case.service_code, "channel": case.channel,
-        "channel_label": case.channel_label, "urgency": case.urgency, "description": case.description,
-        "status": case.status, "status_label": case.status_label, "agency_code": agency.get("code"),
-        "agency_name": agency.get("name"), "street_code": street.get("code"), "street_name": street.get("name"),
-        "grid_code": grid.get("code"), "grid_name": grid.get("name"), "place": case.place, "lat": case.lat,
-        "lon": case.lon, "reported_at": case.reported_at, "dispatched_at": case.dispatched_at,
-        "deadline": case.deadline, "time_limit": case.time_limit, "handled_at": case.handled_at,
-        "closed_at": case.closed_at, "updated_at": case.updated_at, "late": case.late,
-        "supervised": case.supervised, "bounce_count": case.bounce_count, "rating": case.rating,
-        "feedback_comment": case.feedback_comment,
-    }
+def case_batches(ctx: ExportContext) -> Iterator[list[tuple[Any, ...]]]:
+    """The export's rows in batches: plain column tuples from a server-side cursor, each passed
+    through :func:`~portal.cases.public.public_fields` (the public view itself) with the
+    catalogue's strings computed once; the database writes the times as text."""
+    service = service_for(ctx)
+    names = PublicNames.of(service.places)
+    moment = iso_text_in_database(ctx.session.get_bind().dialect.name)
+    fields = public_fields
+    for rows in service.public_rows(updated_since=ctx.updated_since, moment=moment):
+        batch = [fields(row, names) for row in rows]
+        if moment is None:
+            batch = [tuple(json_value(value) for value in values) for values in batch]
+        yield batch
+
+
+def case_rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
+    for batch in case_batches(ctx):
+        for values in batch:
+            yield dict(zip(PUBLIC_FIELDS, values, strict=True))
 
 
 def service_for(ctx: ExportContext) -> CaseService:
     return CaseService(ctx.session, Places.of(ctx.session, ctx.registry), ctx.settings)
 
 
-def case_rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
-    for case in service_for(ctx).iter_public(batch_size=5000, updated_since=ctx.updated_since):
-        yield case_row(case)
-
-
-_STAMPS: dict[str, Stamp] = {}
-_STAMPS_LOCK = threading.Lock()
+_STAMPS = StampCache()
 
 
 def case_stamp(session: Session, registry: Any) -> Stamp:
@@ -105,24 +100,20 @@ def case_stamp(session: Session, registry: Any) -> Stamp:
     snapshot = get_snapshot(session, registry)
     token_parts = (
         session.scalar(select(func.max(Case.id))), session.scalar(select(func.max(CaseEvent.id))),
+        session.scalar(select(func.max(Case.changed_at))),
         session.scalar(select(func.count()).select_from(Feedback)), snapshot.token,
         str(settings.get("cases.nondisclosable", "")), str(session.get_bind().engine.url),
     )
     token = hashlib.sha256(repr(token_parts).encode()).hexdigest()[:32]
-    cached = _STAMPS.get(token)
-    if cached is not None:
-        return cached
-    service = CaseService(session, Places.of(session, registry), settings)
-    hidden = sorted(service.hidden_item_ids)
-    criteria = [Case.item_type_id.not_in(hidden)] if hidden else []
-    rows, last = session.execute(select(func.count(), func.max(Case.updated_at)).where(*criteria)).one()
-    stamp = Stamp(rows or 0, last, token)
-    with _STAMPS_LOCK:
-        if len(_STAMPS) > 64:
-            _STAMPS.clear()
-        _STAMPS[token] = stamp
-    return stamp
 
+    def count() -> Stamp:
+        service = CaseService(session, Places.of(session, registry), settings)
+        hidden = sorted(service.hidden_item_ids)
+        criteria = [Case.item_type_id.not_in(hidden)] if hidden else []
+        rows, last = session.execute(select(func.count(), func.max(Case.changed_at)).where(*criteria)).one()
+        return Stamp(rows or 0, last, token)
+
+    return _STAMPS.get(token, count)
 
 CASES = Dataset(
     name="cases",
@@ -131,6 +122,7 @@ CASES = Dataset(
                 "与 /cases 页面同一脱敏规则。",
     fields=FIELDS,
     rows=case_rows,
+    batches=case_batches,
     stamp=case_stamp,
     frequency="continuous",
     keywords=("案件", "城市管理", "12345", "网格化管理"),
@@ -138,7 +130,8 @@ CASES = Dataset(
     notes=("不含上报人姓名、电话、证件号、邮箱与精确地址；描述和评价中的个人信息已去除。",
            "位置只到网格（经纬度为网格中心点）。",
            "涉及安全设施等不公开类型（cases.nondisclosable）的案件不在其中。",
-           "updated_since 按最近环节时间（updated_at）筛选；撤销的案件以状态 cancelled 出现。"),
+           "updated_since 按案件记录的修改时间筛选（新环节、补录的旧环节、回访评价都算修改）；"
+           "撤销的案件以状态 cancelled 出现。"),
     order=10,
 )
 

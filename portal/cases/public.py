@@ -1,16 +1,23 @@
 """The one public view of a case, used by every public surface (HTML, JSON API, Open311, exports).
 
-:func:`public_case` is the only way a case leaves the portal for the public. It reads the case
-row and the catalogue's names, never the reporter table, the raw description, the exact point or
-the exact address: a new public output built on it cannot leak what it never receives.
+:func:`public_fields` is the only way a case leaves the portal for the public. It reads the
+columns of :data:`PUBLIC_COLUMNS` and :data:`PUBLIC_TIMES` (the case row's public part and the
+scrubbed rating) and the catalogue's names, never the reporter table, the raw description, the
+exact point or the exact address: a new public output built on it cannot leak what it never
+receives. :func:`public_case` shapes its answer for the pages and the API; the bulk export writes
+it as it is, a million rows at a time, so it works on plain column tuples with the catalogue's
+strings computed once per catalogue version (:class:`PublicNames`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+from sqlalchemy import ColumnElement, Select, literal, select
+from sqlalchemy.orm import aliased
 
 from portal.cases.lifecycle import EVENT_LABELS, STATUS_LABELS, EventKind, Status, public_status
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES, Case, CaseEvent, Feedback
@@ -18,6 +25,117 @@ from portal.cases.places import Places
 
 #: Statuses in which no agency holds the case yet.
 UNASSIGNED = frozenset({Status.REPORTED.value, Status.REOPENED.value})
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+
+# An alias, so that the filters' own EXISTS subqueries on ratings (the bulletins' measures) are
+# never correlated with the rating joined here.
+_rating = aliased(Feedback, name="public_rating")
+
+#: The case's public columns and its scrubbed rating, in the order :func:`public_fields` reads them.
+PUBLIC_COLUMNS: tuple[Any, ...] = (
+    Case.id, Case.item_type_id, Case.channel, Case.urgency, Case.public_description, Case.status,
+    Case.agency_id, Case.street_id, Case.grid_id, Case.time_limit_label, Case.late, Case.supervised,
+    Case.bounce_count, _rating.rating, _rating.public_comment,
+)
+#: Its moments, read after those: the bulk export has the database write them as text.
+PUBLIC_TIMES: tuple[Any, ...] = (Case.reported_at, Case.dispatched_at, Case.deadline, Case.handled_at,
+                                 Case.closed_at, Case.updated_at)
+
+#: The names of :func:`public_fields`' values, in order (the cases dataset's columns).
+PUBLIC_FIELDS = (
+    "id", "case_number", "item_type_scheme", "item_type_code", "item_type_name", "item_kind", "major_name",
+    "service_code", "channel", "channel_label", "urgency", "description", "status", "status_label",
+    "agency_code", "agency_name", "street_code", "street_name", "grid_code", "grid_name", "place", "lat", "lon",
+    "reported_at", "dispatched_at", "deadline", "time_limit", "handled_at", "closed_at", "updated_at", "late",
+    "supervised", "bounce_count", "rating", "feedback_comment",
+)
+_STATUS_TEXT = {status.value: label for status, label in STATUS_LABELS.items()}
+_NO_ITEM: tuple[None, ...] = (None,) * 6
+_NO_PAIR: tuple[None, None] = (None, None)
+
+
+def public_select(*, with_feedback: bool = True,
+                  moment: Callable[[Any], ColumnElement[Any]] | None = None) -> Select[Any]:
+    """SELECT of the public columns of cases (add WHERE / ORDER BY). ``moment`` rewrites each
+    time column (the export formats them in the database); ``with_feedback=False`` leaves the
+    rating out (NULL) for lists that do not show it."""
+    rating: tuple[Any, ...] = PUBLIC_COLUMNS[-2:] if with_feedback else (
+        literal(None).label("rating"), literal(None).label("public_comment"))
+    times = PUBLIC_TIMES if moment is None else tuple(moment(c).label(c.key) for c in PUBLIC_TIMES)
+    stmt = select(*PUBLIC_COLUMNS[:-2], *rating, *times)
+    return stmt.outerjoin(_rating, _rating.case_id == Case.id) if with_feedback else stmt
+
+
+def case_number(case_id: int, reported_at: dt.datetime | str) -> str:
+    """The number shown to people: AJ + report date (China time) + id. ``reported_at`` may be the
+    export's ISO text, already in China time."""
+    if isinstance(reported_at, str):
+        day = reported_at[0:4] + reported_at[5:7] + reported_at[8:10]
+    else:
+        day = f"{reported_at.astimezone(CHINA_TZ):%Y%m%d}"
+    return f"AJ{day}{case_id:07d}"
+
+
+class PublicNames:
+    """The catalogue's strings a public case shows, computed once per catalogue version: item
+    types (with their Open311 service code), agencies, areas, place labels, grids' public points."""
+
+    def __init__(self, places: Places) -> None:
+        self.places = places
+        snapshot = places.snapshot
+        self.items: dict[int, tuple[Any, ...]] = {
+            item_id: (item.scheme, item.code, item.name, item.kind, item.major_name, places.service_code(item))
+            for item_id, item in snapshot.items.items()}
+        self.agencies: dict[int | None, tuple[str, str]] = {
+            agency_id: (agency.code, agency.name) for agency_id, agency in snapshot.agencies.items()}
+        self.areas: dict[int | None, tuple[str, str]] = {
+            area_id: (area.code, area.name) for area_id, area in snapshot.areas.items()}
+        self.points: dict[int | None, tuple[float, float]] = {
+            grid_id: shape.centroid for grid_id, shape in places.shapes().items()}
+        #: (grid, street) → street code and name, grid code and name, place label, lat, lon.
+        self.places_shown: dict[tuple[int | None, int | None], tuple[Any, ...]] = {}
+
+    @classmethod
+    def of(cls, places: Places) -> PublicNames:
+        names: PublicNames | None = places.__dict__.get("_public_names")
+        if names is None:
+            names = cls(places)
+            places.__dict__["_public_names"] = names
+        return names
+
+    def place(self, grid_id: int | None, street_id: int | None) -> tuple[Any, ...]:
+        """Where the case is, as the public may know it: street, grid, their label, the grid's point."""
+        shown = (*self.areas.get(street_id, _NO_PAIR), *self.areas.get(grid_id, _NO_PAIR),
+                 self.places.place_label(grid_id, street_id), *self.points.get(grid_id, _NO_PAIR))
+        self.places_shown[(grid_id, street_id)] = shown
+        return shown
+
+    def expected(self, item_id: int, grid_id: int | None, reported_at: dt.datetime | str, urgency: str,
+                 time_limit: str) -> tuple[tuple[Any, Any], str]:
+        """Not dispatched yet: the agency the catalogue makes responsible (as the answer to the
+        Open311 POST named it), not "nobody", and its time limit."""
+        at = dt.datetime.fromisoformat(reported_at) if isinstance(reported_at, str) else reported_at
+        handling = self.places.handling(item_id, grid_id, at, urgency)
+        return self.agencies.get(handling.agency_id, _NO_PAIR), time_limit or handling.limit.label
+
+
+def public_fields(row: Sequence[Any], names: PublicNames) -> tuple[Any, ...]:
+    """A row of :func:`public_select` as the public sees it, in :data:`PUBLIC_FIELDS` order."""
+    (case_id, item_id, channel, urgency, description, status, agency_id, street_id, grid_id, time_limit, late,
+     supervised, bounces, rating, comment, reported_at, dispatched_at, deadline, handled_at, closed_at,
+     updated_at) = row
+    agency = names.agencies.get(agency_id, _NO_PAIR)
+    if agency is _NO_PAIR and status in UNASSIGNED:
+        agency, time_limit = names.expected(item_id, grid_id, reported_at, urgency, time_limit)
+    place = names.places_shown.get((grid_id, street_id)) or names.place(grid_id, street_id)
+    # The export's rows are the driver's tuples (SQLite's booleans are 0 / 1: ``== 1`` makes them
+    # booleans). Its times are ISO text already in China time (the common case, a million times).
+    number = (f"AJ{reported_at[0:4]}{reported_at[5:7]}{reported_at[8:10]}{case_id:07d}"
+              if reported_at.__class__ is str else case_number(case_id, reported_at))
+    return (case_id, number, *names.items.get(item_id, _NO_ITEM), channel, CHANNELS.get(channel, channel), urgency,
+            description, status, _STATUS_TEXT[status], *agency, *place, reported_at, dispatched_at, deadline,
+            time_limit, handled_at, closed_at, updated_at, late == 1, supervised == 1, bounces, rating,
+            comment)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,58 +235,51 @@ def public_event(event: CaseEvent, places: Places) -> PublicEvent:
                        agency.name if agency else None, event.public_note)
 
 
-def public_case(case: Case, places: Places, *, feedback: Feedback | None = None,
+def public_case(row: Sequence[Any], places: Places, *,
                 events: Sequence[CaseEvent] | None = None) -> PublicCase:
-    item = places.item(case.item_type_id)
-    agency = places.agency(case.agency_id)
-    time_limit = case.time_limit_label
-    if agency is None and case.status in UNASSIGNED:
-        # Not dispatched yet: the agency the catalogue makes responsible (as the answer to the
-        # Open311 POST named it), not "nobody".
-        expected = places.handling(case.item_type_id, case.grid_id, case.reported_at, case.urgency)
-        agency = places.agency(expected.agency_id)
-        time_limit = time_limit or expected.limit.label
-    street = places.area(case.street_id)
-    grid = places.area(case.grid_id)
-    lat, lon = places.public_point(case.grid_id)
+    """A row of :func:`public_select` shaped for the pages and the API (the export's values)."""
+    (case_id, number, scheme, code, name, kind, major_name, service_code, channel, channel_label, urgency,
+     description, status, status_label, agency_code, agency_name, street_code, street_name, grid_code, grid_name,
+     place, lat, lon, reported_at, dispatched_at, deadline, time_limit, handled_at, closed_at, updated_at, late,
+     supervised, bounces, rating, comment) = public_fields(row, PublicNames.of(places))
     return PublicCase(
-        id=case.id,
-        case_number=case.case_number,
-        service_code=places.service_code(item) if item else None,
-        item_type={"code": item.code, "name": item.name, "kind": item.kind, "scheme": item.scheme,
-                   "major_name": item.major_name} if item else None,
-        channel=case.channel,
-        channel_label=CHANNELS.get(case.channel, case.channel),
-        urgency=case.urgency,
-        urgency_label=URGENCIES.get(case.urgency, case.urgency),
-        description=case.public_description,
-        status=case.status,
-        status_label=STATUS_LABELS[Status(case.status)],
-        open311_status=public_status(case.status),
-        agency={"code": agency.code, "name": agency.name} if agency else None,
-        street={"code": street.code, "name": street.name} if street else None,
-        grid={"code": grid.code, "name": grid.name} if grid else None,
-        place=places.place_label(case.grid_id, case.street_id),
+        id=case_id,
+        case_number=number,
+        service_code=service_code,
+        item_type={"code": code, "name": name, "kind": kind, "scheme": scheme,
+                   "major_name": major_name} if code is not None else None,
+        channel=channel,
+        channel_label=channel_label,
+        urgency=urgency,
+        urgency_label=URGENCIES.get(urgency, urgency),
+        description=description,
+        status=status,
+        status_label=status_label,
+        open311_status=public_status(status),
+        agency={"code": agency_code, "name": agency_name} if agency_code is not None else None,
+        street={"code": street_code, "name": street_name} if street_code is not None else None,
+        grid={"code": grid_code, "name": grid_name} if grid_code is not None else None,
+        place=place,
         lat=lat,
         lon=lon,
-        reported_at=case.reported_at,
-        dispatched_at=case.dispatched_at,
-        deadline=case.deadline,
+        reported_at=reported_at,
+        dispatched_at=dispatched_at,
+        deadline=deadline,
         time_limit=time_limit,
-        handled_at=case.handled_at,
-        closed_at=case.closed_at,
-        updated_at=case.updated_at,
-        late=case.late,
-        supervised=case.supervised,
-        bounce_count=case.bounce_count,
-        rating=feedback.rating if feedback else None,
-        rating_label=RATINGS.get(feedback.rating) if feedback else None,
-        feedback_comment=feedback.public_comment if feedback else None,
+        handled_at=handled_at,
+        closed_at=closed_at,
+        updated_at=updated_at,
+        late=late,
+        supervised=supervised,
+        bounce_count=bounces,
+        rating=rating,
+        rating_label=RATINGS.get(rating) if rating is not None else None,
+        feedback_comment=comment,
         events=tuple(public_event(e, places) for e in events) if events is not None else None,
     )
 
 
-def public_cases(cases: Iterable[Case], places: Places, *, feedback: dict[int, Feedback] | None = None,
+def public_cases(rows: Iterable[Sequence[Any]], places: Places, *,
                  events: dict[int, list[CaseEvent]] | None = None) -> list[PublicCase]:
-    return [public_case(c, places, feedback=(feedback or {}).get(c.id),
-                        events=events.get(c.id, []) if events is not None else None) for c in cases]
+    return [public_case(row, places, events=events.get(row[0], []) if events is not None else None)
+            for row in rows]

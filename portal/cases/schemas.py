@@ -16,6 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from portal.cases.lifecycle import BOUNCE_REASONS, EventKind, Status
 from portal.cases.measures import MEASURES
 from portal.cases.models import CHANNELS, RATINGS, URGENCIES
+from portal.opendata.schemas import UpdatedSince
 from portal.validation import BodySchema, QuerySchema, blank_to_none
 
 INGEST_CHANNELS = list(CHANNELS)
@@ -180,6 +181,10 @@ class CaseQuery(QuerySchema):
                            metadata={"description": "下一页的游标（上一次响应的 next_cursor），可翻到任意一页"})
     before = fields.String(load_default=None, validate=validate.Length(max=64),
                            metadata={"description": "上一页的游标（上一次响应的 prev_cursor）"})
+    updated_since = UpdatedSince(load_default=None, metadata={
+        "description": "增量同步：只返回此后有变化（新环节、补录环节、回访评价）的公开案件，按 id 升序，"
+                       "游标为上一页最后一个 id；此后有变化但不公开的案件只以 id 和时间列在 tombstones 中，"
+                       "同步方应删除"})
 
     @pre_load
     def _blanks(self, data: dict, **_: object) -> dict:
@@ -194,6 +199,8 @@ class CaseQuery(QuerySchema):
         # Offsets are only cheap near the top; deeper pages are reached by cursor links.
         if data.get("cursor") and data.get("before"):
             raise ValidationError("cursor 与 before 不能同时使用。", "before")
+        if data.get("updated_since") is not None and data.get("before"):
+            raise ValidationError("增量同步（updated_since）只能向后翻页，不能与 before 同用。", "before")
         if data["page"] > MAX_OFFSET_PAGE and not (data.get("cursor") or data.get("before")):
             raise ValidationError(f"不带游标的页码至多为 {MAX_OFFSET_PAGE}；更后面的案件请沿“下一页”链接翻阅。", "page")
 
@@ -239,6 +246,12 @@ class PublicCaseOut(Schema):
     events = fields.List(fields.Nested(PublicEventOut))
 
 
+class CaseTombstoneSchema(Schema):
+    id = fields.Integer(metadata={"description": "案件序号"})
+    reason = fields.String(metadata={"description": "not_disclosed：属于不公开的部件/事件类型"})
+    updated_at = fields.DateTime(metadata={"description": "案件记录的修改时间"})
+
+
 class CasePage(Schema):
     items = fields.List(fields.Nested(PublicCaseOut))
     page = fields.Integer()
@@ -247,6 +260,8 @@ class CasePage(Schema):
     total_is_lower_bound = fields.Boolean()
     next_cursor = fields.String(allow_none=True)
     prev_cursor = fields.String(allow_none=True)
+    tombstones = fields.List(fields.Nested(CaseTombstoneSchema), metadata={
+        "description": "仅 updated_since 时：此后有变化但不公开的案件（同步方应删除）"})
 
 
 class FeedbackIn(BodySchema):

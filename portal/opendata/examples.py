@@ -82,7 +82,7 @@ print(created.json()[0]["service_request_id"])
         ),
         Example(
             "exports", "批量下载与增量同步",
-            "整表流式下载（gzip 压缩传输）；带 updated_since 只取变化的行，权责条目的撤回以 deleted=true 的墓碑行给出；"
+            "整表流式下载（gzip 压缩传输）；带 updated_since 只取变化的行，权责条目、专家裁定的撤回以 deleted=true 的墓碑行给出；"
             "再次下载时带上 ETag，未变化则返回 304。",
             f"curl -s --compressed -o cases.csv '{base}/opendata/cases.csv'\n"
             f"curl -s '{base}/opendata/duties.jsonl?updated_since=2026-11-01'",

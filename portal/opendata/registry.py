@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -93,6 +93,9 @@ class Dataset:
     #: Notes shown on the page: what is left out and why (disclosure rules).
     notes: tuple[str, ...] = ()
     order: int = 100
+    #: For large tables, the exports' fast path: batches of value tuples in field order, as JSON
+    #: Lines carries them (times already ISO 8601 text); ``rows`` then serves the other uses.
+    batches: Callable[[ExportContext], Iterator[Sequence[tuple[Any, ...]]]] | None = None
 
     def __post_init__(self) -> None:
         if self.frequency not in FREQUENCIES:

@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal.errors import InvalidInput, NotFound
-from portal.opendata.encoding import csv_chunks, geojson_chunks, jsonl_chunks
+from portal.opendata.encoding import (
+    csv_batch_chunks,
+    csv_chunks,
+    geojson_chunks,
+    jsonl_batch_chunks,
+    jsonl_chunks,
+)
 from portal.opendata.registry import FREQUENCIES, Dataset, ExportContext, Stamp, dataset_named, datasets_of
 
 LICENSE = {"name": "CC-BY-4.0", "title": "知识共享署名 4.0 国际许可协议（CC BY 4.0）",
@@ -98,6 +104,13 @@ class OpenDataService:
         when the first chunk is asked for (the request's transaction is over by then)."""
         with session_scope() as session:
             ctx = ExportContext(session, self.registry, self.settings, options.updated_since)
+            if dataset.batches is not None and fmt in ("csv", "jsonl"):
+                batches = dataset.batches(ctx)
+                if fmt == "csv":
+                    yield from csv_batch_chunks(dataset, batches, bom=options.bom)
+                else:
+                    yield from jsonl_batch_chunks(dataset, batches)
+                return
             rows = dataset.rows(ctx)
             if fmt == "csv":
                 yield from csv_chunks(dataset, rows, bom=options.bom)

@@ -17,7 +17,8 @@ LAT, LON = 30.2336, 120.0860
 SECRETS = ("欧阳娜娜", "13912345678", "330106199001011234", "nana.ouyang@example.com", "文三路138号3幢2单元501室",
            "浙A12345")
 HIDDEN_MARKER = "不公开设施专用标记"
-DATASETS = ("cases", "duties", "powers", "item-types", "item-type-crosswalk", "agencies", "areas", "regulations")
+DATASETS = ("cases", "duties", "powers", "item-types", "item-type-crosswalk", "agencies", "areas", "regulations",
+            "rulings", "bulletin-indicators")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,32 @@ def post_case(testapp, headers, reported_at: dt.datetime | None = None, **overri
     }
     body.update(overrides)
     return testapp.post_json("/api/v1/cases", body, headers=headers).json
+
+
+class FakePdf:
+    """The bulletins' PDF renderer is tested elsewhere; here only the figures matter."""
+
+    def render(self, html: str, base_url: str | None = None) -> bytes:
+        return b"%PDF-1.7 fake"
+
+
+@pytest.fixture
+def published(dbsession, planted):
+    """The knowledge base's published rulings, and a published bulletin of the planted cases' month."""
+    from pathlib import Path
+
+    from portal.arbitration.loader import load_arbitration
+    from portal.bulletins.periods import Period
+    from portal.bulletins.services import BulletinService
+
+    load_arbitration(dbsession, Path(__file__).resolve().parents[2] / "knowledge_base")
+    month = (dt.datetime.now(CHINA_TZ) - dt.timedelta(days=3)).strftime("%Y-%m")
+    service = BulletinService(dbsession, settings={}, pdf_renderer=FakePdf())
+    # As if the month were over: the bulletin of the month the planted cases were reported in.
+    later = dt.datetime.now(CHINA_TZ) + dt.timedelta(days=40)
+    bulletin = service.publish(service.generate(Period.parse(month), now=later))
+    dbsession.flush()
+    return bulletin
 
 
 @pytest.fixture
@@ -98,7 +125,7 @@ def test_dcat_catalogue_describes_every_dataset_and_distribution(testapp, plante
     assert "dct:modified" in cases
 
 
-def test_datapackage_validates_against_live_exports(testapp, planted, tmp_path):
+def test_datapackage_validates_against_live_exports(testapp, planted, published, tmp_path):
     """frictionless validates every resource of the data package against the real exports."""
     import frictionless
 
@@ -114,6 +141,42 @@ def test_datapackage_validates_against_live_exports(testapp, planted, tmp_path):
     assert report.valid, errors[:10]
     rows = {task.name: task.stats.get("rows", 0) for task in report.tasks}
     assert rows["cases"] >= 1 and rows["duties"] > 10 and rows["areas"] > 300 and rows["item-types"] > 100
+    assert rows["rulings"] >= 5 and rows["bulletin-indicators"] > 10
+
+
+def test_rulings_and_bulletin_indicators_are_published_data_only(testapp, planted, published, dbsession):
+    """Rulings: the published ones (a withdrawn one only as a tombstone of an incremental export);
+    indicators: the published bulletin's frozen figures, a draft's never."""
+    from portal.arbitration.models import Ruling
+    from portal.bulletins.periods import Period
+    from portal.bulletins.services import BulletinService
+    from portal.workflow import State, transition
+
+    rulings = [json.loads(line) for line in testapp.get("/opendata/rulings.jsonl").text.splitlines()]
+    stored = dbsession.query(Ruling).filter(Ruling.state == State.PUBLISHED.value).order_by(Ruling.id).all()
+    assert [r["id"] for r in rulings] == [r.id for r in stored]
+    first = rulings[0]
+    assert first["number"].endswith(stored[0].number) and first["decisions"] and not first["deleted"]
+    assert {d["role"] for d in first["decisions"]} <= {"owner", "maintainer", "supervisor", "enforcer"}
+    mark = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    transition(dbsession, stored[0], "withdraw", "测试撤回")
+    dbsession.flush()
+    assert stored[0].id not in [json.loads(line)["id"] for line in testapp.get("/opendata/rulings.jsonl").text.splitlines()]
+    since = [json.loads(line) for line in
+             testapp.get("/opendata/rulings.jsonl", params={"updated_since": mark}).text.splitlines()]
+    assert [(r["id"], r["deleted"]) for r in since] == [(stored[0].id, True)]
+
+    rows = [json.loads(line) for line in testapp.get("/opendata/bulletin-indicators.jsonl").text.splitlines()]
+    assert {r["bulletin_id"] for r in rows} == {published.id}
+    figures = json.loads(published.data_json)
+    district = {r["indicator"]: r["value"] for r in rows if r["level"] == "district"}
+    assert district == figures["district"]["values"] and district["reported"] >= 1
+    assert "受理数" in {r["indicator_name"] for r in rows}
+    # A draft of another period adds nothing.
+    BulletinService(dbsession, settings={}, pdf_renderer=FakePdf()).generate(Period.parse("2020-01"))
+    dbsession.flush()
+    again = testapp.get("/opendata/bulletin-indicators.jsonl").text.splitlines()
+    assert len(again) == len(rows)
 
 
 @pytest.mark.parametrize("path", [f"/opendata/{name}.{fmt}" for name in DATASETS for fmt in ("csv", "jsonl")]
@@ -185,10 +248,25 @@ def test_updated_since_gives_changed_cases_and_duty_tombstones(testapp, planted,
     from portal.catalogue.services import DutyService
     from portal.workflow import State
 
-    old = post_case(testapp, dispatcher, reported_at=dt.datetime.now(CHINA_TZ) - dt.timedelta(days=60))
-    since = (dt.datetime.now(CHINA_TZ) - dt.timedelta(days=10)).date().isoformat()
-    ids = {json.loads(line)["id"] for line in testapp.get(f"/opendata/cases.jsonl?updated_since={since}").text.splitlines()}
-    assert planted["disclosed"] in ids and old["id"] not in ids
+    long_ago = dt.datetime.now(CHINA_TZ).replace(microsecond=0) - dt.timedelta(days=60)
+    late = post_case(testapp, dispatcher, reported_at=long_ago)
+    untouched = post_case(testapp, dispatcher, reported_at=long_ago)
+    since = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    # A late import of an old step: the case changes now although its latest step is 59 days old.
+    testapp.post_json(f"/api/v1/cases/{late['id']}/events",
+                      {"kind": "dispatch", "at": (long_ago + dt.timedelta(days=1)).isoformat()}, headers=dispatcher)
+    hidden_step = {"kind": "cancel", "at": dt.datetime.now(CHINA_TZ).replace(microsecond=0).isoformat()}
+    testapp.post_json(f"/api/v1/cases/{planted['hidden']}/events", hidden_step, headers=dispatcher)
+    ids = {json.loads(line)["id"]
+           for line in testapp.get("/opendata/cases.jsonl", params={"updated_since": since}).text.splitlines()}
+    assert ids == {late["id"]}
+    api = testapp.get("/api/v1/cases", params={"updated_since": since}).json
+    assert [item["id"] for item in api["items"]] == [late["id"]]
+    assert api["items"][0]["status"] == "dispatched"
+    # The non-disclosable case changed too: only its id and time, as a tombstone.
+    assert [t["id"] for t in api["tombstones"]] == [planted["hidden"]]
+    assert set(api["tombstones"][0]) == {"id", "reason", "updated_at"}
+    assert HIDDEN_MARKER not in json.dumps(api, ensure_ascii=False) and untouched["id"] not in ids
 
     mark = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     duty = dbsession.query(Duty).filter(Duty.state == State.PUBLISHED.value).order_by(Duty.id).first()
@@ -334,3 +412,72 @@ def test_nightly_files_are_the_live_routes_byte_for_byte(testapp, planted, tmp_p
     assert (tmp_path / "cases.csv.gz").read_bytes() == raw_get(testapp, "/opendata/cases.csv",
                                                                **{"Accept-Encoding": "gzip"}).body
     assert json.loads((tmp_path / "datapackage.json").read_bytes())["resources"][0]["path"].startswith("http://example.com/")
+
+
+def test_api_incremental_sync_pages_by_id_and_sees_ratings(testapp, dispatcher):
+    """Paging an updated_since sync by its cursor gives every changed case once, oldest id first;
+    a rating changes the case (the public row shows it)."""
+    reported = dt.datetime.now(CHINA_TZ).replace(microsecond=0) - dt.timedelta(days=5)
+    steps = [{"kind": "dispatch", "at": (reported + dt.timedelta(hours=1)).isoformat()},
+             {"kind": "handle", "at": (reported + dt.timedelta(hours=2)).isoformat()},
+             {"kind": "verify", "at": (reported + dt.timedelta(hours=3)).isoformat()},
+             {"kind": "close", "at": (reported + dt.timedelta(hours=4)).isoformat()}]
+    closed = post_case(testapp, dispatcher, reported_at=reported, events=steps)
+    since = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    created = [post_case(testapp, dispatcher, reported_at=reported)["id"] for _ in range(5)]
+    testapp.post_json(f"/api/v1/cases/{closed['id']}/feedback", {"rating": "satisfied"}, headers=dispatcher)
+    seen: list[int] = []
+    params = {"updated_since": since, "page_size": 2}
+    while True:
+        page = testapp.get("/api/v1/cases", params=params).json
+        seen += [item["id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert seen == sorted([closed["id"], *created])
+    rated = testapp.get("/api/v1/cases", params={"updated_since": since, "page_size": 1}).json["items"][0]
+    assert rated["id"] == closed["id"] and rated["rating"] == "satisfied"
+    bad = testapp.get("/api/v1/cases", params={"updated_since": since, "cursor": "abc"}, status=400).json
+    assert bad["error"]["code"] == "invalid_cursor"
+    assert testapp.get("/api/v1/cases", params={"updated_since": "soon"}, status=400).json["error"]["fields"]
+
+
+def test_the_fast_export_writes_what_the_per_case_public_view_gives(testapp, dispatcher, planted, dbsession,
+                                                                    app_settings):
+    """Every row of the streamed export (tuples from a cursor, times written by the database)
+    against the same case read one by one through the public view and the generic encoders:
+    the same bytes, for cases in every state (unassigned, dispatched, bounced, closed and rated)."""
+    from portal.cases.opendata import CASES
+    from portal.cases.places import Places
+    from portal.cases.services import CaseService
+    from portal.opendata.encoding import csv_chunks, jsonl_chunks
+
+    reported = dt.datetime.now(CHINA_TZ).replace(microsecond=123456) - dt.timedelta(days=4)
+    at = [(reported + dt.timedelta(hours=h, seconds=0.7)).isoformat() for h in range(1, 8)]
+    post_case(testapp, dispatcher, reported_at=reported)
+    post_case(testapp, dispatcher, reported_at=reported, urgency="urgent",
+              events=[{"kind": "dispatch", "at": at[0]}])
+    post_case(testapp, dispatcher, reported_at=reported, item_type="0101",
+              events=[{"kind": "dispatch", "at": at[0]}, {"kind": "bounce", "at": at[1], "reason": "not_our_asset"}])
+    post_case(testapp, dispatcher, reported_at=reported - dt.timedelta(hours=20), channel="patrol",
+              events=[{"kind": "dispatch", "at": at[0]}, {"kind": "handle", "at": at[1]},
+                      {"kind": "verify", "at": at[2]}, {"kind": "close", "at": at[3]}],
+              feedback={"rating": "basically_satisfied", "comment": "还行"})
+    service = CaseService(dbsession, Places.of(dbsession, testapp.app.registry), app_settings)
+    ids = [json.loads(line)["id"] for line in testapp.get("/opendata/cases.jsonl").text.splitlines()]
+    assert len(ids) >= 5 and ids == sorted(ids)
+    one_by_one = [service.public_get(case_id, with_events=False) for case_id in ids]
+    rows = [{name: getattr(case, name) for name in CASES.field_names if hasattr(case, name)}
+            | {"item_type_scheme": (case.item_type or {}).get("scheme"),
+               "item_type_code": (case.item_type or {}).get("code"),
+               "item_type_name": (case.item_type or {}).get("name"),
+               "item_kind": (case.item_type or {}).get("kind"),
+               "major_name": (case.item_type or {}).get("major_name"),
+               "agency_code": (case.agency or {}).get("code"), "agency_name": (case.agency or {}).get("name"),
+               "street_code": (case.street or {}).get("code"), "street_name": (case.street or {}).get("name"),
+               "grid_code": (case.grid or {}).get("code"), "grid_name": (case.grid or {}).get("name")}
+            for case in one_by_one]
+    assert testapp.get("/opendata/cases.csv").body == b"".join(csv_chunks(CASES, rows))
+    assert testapp.get("/opendata/cases.jsonl").body == b"".join(jsonl_chunks(CASES, rows))
+    by_status = {case.status for case in one_by_one}
+    assert {"reported", "dispatched", "bounced", "closed"} <= by_status

@@ -49,12 +49,17 @@ def query_filters(parsed: dict[str, Any]) -> dict[str, Any]:
 @view_config(route_name="cases.api.list", renderer="json", request_method="GET",
              permission=Permissions.PUBLIC_READ, schema=CaseQuery,
              api_doc={"summary": "公开案件列表（已脱敏；按类型、单位、街道、网格、状态、时段筛选）", "tags": TAGS,
+                      "description": "带 updated_since 时为增量同步：此后有变化的公开案件按 id 升序分页（next_cursor），"
+                                     "不公开的案件以墓碑（tombstones）给出，与权责条目接口的约定相同。",
                       "response": CasePage})
 def list_cases(request: Request) -> dict[str, Any]:
     page = cases(request).public_page(query_filters(request.parsed))
-    return {"items": [public_dict(c) for c in page.items], "page": page.page, "page_size": page.page_size,
-            "total": page.total, "total_is_lower_bound": page.total_is_lower_bound, "next_cursor": page.next_cursor,
-            "prev_cursor": page.prev_cursor}
+    result = {"items": [public_dict(c) for c in page.items], "page": page.page, "page_size": page.page_size,
+              "total": page.total, "total_is_lower_bound": page.total_is_lower_bound,
+              "next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor}
+    if page.tombstones is not None:
+        result["tombstones"] = page.tombstones
+    return result
 
 
 @view_config(route_name="cases.api.detail", renderer="json", request_method="GET",
