@@ -494,22 +494,3 @@ def responsibility_service_factory(context: Any, request: Any) -> Responsibility
     return ResponsibilityService(session_provider=lambda: request.dbsession, snapshot_cache=snapshot_cache,
                                  legal_cache=legal_cache, article_lookup=lambda: article_lookup_for(request),
                                  request=request, freshness_check=check)
-
-
-# Editing and the reports moved to their own modules; names imported from here by code not yet
-# updated (other branches) still resolve, lazily, because those modules import this one.
-_MOVED = {
-    "DutyService": "portal.catalogue.editing", "SecondPersonRequired": "portal.catalogue.editing",
-    "duty_service_factory": "portal.catalogue.editing", "EDITABLE_FIELDS": "portal.catalogue.editing",
-    "OPEN_STATES": "portal.catalogue.editing", "CatalogueReports": "portal.catalogue.reports",
-    "StaleFinding": "portal.catalogue.reports", "PROBLEM_LABELS": "portal.catalogue.reports",
-    "COVERAGE_PROBLEMS": "portal.catalogue.reports", "reports_factory": "portal.catalogue.reports",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -392,19 +392,3 @@ class ArticleLookupService:
 
 def article_lookup_factory(context: Any, request: Any) -> ArticleLookupService:
     return ArticleLookupService(request.dbsession)
-
-
-# Storing texts moved to versions.py; names imported from here by code not yet updated (other
-# branches) still resolve, lazily, because versions.py imports this module.
-_MOVED = frozenset({
-    "ImportMetadata", "ImportOutcome", "ImportRefused", "SubmittedImport", "RegulationImporter", "build_metadata",
-    "announced_repeals", "apply_repeals", "Repeal", "regulation_importer_factory",
-})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from portal.regulations import versions
-
-        return getattr(versions, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -90,7 +90,7 @@ def populate(session: Session, settings: dict[str, Any]) -> Populated:
     from portal.catalogue.models import Agency, Area, Duty, ItemType, Power
     from portal.regulations.models import Article, RegulationVersion
     from portal.regulations.parsing import parse_regulation_text
-    from portal.regulations.services import RegulationImporter, build_metadata
+    from portal.regulations.versions import RegulationImporter, build_metadata
 
     load_arbitration(session, ROOT / "knowledge_base")
     session.flush()

@@ -244,8 +244,8 @@ def test_bad_export_requests_get_clear_4xx(testapp, planted):
 
 
 def test_updated_since_gives_changed_cases_and_duty_tombstones(testapp, planted, dispatcher, dbsession):
+    from portal.catalogue.editing import DutyService
     from portal.catalogue.models import Duty
-    from portal.catalogue.services import DutyService
     from portal.workflow import State
 
     long_ago = dt.datetime.now(CHINA_TZ).replace(microsecond=0) - dt.timedelta(days=60)
