@@ -66,7 +66,8 @@ def build_spec(request: Request) -> dict[str, Any]:
             "description": "城市管理权责知识门户的开放数据与派遣查询接口：部件事件分类、责任单位、区域网格、"
             "权属查询、权责条目、法规与条文、检索、公开案件。出错时返回 "
             "{\"error\": {\"code\", \"message\", \"fields\"}}：message 与 fields 为中文，"
-            "message_en 为英文说明（供开发者参考）。",
+            "message_en 为英文说明（供开发者参考）。字符串不能含 NUL 字符（\\u0000，400 invalid_character）；"
+            "案件与环节的日期须在 1900 年至 2100 年之间。",
         },
         servers=[{"url": request.application_url}],
     )
@@ -129,11 +130,19 @@ def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict
     if api_doc.get("response") is not None:
         response["content"] = {api_doc.get("content_type", "application/json"): {"schema": api_doc["response"]}}
     elif api_doc.get("content_type"):
-        response["content"] = {api_doc["content_type"]: {"schema": {"type": "string"}}}
+        # A JSON document (JSON-LD, a data package) is an object; CSV and the like are text.
+        body_type = "object" if api_doc["content_type"].endswith(("json", "+json", "jsonld")) else "string"
+        response["content"] = {api_doc["content_type"]: {"schema": {"type": body_type}}}
     operation["responses"][status] = response
+    # Another success status with the same body (a PATCH that creates a new revision: 201).
+    for also in api_doc.get("also", ()):
+        operation["responses"][str(also)] = response
     error = {"description": "错误（error.code 为错误代码，error.message 为中文说明）", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
     for code in api_doc.get("errors", (400, 404) if schema is not None or "{" in path else (404,)):
         operation["responses"][str(code)] = error
+    if "{" in path:
+        # Whatever a path names (an id, a code, a period) may not exist.
+        operation["responses"].setdefault("404", error)
     if api_doc.get("auth"):
         operation["security"] = [{"apiKey": []}]
         operation["responses"].setdefault("401", error)
