@@ -306,6 +306,11 @@ def request_guard_tween_factory(handler: Callable[[Request], Response], registry
     """
 
     def request_guard(request: Request) -> Response:
+        # Refused before the router ran: the error page (its layout asks what the user may do)
+        # needs the context the router would have given it.
+        from portal.resources import root_factory
+
+        request.context = root_factory(request)
         path = request.environ.get("PATH_INFO", "")
         try:
             path.encode("latin-1").decode("utf-8")

@@ -100,7 +100,18 @@ def build_spec(request: Request) -> dict[str, Any]:
     # Domains add what applies across endpoints (shared parameters, headers): config.add_openapi_hook.
     for hook in request.registry.get("portal.openapi_hooks", ()):
         hook(document)
+    _allow_empty_query_values(document)
     return document
+
+
+def _allow_empty_query_values(document: dict[str, Any]) -> None:
+    """A blank optional query parameter (``?at=``, what an empty form field sends) means "not
+    given" throughout the API: the document says so on each of them."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
 
 
 def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict[str, Any]) -> dict[str, Any]:

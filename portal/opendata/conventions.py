@@ -166,5 +166,8 @@ def document_conventions(document: dict[str, Any]) -> None:
             params = operation.setdefault("parameters", [])
             if not any(p.get("name") == "fields" for p in params):
                 params.append(dict(FIELDS_PARAMETER))
+            responses = operation.setdefault("responses", {})
+            if "400" not in responses and "404" in responses:
+                responses["400"] = dict(responses["404"])  # the error envelope: an unknown field name
             for response in operation.get("responses", {}).values():
                 response.setdefault("headers", {}).update(RATELIMIT_HEADERS)

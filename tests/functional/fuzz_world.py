@@ -117,8 +117,8 @@ class IsolatedApp:
         self.app = app
         self.connection = connection
         self.host = host
-        #: called with the request's session after the app answered, before the rollback
-        self.after_request: Callable[[Session], None] | None = None
+        #: called with the request's environ, status and session after the app answered, before the rollback
+        self.after_request: Callable[[dict[str, Any], int, Session], None] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         nested = self.connection.begin_nested()
@@ -128,10 +128,16 @@ class IsolatedApp:
         manager.doom()
         environ.setdefault("REMOTE_ADDR", "10.0.0.1")
         environ.update({"HTTP_HOST": self.host, "tm.active": True, "tm.manager": manager, "app.dbsession": session})
+        answered: list[int] = []
+
+        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            answered.append(int(status.split()[0]))
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
         try:
-            body = b"".join(self.app(environ, start_response))
+            body = b"".join(self.app(environ, recording_start_response))
             if self.after_request is not None:
-                self.after_request(session)
+                self.after_request(environ, answered[-1], session)
         finally:
             manager.abort()
             session.close()

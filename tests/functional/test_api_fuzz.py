@@ -50,8 +50,7 @@ class ErrorEnvelopeMissing(Failure):
 
     def __init__(self, operation: str, status: int, body: str) -> None:
         super().__init__(operation=operation, title="Error without the JSON envelope",
-                         message=f"{status} answered without the error envelope: {body[:200]}",
-                         code="error_envelope")
+                         message=f"{status} answered without the error envelope: {body[:200]}")
         self.status = status
 
     @property
@@ -87,8 +86,7 @@ class SchemaValidRequestRefused(Failure):
 
     def __init__(self, operation: str, body: str) -> None:
         super().__init__(operation=operation, title="Schema-valid request refused",
-                         message=f"400 for a request the schema allows, for no stated reason: {body[:300]}",
-                         code="schema_valid_refused")
+                         message=f"400 for a request the schema allows, for no stated reason: {body[:300]}")
         self.body = body
 
     @property
