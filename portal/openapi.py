@@ -134,6 +134,9 @@ def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict
         else:
             content_type = "application/x-www-form-urlencoded" if view.get("schema_location") == "form" else "application/json"
             operation["requestBody"] = {"required": True, "content": {content_type: {"schema": schema}}}
+    if api_doc.get("request_body"):
+        # A body no marshmallow schema describes (a file upload), written out in OpenAPI terms.
+        operation["requestBody"] = api_doc["request_body"]
     if parameters:
         operation["parameters"] = parameters
     status = str(api_doc.get("status", 201 if method == "POST" else 200))

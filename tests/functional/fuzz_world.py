@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_CASES = 300
+DEMO_CASES = 120
 DEMO_SEED = 20261206
 CITED_LAWS = ("city-road-management-regulation.md", "city-water-supply-regulation.md")
 ALL_ROLES = ("dispatcher", "editor", "expert", "clerk", "admin")

@@ -78,7 +78,7 @@ def error_envelope(ctx: Any, response: Any, case: Case) -> bool | None:
 #: in words because JSON Schema cannot (a place is an area or a lat/lon pair; case dates lie
 #: between 1900 and 2100). Matched against the error's message and field messages.
 STATED_REFUSALS = ("未找到", "不存在", "未知", "无法识别", "没有这些字段", "无效的游标", "日期须在 1900",
-                   "请给出 area", "须同时给出", "不带游标的页码")
+                   "不在辖区内", "请给出", "必须提供", "同时给出", "同时提供", "不能早于", "不带游标的页码")
 
 
 class SchemaValidRequestRefused(Failure):

@@ -314,6 +314,7 @@ def test_every_route_refuses_every_kind_of_bad_input(app: Any, isolated_app: Iso
         if b"root:x:0:0" in response.body:
             problems.append(f"{where}: a file outside the application was served")
     elapsed = time.perf_counter() - started
+
     assert sent > 1000 and len(routes) > 100, (sent, len(routes))
     assert not problems, f"{len(problems)} of {sent} probes failed ({elapsed:.0f} s):\n" + "\n".join(problems[:80])
 

@@ -242,6 +242,11 @@ def revoke_api(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="arbitration.api.evidence", renderer="json", request_method="POST", permission=P.MANAGE,
              api_doc={"summary": "上传证据（multipart/form-data：file，可选 party、description）", "tags": TAGS,
+                      "request_body": {"required": True, "content": {"multipart/form-data": {"schema": {
+                          "type": "object", "required": ["file"], "properties": {
+                              "file": {"type": "string", "format": "binary", "description": "证据文件"},
+                              "party": {"type": "string", "description": "提交证据的当事方单位编码"},
+                              "description": {"type": "string", "description": "证据说明"}}}}}},
                       "response": DisputeSchema, "auth": True, "errors": (400, 409, 413)})
 def evidence_api(request: Request) -> dict[str, Any]:
     service, dispute = arbitration(request), request.context.dispute
