@@ -142,7 +142,8 @@ class Probe:
 def _real_value(route_name: str, pattern: str, name: str, ids: dict[str, str]) -> str:
     """A real value for placeholder ``name`` of a route, from the world."""
     fixed = {"n": ids["article"], "evidence_id": ids["evidence"], "key_id": "1", "action": "accept",
-             "period": ids["period"], "revision": "1", "ext": "json", "format": "json", "name": "cases",
+             "period": ids["period"], "revision": "1", "ext": "json", "name": "cases",
+             "format": "csv" if pattern.startswith("/opendata/") else "json",
              "token": "unknown-token", "subpath": "portal.css"}
     if name in fixed:
         return fixed[name]
