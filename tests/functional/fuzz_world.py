@@ -88,7 +88,7 @@ def _real_ids(session: Session) -> dict[str, str]:
     from portal.arbitration.models import Dispute, Evidence, Ruling
     from portal.cases.models import Case
     from portal.catalogue.models import Agency, Area, Duty, ItemType, Power
-    from portal.regulations.models import Article, Regulation
+    from portal.regulations.models import Article
 
     article = session.scalars(select(Article).order_by(Article.id).limit(1)).one()
     evidence = session.scalars(select(Evidence).order_by(Evidence.id).limit(1)).first()

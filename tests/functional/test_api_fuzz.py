@@ -30,7 +30,11 @@ from schemathesis.core.failures import Failure
 from schemathesis.hooks import HookContext
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.functional.fuzz_world import IsolatedApp, World, catalogue_laws, isolated_app, world  # noqa: F401
+from tests.functional import fuzz_world
+from tests.functional.fuzz_world import IsolatedApp, World
+
+# The populated world and its isolating app (fixtures shared with test_bad_input_corpus.py).
+catalogue_laws, world, isolated_app = fuzz_world.catalogue_laws, fuzz_world.world, fuzz_world.isolated_app
 
 EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "8"))
 #: Where bench/fuzz_api.py collects the run's figures (operations, examples, failures).

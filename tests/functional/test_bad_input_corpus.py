@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import webtest
 from pyramid.interfaces import IRoutesMapper
 from sqlalchemy.exc import DBAPIError
@@ -38,14 +37,11 @@ from webob import Request as WebObRequest
 from webob import Response
 
 from portal.errors import allowed_methods
-from tests.functional.fuzz_world import (  # noqa: F401 - fixtures
-    IsolatedApp,
-    World,
-    catalogue_laws,
-    isolated_app,
-    row_counts,
-    world,
-)
+from tests.functional import fuzz_world
+from tests.functional.fuzz_world import IsolatedApp, World, row_counts
+
+# The populated world and its isolating app (fixtures shared with test_api_fuzz.py).
+catalogue_laws, world, isolated_app = fuzz_world.catalogue_laws, fuzz_world.world, fuzz_world.isolated_app
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}|\*(\w+)$")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
