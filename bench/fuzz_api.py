@@ -5,7 +5,7 @@
 Runs the same proof as ``make test`` (tests/functional/test_api_fuzz.py: the examples, coverage
 and fuzzing phases over every operation, in process, on a populated database, with an API key
 holding every role) with ``--examples`` generated cases per operation and phase instead of the
-CI profile's 8, then prints the figures for bench/RESULTS.md (Reliability, API fuzzing):
+CI profile's 4, then prints the figures for bench/RESULTS.md (Reliability, API fuzzing):
 operations, examples run, failures found, time, and the load average of the machine.
 
 Exits 1 when an operation failed (the pytest output above the figures says which and how).

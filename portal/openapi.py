@@ -101,7 +101,27 @@ def build_spec(request: Request) -> dict[str, Any]:
     for hook in request.registry.get("portal.openapi_hooks", ()):
         hook(document)
     _allow_empty_query_values(document)
+    _only_null_beside_refs(document)
     return document
+
+
+#: apispec's rendering of a nullable Nested field: any object at all, beside the one it names.
+_ANY_OBJECT_OR_NULL = {"type": "object", "nullable": True}
+_ONLY_NULL = {"type": "object", "nullable": True, "enum": [None]}
+
+
+def _only_null_beside_refs(node: Any) -> None:
+    """``anyOf: [{$ref: Foo}, {type: object, nullable: true}]`` admits ``{}`` where a Foo or null
+    is meant (``feedback: {}`` without its required rating): the second branch becomes null alone."""
+    if isinstance(node, dict):
+        choices = node.get("anyOf")
+        if isinstance(choices, list) and any("$ref" in c for c in choices if isinstance(c, dict)):
+            node["anyOf"] = [dict(_ONLY_NULL) if c == _ANY_OBJECT_OR_NULL else c for c in choices]
+        for value in node.values():
+            _only_null_beside_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            _only_null_beside_refs(value)
 
 
 def _allow_empty_query_values(document: dict[str, Any]) -> None:
@@ -112,6 +132,8 @@ def _allow_empty_query_values(document: dict[str, Any]) -> None:
             for parameter in operation.get("parameters", ()):
                 if parameter.get("in") == "query" and not parameter.get("required"):
                     parameter["allowEmptyValue"] = True
+                    # A query string has no null: an absent parameter is the None of the schema.
+                    parameter.get("schema", {}).pop("nullable", None)
 
 
 def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict[str, Any]) -> dict[str, Any]:

@@ -178,6 +178,7 @@ class ItemTypeSchema(Schema):
     normal_working_days = fields.Integer(allow_none=True)
     provenance = fields.String()
     related_code = fields.String()
+    crosswalk = fields.List(fields.Dict(), metadata={"description": "对照关系：另一分类标准中对应的类型（单个类型的接口）"})
     url = fields.String()
 
 

@@ -7,7 +7,7 @@ to the document (no 5xx, documented status codes, content types and response sch
 requests accepted and invalid ones refused, 405 with ``Allow`` for undeclared methods such as
 TRACE); the portal's own check adds that every error under /api/ is the JSON envelope.
 
-The CI profile is small (``PORTAL_FUZZ_EXAMPLES``, default 8 per operation); ``bench/fuzz_api.py``
+The CI profile is small (``PORTAL_FUZZ_EXAMPLES``, default 4 per operation and phase); ``bench/fuzz_api.py``
 runs the long one and records its figures. Runs on SQLite: the bad-input corpus
 (test_bad_input_corpus.py) covers both databases.
 """
@@ -36,7 +36,7 @@ from tests.functional.fuzz_world import IsolatedApp, World
 # The populated world and its isolating app (fixtures shared with test_bad_input_corpus.py).
 catalogue_laws, world, isolated_app = fuzz_world.catalogue_laws, fuzz_world.world, fuzz_world.isolated_app
 
-EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "4"))
 #: Where bench/fuzz_api.py collects the run's figures (operations, examples, failures).
 STATS_FILE = os.environ.get("PORTAL_FUZZ_STATS")
 
