@@ -133,7 +133,10 @@ def _allow_empty_query_values(document: dict[str, Any]) -> None:
                 if parameter.get("in") == "query" and not parameter.get("required"):
                     parameter["allowEmptyValue"] = True
                     # A query string has no null: an absent parameter is the None of the schema.
-                    parameter.get("schema", {}).pop("nullable", None)
+                    schema = parameter.get("schema", {})
+                    schema.pop("nullable", None)
+                    if "default" in schema and schema["default"] is None:
+                        del schema["default"]
 
 
 def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict[str, Any]) -> dict[str, Any]:
