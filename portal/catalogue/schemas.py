@@ -91,6 +91,7 @@ class DutyListQuery(QuerySchema):
     cursor = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1), metadata={
         "description": "上一页的 next_cursor：按条目编号继续，翻页期间新增或修改的条目不会使结果跳过或重复"})
     updated_since = UpdatedSince(metadata={
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
         "description": "增量同步：只返回此后变化的已发布条目，此后撤回或被取代的条目列在 tombstones 中"})
 
     @pre_load
