@@ -31,7 +31,8 @@ class QuerySchema(Schema):
     @pre_load
     def _blank_is_not_given(self, data: Any, **_: Any) -> Any:
         if isinstance(data, Mapping):
-            return {key: value for key, value in data.items() if not (isinstance(value, str) and not value.strip())}
+            # Only the empty value: "%0B" (a vertical tab) is a value, and not a date.
+            return {key: value for key, value in data.items() if value != ""}
         return data
 
 
