@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import ValidationError
-from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPFound, HTTPNotFound
+from pyramid.exceptions import PredicateMismatch
+from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPFound, HTTPMethodNotAllowed, HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
@@ -217,8 +218,33 @@ def render_error(request: Request, exc: BaseException) -> Response:
     return _formatter_for(request)(request, info)
 
 
+def allowed_methods(request: Request, route_name: str) -> frozenset[str] | None:
+    """The methods some view of ``route_name`` answers; None when one answers any method."""
+    cache: dict[str, frozenset[str] | None] = request.registry.setdefault("portal.allowed_methods", {})
+    if route_name not in cache:
+        methods: set[str] = set()
+        for intr in request.registry.introspector.get_category("views") or []:
+            view = intr["introspectable"]
+            if view.get("route_name") != route_name:
+                continue
+            declared = view.get("request_methods")
+            if not declared:
+                methods = set()
+                break
+            methods.update((declared,) if isinstance(declared, str) else declared)
+        cache[route_name] = frozenset(methods) if methods else None
+    return cache[route_name]
+
+
 @notfound_view_config(append_slash=False)
 def not_found(exc: HTTPNotFound, request: Request) -> Response:
+    if isinstance(exc, PredicateMismatch) and request.matched_route is not None:
+        # The path exists but no view takes this method (TRACE, DELETE on a list): 405 naming
+        # the methods that work, not a 404 quoting the view's internals.
+        allowed = allowed_methods(request, request.matched_route.name)
+        if allowed is not None and request.method not in allowed:
+            return render_error(request, HTTPMethodNotAllowed(headers={"Allow": ", ".join(sorted(allowed))}))
+        return render_error(request, HTTPNotFound())
     # The router's own 404 carries the bare path as its detail; users get the plain sentence.
     return render_error(request, HTTPNotFound() if exc.detail == request.path_info else exc)
 
@@ -281,6 +307,11 @@ def request_guard_tween_factory(handler: Callable[[Request], Response], registry
     """
 
     def request_guard(request: Request) -> Response:
+        # Refused before the router ran: the error page (its layout asks what the user may do)
+        # needs the context the router would have given it.
+        from portal.resources import root_factory
+
+        request.context = root_factory(request)
         path = request.environ.get("PATH_INFO", "")
         try:
             path.encode("latin-1").decode("utf-8")

@@ -66,7 +66,8 @@ def build_spec(request: Request) -> dict[str, Any]:
             "description": "城市管理权责知识门户的开放数据与派遣查询接口：部件事件分类、责任单位、区域网格、"
             "权属查询、权责条目、法规与条文、检索、公开案件。出错时返回 "
             "{\"error\": {\"code\", \"message\", \"fields\"}}：message 与 fields 为中文，"
-            "message_en 为英文说明（供开发者参考）。",
+            "message_en 为英文说明（供开发者参考）。字符串不能含 NUL 字符（\\u0000，400 invalid_character）；"
+            "案件与环节的日期须在 1900 年至 2100 年之间。",
         },
         servers=[{"url": request.application_url}],
     )
@@ -99,7 +100,43 @@ def build_spec(request: Request) -> dict[str, Any]:
     # Domains add what applies across endpoints (shared parameters, headers): config.add_openapi_hook.
     for hook in request.registry.get("portal.openapi_hooks", ()):
         hook(document)
+    _allow_empty_query_values(document)
+    _only_null_beside_refs(document)
     return document
+
+
+#: apispec's rendering of a nullable Nested field: any object at all, beside the one it names.
+_ANY_OBJECT_OR_NULL = {"type": "object", "nullable": True}
+_ONLY_NULL = {"type": "object", "nullable": True, "enum": [None]}
+
+
+def _only_null_beside_refs(node: Any) -> None:
+    """``anyOf: [{$ref: Foo}, {type: object, nullable: true}]`` admits ``{}`` where a Foo or null
+    is meant (``feedback: {}`` without its required rating): the second branch becomes null alone."""
+    if isinstance(node, dict):
+        choices = node.get("anyOf")
+        if isinstance(choices, list) and any("$ref" in c for c in choices if isinstance(c, dict)):
+            node["anyOf"] = [dict(_ONLY_NULL) if c == _ANY_OBJECT_OR_NULL else c for c in choices]
+        for value in node.values():
+            _only_null_beside_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            _only_null_beside_refs(value)
+
+
+def _allow_empty_query_values(document: dict[str, Any]) -> None:
+    """A blank optional query parameter (``?at=``, what an empty form field sends) means "not
+    given" throughout the API: the document says so on each of them."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+                    # A query string has no null: an absent parameter is the None of the schema.
+                    schema = parameter.get("schema", {})
+                    schema.pop("nullable", None)
+                    if "default" in schema and schema["default"] is None:
+                        del schema["default"]
 
 
 def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +159,9 @@ def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict
         else:
             content_type = "application/x-www-form-urlencoded" if view.get("schema_location") == "form" else "application/json"
             operation["requestBody"] = {"required": True, "content": {content_type: {"schema": schema}}}
+    if api_doc.get("request_body"):
+        # A body no marshmallow schema describes (a file upload), written out in OpenAPI terms.
+        operation["requestBody"] = api_doc["request_body"]
     if parameters:
         operation["parameters"] = parameters
     status = str(api_doc.get("status", 201 if method == "POST" else 200))
@@ -129,11 +169,19 @@ def _operation(route_name: str, method: str, path: str, view: Any, api_doc: dict
     if api_doc.get("response") is not None:
         response["content"] = {api_doc.get("content_type", "application/json"): {"schema": api_doc["response"]}}
     elif api_doc.get("content_type"):
-        response["content"] = {api_doc["content_type"]: {"schema": {"type": "string"}}}
+        # A JSON document (JSON-LD, a data package) is an object; CSV and the like are text.
+        body_type = "object" if api_doc["content_type"].endswith(("json", "+json", "jsonld")) else "string"
+        response["content"] = {api_doc["content_type"]: {"schema": {"type": body_type}}}
     operation["responses"][status] = response
+    # Another success status with the same body (a PATCH that creates a new revision: 201).
+    for also in api_doc.get("also", ()):
+        operation["responses"][str(also)] = response
     error = {"description": "错误（error.code 为错误代码，error.message 为中文说明）", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
     for code in api_doc.get("errors", (400, 404) if schema is not None or "{" in path else (404,)):
         operation["responses"][str(code)] = error
+    if "{" in path:
+        # Whatever a path names (an id, a code, a period) may not exist.
+        operation["responses"].setdefault("404", error)
     if api_doc.get("auth"):
         operation["security"] = [{"apiKey": []}]
         operation["responses"].setdefault("401", error)

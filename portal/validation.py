@@ -14,17 +14,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, pre_load
 from pyramid.request import Request
 
 from portal.errors import InvalidInput, PortalError
 
 
 class QuerySchema(Schema):
-    """Query-string parameters: unknown ones (cache busters, tracking) are ignored."""
+    """Query-string parameters: unknown ones (cache busters, tracking) are ignored, and a blank
+    one (``?at=``, what an empty form field sends) means "not given", as the OpenAPI document
+    states (``allowEmptyValue``)."""
 
     class Meta:
         unknown = EXCLUDE
+
+    @pre_load
+    def _blank_is_not_given(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, Mapping):
+            # Only the empty value: "%0B" (a vertical tab) is a value, and not a date.
+            return {key: value for key, value in data.items() if value != ""}
+        return data
 
 
 class BodySchema(Schema):

@@ -225,9 +225,13 @@ class DecisionSchema(Schema):
 class LegalBasisOut(Schema):
     citation = fields.String()
     regulation_title = fields.String(allow_none=True)
+    regulation_id = fields.Integer(allow_none=True)
     article_label = fields.String(allow_none=True)
+    article_number = fields.Integer(allow_none=True)
+    paragraph = fields.Integer(allow_none=True, metadata={"description": "款（引用到款时）"})
     text = fields.String(allow_none=True)
     in_force = fields.Boolean()
+    changed_on = fields.Date(allow_none=True, metadata={"description": "条文修改或废止的日期"})
     status = fields.String()
     status_label = fields.String()
     url = fields.String(allow_none=True)
@@ -242,6 +246,7 @@ class OpinionSchema(Schema):
 class RulingSummarySchema(Schema):
     id = fields.Integer()
     number = fields.String(metadata={"description": "文号，如 示例区城市管理权属争议裁定〔2026〕3号"})
+    short_number = fields.String(metadata={"description": "短文号，如〔2026〕3号"})
     title = fields.String()
     item_type = fields.Nested(NamedRef)
     scope = fields.String()
@@ -257,6 +262,12 @@ class RulingSummarySchema(Schema):
 
 class RulingSchema(RulingSummarySchema):
     question = fields.String()
+    dispute_number = fields.String(allow_none=True)
+    location_note = fields.String(allow_none=True)
+    filed_on = fields.Date(allow_none=True)
+    inspected_on = fields.Date(allow_none=True)
+    ruled_on = fields.Date(allow_none=True)
+    ruled_at = fields.DateTime(allow_none=True)
     parties = fields.List(fields.Nested(NamedRef))
     decisions = fields.List(fields.Nested(DecisionSchema))
     reasoning = fields.String()
@@ -286,6 +297,7 @@ class StatsRowSchema(Schema):
 
 
 class StatsSchema(Schema):
+    generated_at = fields.DateTime()
     window_days = fields.Integer()
     by_item_type = fields.List(fields.Nested(StatsRowSchema))
     by_street = fields.List(fields.Nested(StatsRowSchema))
@@ -296,6 +308,7 @@ class DisputeSchema(Schema):
     id = fields.Integer()
     number = fields.String()
     title = fields.String()
+    question = fields.String(metadata={"description": "争议的问题"})
     stage = fields.String()
     stage_label = fields.String()
     stage_due = fields.DateTime(allow_none=True)
@@ -331,6 +344,7 @@ class HotspotSchema(Schema):
     open_dispute_id = fields.Integer(allow_none=True)
     ruling_id = fields.Integer(allow_none=True, metadata={"description": "该处已公布的裁定"})
     bounces_since_ruling = fields.Integer(allow_none=True)
+    since = fields.DateTime(allow_none=True, metadata={"description": "统计起点（有已公布裁定时）"})
 
 
 class HotspotListSchema(Schema):

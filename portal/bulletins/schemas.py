@@ -47,6 +47,8 @@ class BulletinSummaryOut(Schema):
     issue = fields.String()
     revision = fields.Integer()
     state = fields.String(metadata={"description": "published 已发布，或 superseded 已被更正版取代"})
+    state_label = fields.String()
+    correction_note = fields.String(metadata={"description": "更正说明（更正版）"})
     corrects_revision = fields.Integer(allow_none=True)
     published_at = fields.DateTime()
     html_url = fields.String()

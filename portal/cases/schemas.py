@@ -180,27 +180,18 @@ class CaseQuery(QuerySchema):
     cursor = fields.String(load_default=None, validate=validate.Length(max=64),
                            metadata={"description": "下一页的游标（上一次响应的 next_cursor），可翻到任意一页"})
     before = fields.String(load_default=None, validate=validate.Length(max=64),
-                           metadata={"description": "上一页的游标（上一次响应的 prev_cursor）"})
+                           metadata={"description": "上一页的游标（上一次响应的 prev_cursor）；与 cursor 同时给出时以 before 为准；"
+                                                    "不能与 updated_since 同时给出（增量同步只向后翻页）"})
     updated_since = UpdatedSince(load_default=None, metadata={
         "description": "增量同步：只返回此后有变化（新环节、补录环节、回访评价）的公开案件，按 id 升序，"
                        "游标为上一页最后一个 id；此后有变化但不公开的案件只以 id 和时间列在 tombstones 中，"
                        "同步方应删除"})
 
-    @pre_load
-    def _blanks(self, data: dict, **_: object) -> dict:
-        data = dict(data)
-        for key in list(data):
-            if data[key] == "":
-                del data[key]
-        return data
-
     @validates_schema
     def _paging(self, data: dict, **_: object) -> None:
         # Offsets are only cheap near the top; deeper pages are reached by cursor links.
-        if data.get("cursor") and data.get("before"):
-            raise ValidationError("cursor 与 before 不能同时使用。", "before")
         if data.get("updated_since") is not None and data.get("before"):
-            raise ValidationError("增量同步（updated_since）只能向后翻页，不能与 before 同用。", "before")
+            raise ValidationError("增量同步（updated_since）只能向后翻页，不能与 before 同时给出。", "before")
         if data["page"] > MAX_OFFSET_PAGE and not (data.get("cursor") or data.get("before")):
             raise ValidationError(f"不带游标的页码至多为 {MAX_OFFSET_PAGE}；更后面的案件请沿“下一页”链接翻阅。", "page")
 
@@ -221,6 +212,8 @@ class PublicCaseOut(Schema):
     channel = fields.String()
     channel_label = fields.String()
     urgency = fields.String()
+    urgency_label = fields.String()
+    open311_status = fields.String(metadata={"description": "Open311 状态：open 或 closed"})
     description = fields.String(metadata={"description": "问题描述，已去除电话、证件号、车牌等个人信息"})
     status = fields.String()
     status_label = fields.String()
@@ -243,6 +236,7 @@ class PublicCaseOut(Schema):
     bounce_count = fields.Integer()
     rating = fields.String(allow_none=True)
     rating_label = fields.String(allow_none=True)
+    feedback_comment = fields.String(allow_none=True, metadata={"description": "评价意见，已去除个人信息"})
     events = fields.List(fields.Nested(PublicEventOut))
 
 
@@ -259,6 +253,7 @@ class CasePage(Schema):
     total = fields.Integer(metadata={"description": "符合条件的案件数（计数有上限，见 total_is_lower_bound）"})
     total_is_lower_bound = fields.Boolean()
     next_cursor = fields.String(allow_none=True)
+    next = fields.String(allow_none=True, metadata={"description": "下一页的完整链接（无下一页时为 null）"})
     prev_cursor = fields.String(allow_none=True)
     tombstones = fields.List(fields.Nested(CaseTombstoneSchema), metadata={
         "description": "仅 updated_since 时：此后有变化但不公开的案件（同步方应删除）"})

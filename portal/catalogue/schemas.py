@@ -55,7 +55,7 @@ class ResponsibilityQuery(QuerySchema):
                               metadata={"description": "部件/事件编码（0101、01001）、键（gb47678:event:06001）或名称"})
     scheme = fields.String(validate=validate.OneOf(SCHEMES))
     kind = fields.String(validate=validate.OneOf(KINDS))
-    area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"), metadata={"description": "区域编码（任一层级）"})
+    area = fields.String(validate=validate.Regexp(r"^\d{6,20}$"), metadata={"description": "区域编码（任一层级）；与 lat/lon 同时给出时以 area 为准"})
     lat = fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False)
     lon = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
     at = fields.Date(metadata={"description": "查询日期 (YYYY-MM-DD)，缺省为今日"})
@@ -71,8 +71,6 @@ class ResponsibilityQuery(QuerySchema):
             raise ValidationError("请给出 area，或 lat 与 lon。", "area")
         if has_point and ("lat" not in data or "lon" not in data):
             raise ValidationError("lat 与 lon 须同时给出。", "lat" if "lat" not in data else "lon")
-        if "area" in data and has_point:
-            raise ValidationError("area 与 lat/lon 只能二选一。", "area")
 
 
 class DutyListQuery(QuerySchema):
@@ -86,13 +84,14 @@ class DutyListQuery(QuerySchema):
     source = fields.String(validate=validate.OneOf(SOURCE_VALUES),
                            metadata={"description": "来源：regulation / ruling / agreement"})
     within = fields.Boolean(load_default=False, metadata={"description": "为 true 时 area 含其下级区域的条目"})
-    q = fields.String(validate=validate.Length(min=1, max=100),
-                      metadata={"description": "文字：类型名称或编码、单位、区域、法律依据、说明、来源文号（空格分隔的词须全部出现）"})
+    q = fields.String(validate=validate.Length(max=100),
+                      metadata={"description": "（空值即不按文字筛选）文字：类型名称或编码、单位、区域、法律依据、说明、来源文号（空格分隔的词须全部出现）"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1), metadata={
         "description": "上一页的 next_cursor：按条目编号继续，翻页期间新增或修改的条目不会使结果跳过或重复"})
     updated_since = UpdatedSince(metadata={
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
         "description": "增量同步：只返回此后变化的已发布条目，此后撤回或被取代的条目列在 tombstones 中"})
 
     @pre_load
@@ -180,6 +179,7 @@ class ItemTypeSchema(Schema):
     normal_working_days = fields.Integer(allow_none=True)
     provenance = fields.String()
     related_code = fields.String()
+    crosswalk = fields.List(fields.Dict(), metadata={"description": "对照关系：另一分类标准中对应的类型（单个类型的接口）"})
     url = fields.String()
 
 
@@ -400,7 +400,7 @@ class DutyListSchema(Schema):
     page = fields.Integer()
     items = fields.List(fields.Nested(DutySchema))
     next_cursor = fields.Integer(allow_none=True)
-    next = fields.String(allow_none=True, metadata={"description": "下一页的完整地址"})
+    next = fields.String(allow_none=True, metadata={"description": "下一页的完整链接（无下一页时为 null）"})
     tombstones = fields.List(fields.Nested(DutyTombstoneSchema), metadata={"description": "仅 updated_since 时"})
 
 

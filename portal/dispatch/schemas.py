@@ -102,6 +102,7 @@ class SuggestionOut(Schema):
     place = fields.Dict(metadata={"description": "area, ancestors, source (point|area|text), matched；未识别时 area 为 null 并附 message"})
     responsibility = fields.Dict(allow_none=True, metadata={"description": "首选类型在该位置的权属查询结果"})
     regulations = fields.List(fields.Dict(), metadata={"description": "最相关的 3 条法规条文"})
+    message = fields.String(metadata={"description": "未能从文字判断类型时的说明"})
 
 
 class CaseForm(Schema):

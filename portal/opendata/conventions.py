@@ -46,7 +46,9 @@ def _pick(value: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
 def sparse_fieldset(result: dict[str, Any], spec: str) -> dict[str, Any]:
     """``result`` reduced to the fields named in ``spec``; for a list (``items``), each item."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
-    if not names or len(names) > 100 or any(len(n) > 100 for n in names):
+    if not names:
+        return result  # fields= names no field: the whole result, as without the parameter
+    if len(names) > 100 or any(len(n) > 100 for n in names):
         raise InvalidInput("fields 为逗号分隔的字段名，如 fields=id,status,agency.name。", code="invalid_fields",
                            fields={"fields": ["格式无效。"]})
     paths = [name.split(".") for name in names]
@@ -165,5 +167,8 @@ def document_conventions(document: dict[str, Any]) -> None:
             params = operation.setdefault("parameters", [])
             if not any(p.get("name") == "fields" for p in params):
                 params.append(dict(FIELDS_PARAMETER))
+            responses = operation.setdefault("responses", {})
+            if "400" not in responses and "404" in responses:
+                responses["400"] = dict(responses["404"])  # the error envelope: an unknown field name
             for response in operation.get("responses", {}).values():
                 response.setdefault("headers", {}).update(RATELIMIT_HEADERS)

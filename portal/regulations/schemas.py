@@ -46,7 +46,8 @@ class ArticleRefField(fields.Field):
 
 class ArticleLookupQuery(QuerySchema):
     title = fields.String(validate=validate.Length(min=2, max=200), metadata={"description": "法规全称或简称"})
-    article = ArticleRefField(metadata={"description": "条文编号：23、23-1、第二十三条之一"})
+    article = ArticleRefField(metadata={"description": "条文编号：23、23-1、第二十三条之一", "type": "string",
+                                        "pattern": r"^([1-9]\d{0,3}(-[1-9]\d?)?|第[一二三四五六七八九十百]+条(之[一二三四五六七八九])?)$"})
     paragraph = fields.Integer(validate=validate.Range(min=1, max=100), metadata={"description": "款"})
     citation = fields.String(validate=validate.Length(min=4, max=300),
                              metadata={"description": "整条引用，如 《城市道路管理条例》第二十三条第一款"})

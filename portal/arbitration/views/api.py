@@ -165,7 +165,8 @@ def transition_api(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="arbitration.api.parties", renderer="json", request_method="POST",
              permission=P.MANAGE, schema=PartySchema,
-             api_doc={"summary": "增加当事方或更新其书面意见", "tags": TAGS, "response": DisputeSchema, "auth": True})
+             api_doc={"summary": "增加当事方或更新其书面意见", "tags": TAGS, "response": DisputeSchema, "auth": True,
+                      "errors": (400, 409)})
 def party_api(request: Request) -> dict[str, Any]:
     service, dispute = arbitration(request), request.context.dispute
     data = request.parsed
@@ -228,7 +229,7 @@ def vote_api(request: Request) -> dict[str, Any]:
 @view_config(route_name="arbitration.api.revoke", renderer="json", request_method="POST",
              permission=P.PUBLISH, schema=RevokeSchema,
              api_doc={"summary": "撤销已公布的裁定（恢复此前的权责）", "tags": TAGS, "response": RulingSchema,
-                      "auth": True, "errors": (400, 409)})
+                      "status": 200, "auth": True, "errors": (400, 409)})
 def revoke_api(request: Request) -> dict[str, Any]:
     dispute = request.context.dispute
     if dispute.ruling is None:
@@ -241,6 +242,11 @@ def revoke_api(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="arbitration.api.evidence", renderer="json", request_method="POST", permission=P.MANAGE,
              api_doc={"summary": "上传证据（multipart/form-data：file，可选 party、description）", "tags": TAGS,
+                      "request_body": {"required": True, "content": {"multipart/form-data": {"schema": {
+                          "type": "object", "required": ["file"], "properties": {
+                              "file": {"type": "string", "format": "binary", "description": "证据文件"},
+                              "party": {"type": "string", "description": "提交证据的当事方单位编码"},
+                              "description": {"type": "string", "description": "证据说明"}}}}}},
                       "response": DisputeSchema, "auth": True, "errors": (400, 409, 413)})
 def evidence_api(request: Request) -> dict[str, Any]:
     service, dispute = arbitration(request), request.context.dispute

@@ -218,8 +218,8 @@ def duty_api(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="catalogue.api.duty", renderer="json", request_method="PATCH",
              permission=Permissions.CATALOGUE_EDIT, schema=DutyPatchSchema,
-             api_doc={"summary": "修改权责条目：草稿就地修改；已发布条目生成待审修订", "tags": TAGS,
-                      "response": DutySchema, "auth": True, "errors": (400, 404, 409)})
+             api_doc={"summary": "修改权责条目：草稿就地修改（200）；已发布条目生成待审修订（201）", "tags": TAGS,
+                      "response": DutySchema, "also": (201,), "auth": True, "errors": (400, 404, 409)})
 def duty_patch_api(request: Request) -> dict[str, Any]:
     data = dict(request.parsed)
     force = data.pop("force", False)
