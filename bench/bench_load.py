@@ -101,7 +101,7 @@ class Corpus:
 
 
 def collect_corpus(connection: Connection, limit: int = 2000) -> Corpus:
-    from portal.cases.services import demo_tracking_code
+    from portal.cases.tracking import demo_tracking_code
 
     def column(sql: str) -> list[Any]:
         return [row[0] for row in connection.execute(text(sql), {"limit": limit})]

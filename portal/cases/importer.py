@@ -2,7 +2,7 @@
 
 Rows are read from CSV or JSON Lines, validated with the API's own schema
 (:class:`~portal.cases.schemas.CaseRecord`), planned with the API's own function
-(:func:`~portal.cases.services.plan_case`) and stored a batch at a time with multi-row inserts.
+(:func:`~portal.cases.planning.plan_case`) and stored a batch at a time with multi-row inserts.
 
 - **Never a half row**: a row is stored whole (case, reporter, every step, feedback) or not at all;
   a row with any problem is reported with its line number and nothing of it is stored.
@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 
 from portal.cases.models import Case, CaseEvent, CaseReporter, Feedback
 from portal.cases.places import Places
+from portal.cases.planning import CasePlan, plan_case
 from portal.cases.schemas import CaseRecord, fast_load
-from portal.cases.services import CasePlan, CaseService, plan_case
+from portal.cases.services import CaseService
 from portal.catalogue.calendar import WorkingCalendar
 from portal.errors import PortalError
 

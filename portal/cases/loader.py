@@ -15,7 +15,8 @@ from portal.cases import demo
 from portal.cases.importer import BulkImporter, ImportStats, batched, normalise_record
 from portal.cases.models import Case
 from portal.cases.places import Places
-from portal.cases.services import demo_tracking_code, nondisclosable_ids
+from portal.cases.services import nondisclosable_ids
+from portal.cases.tracking import demo_tracking_code
 
 DEFAULT_DEMO_CASES = 20_000
 DEFAULT_DEMO_SEED = 20260701

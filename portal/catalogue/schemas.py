@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from portal.catalogue.models import AGENCY_KIND_VALUES, LEVEL_VALUES, ROLE_VALUES, SOURCE_VALUES
 from portal.opendata.schemas import UpdatedSince
@@ -91,13 +91,7 @@ class DutyListQuery(QuerySchema):
     cursor = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1), metadata={
         "description": "上一页的 next_cursor：按条目编号继续，翻页期间新增或修改的条目不会使结果跳过或重复"})
     updated_since = UpdatedSince(metadata={
-        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
         "description": "增量同步：只返回此后变化的已发布条目，此后撤回或被取代的条目列在 tombstones 中"})
-
-    @pre_load
-    def _blanks(self, data: Any, **_: Any) -> Any:
-        # an empty select or text box of the filter form means "any"
-        return {k: v for k, v in data.items() if v != ""} if isinstance(data, dict) else data
 
 
 class _DutyFields(BodySchema):

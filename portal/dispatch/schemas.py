@@ -33,7 +33,8 @@ class _Place(Schema):
 class SuggestFields(_Place):
     text = fields.String(required=True, validate=[
         validate.Length(min=1, max=MAX_TEXT, error=f"内容须为 1–{MAX_TEXT} 字。"),
-        validate.Regexp(r"\S", error="内容不能为空白。")],
+        # Regexp matches at the start: "\s*\S" is "not blank", also for text pasted after a newline.
+        validate.Regexp(r"\s*\S", error="内容不能为空白。")],
         metadata={"description": "群众反映的原话（最多 2000 字）"})
     at = fields.Date(load_default=None, allow_none=True, metadata={"description": "按某日的权责与法规作答（YYYY-MM-DD）"})
 

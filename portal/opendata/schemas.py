@@ -17,6 +17,11 @@ class UpdatedSince(fields.Field):
 
     default_error_messages = {"invalid": "请使用 ISO 8601 日期或时间，如 2026-11-01 或 2026-11-01T08:00:00+08:00。"}  # noqa: RUF012
 
+    def __init__(self, **kwargs: Any) -> None:
+        # The OpenAPI document states both forms wherever the field is used (apispec copies anyOf).
+        forms = [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+        super().__init__(**{**kwargs, "metadata": {"anyOf": forms, **kwargs.get("metadata", {})}})
+
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
         text = str(value or "").strip()
         if "T" in text:

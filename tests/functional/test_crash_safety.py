@@ -308,7 +308,7 @@ def _generations(site: Site) -> Iterator[Path]:
 
 def test_reindex_killed_mid_build_leaves_no_worker_and_repair_restores_a_consistent_index(
         site: Site, tmp_path: Path) -> None:
-    from portal.search.whoosh_index import META_FILE
+    from portal.search.storage import META_FILE
 
     process = site.start("reindex", log=tmp_path / "reindex.log")
 

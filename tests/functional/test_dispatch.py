@@ -74,6 +74,13 @@ def test_no_place_is_said_plainly(testapp):
     assert answer["responsibility"]["scope"] == "district" and answer["responsibility"]["notice"]
 
 
+def test_text_pasted_after_blank_lines_is_answered(testapp):
+    # A reporter's words copied from a message often start with a newline or spaces.
+    answer = testapp.post_json("/api/v1/dispatch/suggest", {"text": "\n  路灯不亮，晚上黑漆漆的",
+                                                            "lat": LAT, "lon": LON}).json
+    assert codes(answer)[0] == "01037"
+
+
 @pytest.mark.parametrize("params", [
     {"text": ""},
     {"text": "   "},
