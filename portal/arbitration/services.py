@@ -49,7 +49,7 @@ from portal.catalogue.models import Agency, Area, ItemType
 from portal.catalogue.resolution import ROLES
 from portal.db import utcnow
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError
-from portal.regulations.citations import parse_citation
+from portal.regulations.citations import render_citations
 from portal.workflow import State, WorkflowTransition
 from portal.workflow import transition as workflow_transition
 
@@ -684,19 +684,10 @@ class ArbitrationService:
         return decisions
 
     def _citations(self, raw: list[str]) -> list[str]:
-        rendered, bad = [], []
-        for text in raw or ():
-            text = text.strip()
-            if not text:
-                continue
-            citation = parse_citation(text)
-            if citation is None:
-                bad.append(f"无法识别的引用：{text}")
-            else:
-                rendered.append(citation.render())
-        if bad:
-            raise InvalidInput("法律依据有误。", fields={"citations": bad})
-        return list(dict.fromkeys(rendered))
+        rendered, unreadable = render_citations(raw)
+        if unreadable:
+            raise InvalidInput("法律依据有误。", fields={"citations": [f"无法识别的引用：{text}" for text in unreadable]})
+        return rendered
 
     def scope_area(self, dispute: Dispute, scope: str, area_code: str | None = None) -> Area:
         if scope == "asset":

@@ -24,7 +24,7 @@ from portal.catalogue.models import Agency, Area, Duty, ItemType
 from portal.catalogue.resolution import Candidate, collisions
 from portal.catalogue.services import CatalogueService, caches
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError
-from portal.regulations.citations import parse_citation
+from portal.regulations.citations import render_citations
 from portal.settings import as_bool
 from portal.workflow import State, WorkflowTransition, reinstate
 from portal.workflow import transition as workflow_transition
@@ -155,16 +155,10 @@ class DutyService:
             else:
                 values["agency_id"] = agency.id
         if "citations" in data:
-            rendered, bad = [], []
-            for text in data["citations"] or ():
-                citation = parse_citation(text)
-                if citation is None:
-                    bad.append(f"无法识别的引用：{text}")
-                else:
-                    rendered.append(citation.render())
-            if bad:
-                errors["citations"] = bad
-            values["citations"] = list(dict.fromkeys(rendered))
+            rendered, unreadable = render_citations(data["citations"])
+            if unreadable:
+                errors["citations"] = [f"无法识别的引用：{text}" for text in unreadable]
+            values["citations"] = rendered
         for name in ("role", "note", "urgent_hours", "normal_working_days", "valid_from", "valid_to",
                      "source_kind", "source_id", "source_ref", "basis_reviewed_on", "conflict_note"):
             if name in data:

@@ -26,7 +26,7 @@ from typing import Any
 
 from portal.catalogue.resolution import LEVEL_DEPTH, LEVELS, ROLES, SOURCE_KINDS
 from portal.knowledge import read_yaml
-from portal.regulations.citations import parse_citation
+from portal.regulations.citations import render_citations
 
 DEFAULT_KB_DIR = Path(__file__).resolve().parents[2] / "knowledge_base"
 
@@ -376,14 +376,9 @@ def read_agencies(root: Path, problems: list[str], area_codes: set[str]) -> list
 
 
 def _citations(raw: Any, problems: list[str], where: str) -> tuple[str, ...]:
-    result = []
-    for text in raw or ():
-        citation = parse_citation(str(text))
-        if citation is None:
-            problems.append(f"{where}: cannot read citation {text!r}")
-            continue
-        result.append(citation.render())
-    return tuple(result)
+    rendered, unreadable = render_citations(raw)
+    problems.extend(f"{where}: cannot read citation {text!r}" for text in unreadable)
+    return tuple(rendered)
 
 
 class _Macros:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,26 @@ def parse_citation(text: str) -> Citation | None:
     if number < 1 or paragraph == 0 or item == 0:
         return None
     return Citation(match.group("title").strip(), number, suffix, paragraph, item)
+
+
+def render_citations(texts: Iterable[Any] | None) -> tuple[list[str], list[str]]:
+    """The citations among ``texts`` as the portal writes them (each once, in the order given),
+    and the texts that are not citations. A blank entry (an empty line of a form) is skipped.
+
+    Every place that takes citations from people (duty revisions, rulings, the knowledge base)
+    reads them here, so all accept and refuse the same texts."""
+    rendered: list[str] = []
+    unreadable: list[str] = []
+    for raw in texts or ():
+        text = str(raw).strip()
+        if not text:
+            continue
+        citation = parse_citation(text)
+        if citation is None:
+            unreadable.append(text)
+        else:
+            rendered.append(citation.render())
+    return list(dict.fromkeys(rendered)), unreadable
 
 
 def citation_path(request: Any, regulation_id: int, citation: Citation, at: dt.date) -> str:

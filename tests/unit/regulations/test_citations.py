@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.regulations.citations import Citation, parse_citation, short_title
+from portal.regulations.citations import Citation, parse_citation, render_citations, short_title
 
 
 def test_render():
@@ -46,3 +46,12 @@ def test_short_title():
     assert short_title("中华人民共和国行政处罚法") == "行政处罚法"
     assert short_title("《城市道路管理条例》") == "城市道路管理条例"
     assert short_title("中华人民共和国") == "中华人民共和国"
+
+
+def test_citations_people_type_are_rendered_once_and_the_unreadable_named():
+    rendered, unreadable = render_citations([
+        "城市道路管理条例第23条", "  ", "《城市道路管理条例》第二十三条", "第九条", "道路管理很重要",
+    ])
+    assert rendered == ["《城市道路管理条例》第二十三条"]
+    assert unreadable == ["第九条", "道路管理很重要"]
+    assert render_citations(None) == ([], [])
