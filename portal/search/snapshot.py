@@ -232,7 +232,10 @@ class Snapshot:
         self.searcher = searcher
         self.segments = segments
         self.opened = time.monotonic()
-        self.toc_generation = ix.latest_generation()
+        # The commit the searcher reads, not the newest on disk: a commit between opening the
+        # searcher and this line would otherwise pass for seen, and its documents stay unfound.
+        read = searcher.reader().generation()  # None for an empty index
+        self.toc_generation = read if read is not None else ix.latest_generation()
         self.fingerprint: dict[str, tuple[int, int]] = {}
         parts = [s for s, _ in segments]
         self.n = sum(s.count for s in parts)
@@ -438,8 +441,12 @@ class SnapshotSource:
         # While a background writer rewrites the segments (a merge), searches keep the snapshot
         # they have instead of reading the index's intermediate states.
         self._holding = False
+        # Commits noticed so far: a snapshot read while one more arrived is already stale (a
+        # writer's commit between a reader's look at the index and its "fresh now" was lost).
+        self._commits = 0
 
     def mark_stale(self) -> None:
+        self._commits += 1
         self.stale = True
 
     def live_index(self) -> tuple[str, Any] | None:
@@ -469,6 +476,7 @@ class SnapshotSource:
                 assert snap is not None
                 return snap
             self._last_check = now
+            seen = self._commits
             try:
                 name = self.store.generation_name()
                 if name is None:
@@ -476,7 +484,7 @@ class SnapshotSource:
                 if snap is not None and snap.generation == name and snap.ix.latest_generation() == snap.toc_generation:
                     now_seen = self._fingerprint(snap)
                     if now_seen == snap.fingerprint:
-                        self.stale = False
+                        self.stale = self._commits != seen
                         return snap
                     if (set(now_seen) == set(snap.fingerprint) and snap.ix.latest_generation() == snap.toc_generation):
                         # A segment file never changes once written: this one was overwritten.
@@ -494,7 +502,7 @@ class SnapshotSource:
                 log.exception("search index unreadable")
                 raise IndexCorrupt(self.error) from exc
             self.snapshot = new
-            self.stale = False
+            self.stale = self._commits != seen
             self.error = None
             # The old searcher stays usable for requests still holding it; its files are
             # released when it is garbage-collected.
@@ -508,6 +516,7 @@ class SnapshotSource:
         """Read the index as it is now into a new snapshot while searches go on with the old
         one, then serve the new one: no search waits for the (seconds-long) read of a merged
         segment. Ends :meth:`hold`."""
+        seen = self._commits
         try:
             name = self.store.generation_name()
             if name is None:
@@ -516,7 +525,7 @@ class SnapshotSource:
                 new = self._load(name, self.snapshot)
             with self._lock:
                 self.snapshot = new
-                self.stale = False
+                self.stale = self._commits != seen
                 self.error = None
                 self._last_check = time.monotonic()
         finally:

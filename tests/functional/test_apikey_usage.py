@@ -50,7 +50,9 @@ def test_api_key_writes_never_wait_on_usage_bookkeeping(cli_database, app_settin
         else:
             app.post_json("/api/v1/cases", body, headers=headers, status=201)
         slowest = max(slowest, time.monotonic() - started)
-    assert slowest < 1.0, f"a request waited {slowest:.1f} s"
+    # The stall this guards against waited out SQLite's busy timeout (30 s); a loaded CI machine
+    # may take a second for a request, so the bound is generous but far below the stall.
+    assert slowest < 5.0, f"a request waited {slowest:.1f} s"
     # ... and the key's last use is recorded all the same, by the background writer.
     deadline = time.monotonic() + 10
     last_used = None

@@ -334,6 +334,26 @@ def test_concurrent_searches_and_writes(fresh_service):
     assert svc.search(SearchQuery(text="并发写入")).total == 10
 
 
+def test_a_commit_while_a_snapshot_is_read_is_found_by_the_next_search(fresh_service, monkeypatch):
+    from portal.search import snapshot as snapshot_module
+
+    svc = fresh_service
+    svc.index([article(1, ROAD, 300, "第三百条", "先行登记的条文。")])  # the next search reads anew
+    original = snapshot_module.Snapshot.__init__
+    committed: list[int] = []
+
+    def commit_meanwhile(self, *args, **kwargs):
+        # Another thread's commit lands after the searcher was opened, before the snapshot is made.
+        if not committed:
+            committed.append(svc.index([article(1, ROAD, 301, "第三百零一条", "快照期间补录的条文。")]))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(snapshot_module.Snapshot, "__init__", commit_meanwhile)
+    assert svc.search(SearchQuery(text="先行登记")).total == 1
+    monkeypatch.setattr(snapshot_module.Snapshot, "__init__", original)
+    assert committed and svc.search(SearchQuery(text="快照期间补录")).total == 1
+
+
 def test_places_of_documents():
     doc = article(7, "杭州市示范垃圾条例", 1, "第一条", "正文",
                   authority="杭州市人民代表大会常务委员会（浙江省人民代表大会常务委员会批准）", level="地方性法规")
