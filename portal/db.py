@@ -82,6 +82,15 @@ class TimestampMixin:
 _cursor_names = itertools.count(1)
 
 
+def ends_a_savepoint(session: Session) -> bool:
+    """In an ``after_commit`` or ``after_rollback`` listener: True when the transaction ending is
+    a SAVEPOINT. SQLAlchemy fires both events for savepoints too, while the outer transaction
+    is still open: what it wrote is not visible to anyone else yet, and may still be rolled back.
+    Listeners that act on "committed" (catch the index up, tell other nodes) wait for the outer
+    commit; listeners that forget on rollback keep what the outer transaction wrote before."""
+    return session.in_nested_transaction()
+
+
 def stream_tuples(connection: Connection, stmt: Select[Any], batch_size: int) -> Iterator[Sequence[Any]]:
     """``stmt``'s rows as the DB-API driver gives them (plain tuples, no result processing), in
     batches from a server-side cursor on PostgreSQL (a stepped cursor on SQLite): for exports of a

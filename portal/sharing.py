@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.db import ends_a_savepoint
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -264,7 +266,7 @@ def _note_flush(session: Session, _context: Any) -> None:
 # insert=True: runs before the search projection's own after_commit hook consumes "_search_dirty".
 @event.listens_for(Session, "after_commit", insert=True)
 def _announce_commit(session: Session) -> None:
-    if not session.info.pop("_bus_wrote", False):
+    if ends_a_savepoint(session) or not session.info.pop("_bus_wrote", False):
         return
     search = bool(session.info.get("_search_dirty"))
     for bus in _ACTIVE_BUSES:
@@ -273,6 +275,8 @@ def _announce_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_flush(session: Session) -> None:
+    if ends_a_savepoint(session):
+        return
     session.info.pop("_bus_wrote", None)
 
 

@@ -33,6 +33,7 @@ from portal.catalogue.resolution import (
     decide_role,
     is_valid_on,
 )
+from portal.db import ends_a_savepoint
 from portal.workflow import State
 
 
@@ -571,12 +572,14 @@ def _note_write(session: Session, _context: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _count_commit(session: Session) -> None:
-    if session.info.pop("_portal_flushed", False):
+    if not ends_a_savepoint(session) and session.info.pop("_portal_flushed", False):
         local_commits[0] += 1
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_write(session: Session) -> None:
+    if ends_a_savepoint(session):
+        return
     session.info.pop("_portal_flushed", None)
 
 

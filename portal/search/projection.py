@@ -36,7 +36,7 @@ from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal import clock
-from portal.db import utcnow
+from portal.db import ends_a_savepoint, utcnow
 from portal.search.interfaces import IDocumentProvider, SearchDocument, SearchUnavailable
 from portal.search.models import SearchChange
 
@@ -90,7 +90,7 @@ def _log_changed_documents(session: Session, _context: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _catch_up_after_commit(session: Session) -> None:
-    if not session.info.pop("_search_dirty", False):
+    if ends_a_savepoint(session) or not session.info.pop("_search_dirty", False):
         return
     projection = session.info.get("projection")
     request = session.info.get("request")
@@ -104,6 +104,8 @@ def _catch_up_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_on_rollback(session: Session) -> None:
+    if ends_a_savepoint(session):
+        return
     session.info.pop("_search_dirty", None)
     session.info.pop("_search_keys", None)
 

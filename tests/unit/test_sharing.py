@@ -73,6 +73,36 @@ def test_a_rolled_back_transaction_announces_nothing(redis_url, tmp_path):
         receiver.stop()
 
 
+def test_a_savepoint_is_announced_when_the_outer_transaction_commits(redis_url, tmp_path):
+    """A released savepoint is not a commit: the others would read the database before the
+    change is in it, and the real commit would then go unannounced."""
+    from portal.db import get_engine
+
+    prefix = f"portal-test-{uuid.uuid4().hex[:8]}:"
+    sender, receiver = ChangeBus(SharedState(redis_url, prefix=prefix)), ChangeBus(SharedState(redis_url, prefix=prefix))
+    heard: list[dict] = []
+    got = threading.Event()
+    receiver.on_change(lambda notice: (heard.append(notice), got.set()))
+    try:
+        sender.start()
+        receiver.start()
+        assert _wait(lambda: sender.listening and receiver.listening)
+        engine = get_engine({"sqlalchemy.url": f"sqlite:///{tmp_path / 's.sqlite'}"})
+        with Session(engine) as session:
+            session.execute(text("SELECT 1"))
+            with session.begin_nested():
+                session.info["_bus_wrote"] = True  # what the flush listener notes for an ORM write
+                session.info["_search_dirty"] = True
+            time.sleep(0.5)
+            assert [n for n in heard if n.get("from") == sender.sender] == []
+            session.commit()
+        assert got.wait(1.0), "the commit was not announced"
+        assert {"from": sender.sender, "search": True} in heard
+    finally:
+        sender.stop()
+        receiver.stop()
+
+
 def test_without_redis_the_bus_degrades_and_commits_still_succeed(tmp_path):
     bus = ChangeBus(SharedState("redis://127.0.0.1:1/0"), reconnect_seconds=0.2)
     try:

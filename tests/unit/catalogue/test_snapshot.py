@@ -47,3 +47,17 @@ def test_commits_that_flushed_move_the_local_counter(engine):
         session.flush()
         session.rollback()
         assert snapshot.local_commits[0] == before
+
+
+def test_a_released_savepoint_is_no_commit(engine):
+    """SQLAlchemy reports a savepoint's release as a commit; the catalogue is not changed for
+    anyone else until the outer transaction commits (and never, if it rolls back)."""
+    from portal.catalogue.models import CatalogueState
+
+    before = snapshot.local_commits[0]
+    with Session(engine) as session:
+        with session.begin_nested():
+            session.add(CatalogueState(id=998, token="savepoint"))
+        assert snapshot.local_commits[0] == before
+        session.rollback()
+    assert snapshot.local_commits[0] == before

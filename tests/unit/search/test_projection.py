@@ -222,3 +222,58 @@ def test_a_reader_never_does_the_catch_up_itself(projection, monkeypatch):
     assert caller[0] is not threading.current_thread()
     release.set()
     assert done.wait(5)
+
+
+@pytest.fixture
+def committing(tmp_path):
+    """A database of its own with real commits (the test session of ``memos`` never commits),
+    and a projection reading it through fresh sessions, as a node does."""
+    from sqlalchemy.orm import Session
+
+    from portal.db import get_engine
+
+    engine = get_engine({"sqlalchemy.url": f"sqlite:///{tmp_path / 'memos.sqlite'}"})
+    Memo.__table__.create(engine)
+    SearchChange.__table__.create(engine)
+    index = MemoryIndex()
+    projection = SearchProjection(index, session_factory=lambda: Session(engine), index_dir=tmp_path / "index")
+    projection.add_provider(MemoProvider())
+    yield engine, projection, index
+    engine.dispose()
+
+
+def test_a_savepoint_inside_a_transaction_is_indexed_when_the_transaction_commits(committing):
+    """An editor's import runs in a SAVEPOINT inside the request's transaction. SQLAlchemy
+    announces the savepoint's release as a commit: the catch-up then read a database without
+    the new rows, and the real commit later found its flag used up, so the new regulation
+    stayed unfound until the next poll (up to 30 s with Redis)."""
+    from sqlalchemy.orm import Session
+
+    engine, projection, index = committing
+    with Session(engine) as session:
+        session.info["projection"] = projection
+        session.add(Memo(text="较早写入的"))
+        session.flush()
+        with session.begin_nested():
+            session.add(Memo(text="犬只文明饲养"))
+        assert index.docs == {}  # nothing is committed yet
+        with session.begin_nested() as preview:  # a dry run: rolled back
+            session.add(Memo(text="只是预览"))
+            session.flush()
+            preview.rollback()
+        session.commit()
+    assert sorted(doc.title for doc in index.docs.values()) == ["犬只文明饲养", "较早写入的"]
+
+
+def test_a_rolled_back_transaction_with_a_savepoint_indexes_nothing(committing):
+    from sqlalchemy.orm import Session
+
+    engine, projection, index = committing
+    with Session(engine) as session:
+        session.info["projection"] = projection
+        with session.begin_nested():
+            session.add(Memo(text="作废"))
+        session.rollback()
+        session.add(Memo(text="下一笔"))
+        session.commit()
+    assert [doc.title for doc in index.docs.values()] == ["下一笔"]
