@@ -34,15 +34,17 @@ def start_sharing(registry: Any) -> None:
 
 
 def after_start(registry: Any) -> None:
-    """Start following other processes' changes; heal a missing or corrupt search index without
-    blocking start-up.
+    """Start following other processes' changes; apply a changed case disclosure policy; heal a
+    missing or corrupt search index without blocking start-up.
 
     The index is derived data: when it is unusable, it is rebuilt from the database in a
     background thread while the portal serves (search answers 503 until it is ready).
     """
+    from portal.cases.disclosure import apply_configured_policy
     from portal.settings import as_bool
 
     start_sharing(registry)
+    apply_configured_policy(registry)
     projection = registry.get("portal.search.projection")
     if projection is None or not as_bool(registry.settings.get("portal.search.heal_on_start", True)):
         return

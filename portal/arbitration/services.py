@@ -899,6 +899,15 @@ class ArbitrationService:
             street = d.street
             groups["street"][(street.code, street.name) if street else ("", "（区级）")].append(d)
 
+        # Each dispute counts in three groups (its item type, its street, the total): count the
+        # bounces around its ruling (two scans of case events) once, not three times.
+        bounces: dict[int, tuple[int, int]] = {}
+
+        def bounces_of(ruling: Ruling) -> tuple[int, int]:
+            if ruling.id not in bounces:
+                bounces[ruling.id] = self.bounces_around(ruling)
+            return bounces[ruling.id]
+
         def figures(rows: list[Dispute]) -> dict[str, Any]:
             durations = [self.calendar.working_days_between(d.filed_at.astimezone(CHINA_TZ).date(),
                                                              d.ruled_at.astimezone(CHINA_TZ).date())
@@ -907,7 +916,7 @@ class ArbitrationService:
             before = after = 0
             for d in rows:
                 if d.ruling is not None and d.ruling.state == State.PUBLISHED.value:
-                    b, a = self.bounces_around(d.ruling)
+                    b, a = bounces_of(d.ruling)
                     before, after = before + b, after + a
             return {
                 "opened": len(rows),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Float,
@@ -193,3 +194,17 @@ class Feedback(Base):
     channel: Mapped[str] = mapped_column(String(16), default="track")
 
     case: Mapped[Case] = relationship(back_populates="feedback")
+
+
+class DisclosurePolicy(Base):
+    """The item types whose cases were last withheld from the public (one row): the setting
+    ``cases.nondisclosable`` can change between starts, and the cases it moves in or out of the
+    public record must then count as changed for incremental sync (see
+    :mod:`portal.cases.disclosure`)."""
+
+    __tablename__ = "case_disclosure_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None until the first start records the policy in force.
+    hidden_item_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    applied_at: Mapped[dt.datetime | None]

@@ -481,3 +481,37 @@ def test_the_fast_export_writes_what_the_per_case_public_view_gives(testapp, dis
     assert testapp.get("/opendata/cases.jsonl").body == b"".join(jsonl_chunks(CASES, rows))
     by_status = {case.status for case in one_by_one}
     assert {"reported", "dispatched", "bounced", "closed"} <= by_status
+
+
+def test_a_change_of_the_non_disclosed_types_reaches_incremental_sync(testapp, planted, dbsession, monkeypatch):
+    """An operator hides manhole covers (0103) and discloses the type hidden so far (0136): a
+    client syncing since before the change must drop the one case and receive the other."""
+    from portal.cases.disclosure import apply_disclosure_policy, recorded_policy
+    from portal.cases.places import Places
+    from portal.cases.services import nondisclosable_ids
+
+    settings = testapp.app.registry.settings
+    places = Places.of(dbsession)
+    apply_disclosure_policy(dbsession, nondisclosable_ids(places, settings))
+    dbsession.flush()
+    since = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+    def changed() -> tuple[set[int], set[int], set[int]]:
+        api = testapp.get("/api/v1/cases", params={"updated_since": since}).json
+        export = {json.loads(line)["id"]
+                  for line in testapp.get("/opendata/cases.jsonl", params={"updated_since": since}).text.splitlines()}
+        return {i["id"] for i in api["items"]}, {t["id"] for t in api["tombstones"]}, export
+
+    assert changed() == (set(), set(), set())
+    # The same policy applied again (every start does) changes nothing.
+    assert apply_disclosure_policy(dbsession, nondisclosable_ids(places, settings)) == 0
+    monkeypatch.setitem(settings, "cases.nondisclosable", "0103")
+    touched = apply_disclosure_policy(dbsession, nondisclosable_ids(places, settings))
+    dbsession.flush()
+    assert touched >= 2
+    assert recorded_policy(dbsession) == nondisclosable_ids(places, settings)
+    items, tombstones, export = changed()
+    assert planted["hidden"] in items and planted["hidden"] in export
+    assert planted["disclosed"] in tombstones and planted["disclosed"] not in items | export
+    # Now public, the formerly hidden case is shown like any other (its marker was never personal).
+    assert HIDDEN_MARKER in testapp.get(f"/api/v1/cases/{planted['hidden']}").text
