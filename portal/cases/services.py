@@ -303,21 +303,22 @@ class CaseService:
             more = len(rows) > page_size
             rows = rows[:page_size]
             earlier_exist = bool(filters.get("cursor")) or offset > 0
-        total = None
-        limit = self._count_limit(filters)
-        if filters.get("with_total", True):
-            if limit is None:
-                total = self.session.scalar(select(func.count(Case.id)).where(*criteria)) or 0
-            else:
-                capped = select(Case.id).where(*criteria).limit(limit + 1).subquery()
-                total = self.session.scalar(select(func.count()).select_from(capped)) or 0
+        with_total = filters.get("with_total", True)
+        total, lower_bound = self._total(criteria, self._count_limit(filters)) if with_total else (0, False)
         events = self._events_for([c.id for c in rows]) if filters.get("with_events") else None
         items = public_cases(rows, self.places, events=events)
         cursor = encode_cursor(rows[-1].reported_at, rows[-1].id) if more and rows else None
         prev_cursor = encode_cursor(rows[0].reported_at, rows[0].id) if earlier_exist and rows else None
+        return PublicPage(items, page, page_size, total, lower_bound, cursor, prev_cursor)
+
+    def _total(self, criteria: list[Any], limit: int | None) -> tuple[int, bool]:
+        """How many cases match (all pages), and whether that is only a lower bound: a count
+        stops at ``limit`` (None: exact), as counting a million rows for a list is not worth it."""
         if limit is None:
-            return PublicPage(items, page, page_size, total or 0, False, cursor, prev_cursor)
-        return PublicPage(items, page, page_size, min(total or 0, limit), (total or 0) > limit, cursor, prev_cursor)
+            return self.session.scalar(select(func.count(Case.id)).where(*criteria)) or 0, False
+        capped = select(Case.id).where(*criteria).limit(limit + 1).subquery()
+        total = self.session.scalar(select(func.count()).select_from(capped)) or 0
+        return min(total, limit), total > limit
 
     def _events_for(self, ids: Sequence[int]) -> dict[int, list[CaseEvent]]:
         result: dict[int, list[CaseEvent]] = {i: [] for i in ids}
@@ -398,7 +399,9 @@ class CaseService:
         events = self._events_for([r.id for r in rows]) if filters.get("with_events") else None
         items = public_cases(rows, self.places, events=events)
         cursor = str(rows[-1].id) if more and rows else None
-        return PublicPage(items, 1, page_size, len(items), False, cursor, None, tombstones)
+        # All the disclosed cases changed since then, over every page, as for any other list.
+        total, lower_bound = self._total([*criteria, Case.changed_at >= since], COUNT_LIMIT)
+        return PublicPage(items, 1, page_size, total, lower_bound, cursor, None, tombstones)
 
     def grid_counts(self, filters: Mapping[str, Any]) -> dict[int, int]:
         """Cases per grid for the map. Counting a million rows takes a moment, and a map a minute

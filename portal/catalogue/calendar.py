@@ -23,7 +23,7 @@ import dataclasses
 import datetime as dt
 import enum
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,15 @@ class WorkingCalendar:
         """True when ``day`` falls in a year whose official schedule is loaded."""
         return day.year in self.years
 
+    def unknown_years(self, limit: TimeLimit, start: dt.datetime, deadline: dt.datetime) -> list[int]:
+        """Years without a published schedule that a working-day deadline runs through: there
+        it was counted as Monday to Friday, and a holiday (or a make-up working day) announced
+        later may move it. Hours and calendar days do not depend on the schedule."""
+        if limit.unit != LimitUnit.WORKING_DAYS:
+            return []
+        first, last = _local(start).year, _local(deadline).year
+        return [year for year in range(first, last + 1) if year not in self.years]
+
     def is_working_day(self, day: dt.date) -> bool:
         if isinstance(day, dt.datetime):
             day = _local(day).date()
@@ -227,6 +236,15 @@ class WorkingCalendar:
             case LimitUnit.CALENDAR_DAYS:
                 return start + dt.timedelta(days=limit.amount)
         raise ValueError(f"unknown unit {limit.unit!r}")  # pragma: no cover
+
+
+def calendar_note(unknown_years: Sequence[int]) -> str | None:
+    """What a deadline counted without a holiday schedule must say to the person reading it."""
+    if not unknown_years:
+        return None
+    years = "、".join(f"{year} 年" for year in unknown_years)
+    return (f"{years}的节假日安排尚未收录：截止时间暂按周一至周五推算，"
+            "国务院公布放假调休安排后以其为准。")
 
 
 def _as_date(value: Any) -> dt.date:

@@ -355,6 +355,8 @@ class ResponsibilitySchema(Schema):
     missing_roles = fields.List(fields.String())
     conflicts = fields.List(fields.Nested(ConflictSchema))
     powers = fields.List(fields.Nested(PowerRefSchema), metadata={"description": "该类型对应的权力事项"})
+    calendar_note = fields.String(allow_none=True, metadata={
+        "description": "截止时间所跨年份尚无节假日安排时的提示（按周一至周五推算，可能变动）；否则为 null"})
 
 
 class DutySchema(Schema):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from zope.interface import implementer
 
 from portal import clock
-from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar
+from portal.catalogue.calendar import CHINA_TZ, LimitUnit, TimeLimit, WorkingCalendar, calendar_note
 from portal.catalogue.interfaces import ICatalogueService, IResponsibilityService
 from portal.catalogue.legal import LegalBasis, LegalBasisCache, LegalBasisResolver, article_lookup_for
 from portal.catalogue.models import Agency, Area, Duty, ItemType, Power
@@ -330,6 +330,7 @@ class ResponsibilityService:
         missing = []
         used_routes: list[Route] = []
         deadlines: dict[TimeLimit | None, dt.datetime | None] = {}
+        unscheduled: set[int] = set()  # years a deadline ran through without a holiday schedule
         for answer in answers:
             decision = answer.decision
             if decision.conflicts:
@@ -356,8 +357,11 @@ class ResponsibilityService:
                 snap.memo[memo_key] = fixed
             head, time_limit, applied, tail = fixed
             if applied not in deadlines:
-                deadlines[applied] = (self.calendar.deadline(reported_at, applied).astimezone(CHINA_TZ)
-                                      if applied else None)
+                deadlines[applied] = None
+                if applied:
+                    due = self.calendar.deadline(reported_at, applied).astimezone(CHINA_TZ)
+                    deadlines[applied] = due
+                    unscheduled.update(self.calendar.unknown_years(applied, reported_at, due))
             roles.append({
                 **head,
                 "legal_basis": [legal.resolve_dict(c, at) for c in duty.citations],
@@ -389,6 +393,7 @@ class ResponsibilityService:
             "missing_roles": missing,
             "conflicts": conflicts,
             "powers": [_power_dict(snap, p, legal, at) for p in powers],
+            "calendar_note": calendar_note(sorted(unscheduled)),
         }
 
     def legal_basis(self, citations: Sequence[str], on: dt.date) -> list[LegalBasis]:

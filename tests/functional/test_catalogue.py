@@ -191,6 +191,19 @@ def test_responsibility_deadline_from_reported_time(app_):
     assert urgent["roles"][0]["deadline"].startswith("2025-01-27T12:00")
 
 
+def test_a_deadline_counted_without_a_holiday_schedule_carries_a_note(app_):
+    from portal.catalogue.calendar import WorkingCalendar
+
+    unknown = max(WorkingCalendar.default().years) + 1
+    late = app_.get("/api/v1/responsibility", {
+        "item_type": "0101", "area": GRID, "reported_at": f"{unknown - 1}-12-30T10:00:00+08:00"}).json
+    assert late["roles"][0]["deadline"].startswith(f"{unknown}-")
+    assert f"{unknown} 年" in late["calendar_note"]
+    covered = app_.get("/api/v1/responsibility", {
+        "item_type": "0101", "area": GRID, "reported_at": "2025-01-27T10:00:00+08:00"}).json
+    assert covered["calendar_note"] is None
+
+
 @pytest.mark.parametrize("params, status, field", [
     ({"area": GRID}, 400, "item_type"),
     ({"item_type": "0101"}, 400, "area"),

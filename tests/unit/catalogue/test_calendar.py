@@ -58,6 +58,25 @@ def test_covers_published_years_only(cal):
     assert cal.is_working_day(D(2030, 1, 1))
 
 
+def test_a_working_day_deadline_into_a_year_without_a_schedule_says_so():
+    """A dispatcher in late December reads a deadline that may move once the next year's
+    holidays are announced (New Year's Day is certain to be one): it must say so."""
+    from portal.catalogue.calendar import calendar_note
+
+    cal = WorkingCalendar.from_mapping({"years": {2026: {"holidays": [
+        {"name": "国庆节", "from": "2026-10-01", "to": "2026-10-07"}]}}})
+    start = T(2026, 12, 28, 10, tzinfo=CHINA_TZ)
+    five_days = TimeLimit(5, LimitUnit.WORKING_DAYS)
+    due = cal.deadline(start, five_days)
+    assert cal.unknown_years(five_days, start, due) == [2027]
+    assert "2027 年" in calendar_note([2027]) and calendar_note([]) is None
+    # within a published year, or a limit the schedule cannot move: nothing to say
+    june = T(2026, 6, 1, 10, tzinfo=CHINA_TZ)
+    assert cal.unknown_years(five_days, june, cal.deadline(june, five_days)) == []
+    hours = TimeLimit(48, LimitUnit.HOURS)
+    assert cal.unknown_years(hours, start, cal.deadline(start, hours)) == []
+
+
 def test_add_working_days_skips_spring_festival(cal):
     # reported the Monday before the 2025 holiday; 3 working days
     start = T(2025, 1, 27, 10, 0)
