@@ -20,7 +20,8 @@ Scoring (every constant is a class attribute, so ``portal eval-dispatch`` can me
   the vocabulary through its expansions, at ``SYNONYM_FACTOR`` of the weight. An ``unlike`` word
   (one that points to a close neighbour) subtracts ``UNLIKE_PENALTY``. A name followed by a
   locative (门口, 旁边, 里, 上, 的 …: ``LOCATIVES``) names where the thing is, not the thing, and
-  counts ``LOCATIVE_FACTOR`` of its weight (菜场门口的台阶 is about the steps). Cues shared by a class
+  counts ``LOCATIVE_FACTOR`` of its weight (菜场门口的台阶 is about the steps; 水塔外墙 is not a place:
+  the segmenter reads 外墙 as one word). Cues shared by a class
   (the damage words of facilities, classes 01–05) add ``CLASS_CUE_WEIGHT`` to the item types of
   that class that already have evidence of their own.
 * **lexical**: cosine similarity of the text and the item type's words (names and cues) over the
