@@ -20,7 +20,8 @@ Scoring (every constant is a class attribute, so ``portal eval-dispatch`` can me
   the vocabulary through its expansions, at ``SYNONYM_FACTOR`` of the weight. An ``unlike`` word
   (one that points to a close neighbour) subtracts ``UNLIKE_PENALTY``. A name followed by a
   locative (门口, 旁边, 里, 上, 的 …: ``LOCATIVES``) names where the thing is, not the thing, and
-  counts ``LOCATIVE_FACTOR`` of its weight (菜场门口的台阶 is about the steps). Cues shared by a class
+  counts ``LOCATIVE_FACTOR`` of its weight (菜场门口的台阶 is about the steps; 水塔外墙 is not a place:
+  the segmenter reads 外墙 as one word). Cues shared by a class
   (the damage words of facilities, classes 01–05) add ``CLASS_CUE_WEIGHT`` to the item types of
   that class that already have evidence of their own.
 * **lexical**: cosine similarity of the text and the item type's words (names and cues) over the
@@ -197,11 +198,18 @@ class ItemRanker:
     # Words after a name that make it a place, not the subject: 菜场门口的台阶, 天桥边上的电梯,
     # 垃圾桶里的针头. The thing complained about is the head noun that follows.
     LOCATIVES = ("门口", "旁边", "边上", "附近", "对面", "后面", "前面", "里面", "外面", "下面", "上面", "底下",
-                 "周边", "周围", "出口", "入口", "里", "内", "外", "上", "下", "旁", "边", "的")
+                 "脚下", "周边", "周围", "出口", "入口", "里", "内", "外", "上", "下", "旁", "边", "的")
     LOCATIVE_FACTOR = 0.4
 
-    def _is_locative(self, text: str, end: int) -> bool:
-        return text.startswith(self.LOCATIVES, end)
+    def _is_locative(self, text: str, end: int, words_at: Mapping[int, str]) -> bool:
+        """Does a locative follow position ``end``? Not when the segmenter reads the locative's
+        characters as the start of a longer word: 水塔外墙 is the tower's wall (外墙), not a place
+        outside the tower; 井盖上面 still is (上面 is the word)."""
+        locative = next((w for w in self.LOCATIVES if text.startswith(w, end)), None)
+        if locative is None:
+            return False
+        word = words_at.get(end, locative)
+        return len(word) <= len(locative) or word in self.LOCATIVES
 
     def _weight(self, phrase: str, role: str) -> float:
         role_weight = self.NAME_WEIGHT if role == "name" else self.CUE_WEIGHT
@@ -220,7 +228,9 @@ class ItemRanker:
         # Vocabulary: phrases as typed, then the synonyms' expansions of words found in the text.
         # Names of things may follow a modifier inside one segmenter word (铁栏杆, 大树); cues are
         # states and verbs, read only where a word begins (不亮 is not a cue inside 天不亮).
-        starts = {start for _w, start, _e in analysis.word_spans(text)}
+        spans = analysis.word_spans(text)
+        starts = {start for _w, start, _e in spans}
+        words_at = {start: word for word, start, _e in spans}
 
         def begins_word(start: int, _end: int) -> bool:
             return start in starts
@@ -229,8 +239,8 @@ class ItemRanker:
         names_only = {p for s, e, p in occurrences if not begins_word(s, e)}
         names_only -= {p for s, e, p in occurrences if begins_word(s, e)}
         # A phrase used as a place everywhere it occurs counts as a name at LOCATIVE_FACTOR.
-        located = {p for _s, e, p in occurrences if self._is_locative(text, e)}
-        located -= {p for _s, e, p in occurrences if not self._is_locative(text, e)}
+        located = {p for _s, e, p in occurrences if self._is_locative(text, e, words_at)}
+        located -= {p for _s, e, p in occurrences if not self._is_locative(text, e, words_at)}
         matched: list[tuple[str, str, float]] = [(p, p, 1.0) for p in dict.fromkeys(p for _s, _e, p in occurrences)]
         typed = {p for p, _, _ in matched}
         skip: dict[str, set[str]] = {}

@@ -70,6 +70,12 @@ def test_everyday_words_lead_to_the_item_type_and_are_given_as_reasons(ranker: I
     ("电动车充电桩扫码以后不通电", "01054"),
     ("有辆车在路边停了大半年，轮胎都瘪了", "06034"),
     ("墙上贴满了牛皮癣", "07001"),
+    # generic nouns (亭子, 机器, 杆子, 栏杆) with what the thing is for
+    ("街边卖雪糕饮料的小亭子锁坏了", "01044"),
+    ("小区门口交水电费的机器一直黑屏", "01053"),
+    ("一根不知道干什么用的杆子立在人行道中间", "01034"),
+    ("挂电线的水泥杆子被撞裂了", "01030"),
+    ("绿化带四周的矮栏杆被踩坏了", "04008"),
 ])
 def test_close_neighbours_are_told_apart(ranker: ItemRanker, text: str, code: str) -> None:
     assert top(ranker, text) == code
@@ -85,6 +91,28 @@ def test_a_name_counts_after_a_modifier_in_the_same_word(ranker: ItemRanker) -> 
     # the segmenter keeps 铁栏杆 whole; 栏杆 still names the railing
     best = ranker.rank("小区门口的铁栏杆又被车撞歪了")[0]
     assert best.code == "02017" and "栏杆" in best.why
+
+
+def _two_item_ranker(first: tuple[str, str], second: tuple[str, str]) -> ItemRanker:
+    """A ranker over two item types, each known by one name: the locative rule alone decides."""
+    codes = [CodeInfo(code, code[:2], f"事件{code}") for code, _name in (first, second)]
+    vocabulary = Vocabulary.from_mapping({"items": {code: {"names": name} for code, name in (first, second)}})
+    return ItemRanker(codes, vocabulary)
+
+
+def test_a_thing_at_the_foot_of_another_is_the_subject() -> None:
+    # 脚下 is a locative: the cover at the foot of the lamp post is what is missing
+    ranker = _two_item_ranker(("01037", "路灯杆"), ("01006", "井盖"))
+    assert top(ranker, "路灯杆脚下那个井盖不见了") == "01006"
+
+
+def test_a_locative_character_that_starts_a_longer_word_is_not_a_locative() -> None:
+    # 外墙 is one word: the tower's wall, not "outside the tower"; 旁边 still is a locative
+    ranker = _two_item_ranker(("01063", "水塔"), ("06004", "外墙"))
+    scores = {r.code: r.vocabulary for r in ranker.rank("老水塔外墙一块块往下掉")}
+    assert scores["01063"] == pytest.approx(scores["06004"])
+    scores = {r.code: r.vocabulary for r in ranker.rank("老水塔旁边的外墙一块块往下掉")}
+    assert scores["01063"] == pytest.approx(ranker.LOCATIVE_FACTOR * scores["06004"])
 
 
 def test_a_confirmed_example_pulls_a_similar_text(ranker: ItemRanker) -> None:
