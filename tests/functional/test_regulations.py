@@ -505,7 +505,7 @@ def test_the_article_api_names_the_article_now_in_force(testapp, repealed):
 
 
 def test_the_legal_basis_check_names_the_article_now_in_force(testapp, repealed):
-    old, code = repealed
+    _old, code = repealed
     body = testapp.get("/api/v1/regulations/lookup", params={"citation": "《青石市夜间施工噪声管理条例》第二条"}).json
     assert body["found"] and body["in_force"] is False and body["reason"] == "repealed"
     assert body["replaced_by"]["citation"] == "《青石市生态环境条例》第三条"
