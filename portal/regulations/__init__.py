@@ -17,11 +17,12 @@ def includeme(config: Any) -> None:
         RegulationDocumentProvider,
         keys_of_article,
         keys_of_regulation,
+        keys_of_successor,
         keys_of_version,
     )
     from portal.regulations.importing import load_regulation_sources
     from portal.regulations.interfaces import IArticleLookup, IRegulationImporter, IRegulationService
-    from portal.regulations.models import Article, Regulation, RegulationVersion
+    from portal.regulations.models import Article, ArticleSuccessor, Regulation, RegulationVersion
     from portal.regulations.services import article_lookup_factory, regulation_service_factory
     from portal.regulations.versions import regulation_importer_factory
 
@@ -43,6 +44,7 @@ def includeme(config: Any) -> None:
     config.add_search_source(Regulation, keys_of_regulation)
     config.add_search_source(RegulationVersion, keys_of_version)
     config.add_search_source(Article, keys_of_article)
+    config.add_search_source(ArticleSuccessor, keys_of_successor)
 
     # Early: the catalogue's legal basis cites these regulations.
     config.add_kb_loader("regulations", load_regulation_sources, order=10)

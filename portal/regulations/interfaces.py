@@ -37,6 +37,11 @@ class IRegulationService(Interface):
     def article(regulation_id, number, suffix=0, on=None):
         """``(regulation, version, article)`` of an article; raises ``NotFound``."""
 
+    def replacement(regulation, article, on=None):
+        """For an article of a text repealed on ``on`` (default: today), a ``Replacement``: the
+        repeal date and the article of the repealing text that now applies (None when none was
+        identified); None while the text is not repealed."""
+
 
 class IArticleLookup(Interface):
     """Legal-basis checks for other domains: does this provision exist, and is it in force?"""
@@ -45,7 +50,8 @@ class IArticleLookup(Interface):
         """Look up ``title`` (full or short) and ``article`` (23, "23-1", "第二十三条之一") on a date.
 
         Returns an ``ArticleLookupResult``: the regulation, version and article when found,
-        whether it is in force on ``on`` and, if not, why; never raises for a missing one.
+        whether it is in force on ``on`` and, if not, why (for a repealed one, the article that
+        replaced it, when known); never raises for a missing one.
         """
 
     def resolve(citation, on=None):

@@ -5,6 +5,8 @@ authority, region, dates, status.  Each text of it is a
 :class:`RegulationVersion` valid over ``[valid_from, valid_to)``; re-importing a
 changed text adds a version and closes the previous one, so "the text in force
 on a date" is one indexed lookup.  :class:`Article` rows belong to a version.
+:class:`ArticleSuccessor` records which article of a repealing text took over each
+article of the text it repealed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.audit import Audited
@@ -167,3 +169,35 @@ class Article(Base):
 
     def __repr__(self) -> str:
         return f"<Article {self.regulation_id}:{self.label}>"
+
+
+class ArticleSuccessor(Base):
+    """An article of a repealed text and the article of the repealing text that took it over.
+
+    Derived data (``portal.regulations.successors``): matching costs seconds per repealing code,
+    so it is done when repeals are applied, not per page. Every article of the repealed text has
+    a row, with no successor when none is close enough: the rows say the matching was done, and
+    the two version ids say against which texts, so a new text of either side is noticed.
+    """
+
+    __tablename__ = "article_successors"
+    __table_args__ = (UniqueConstraint("regulation_id", "number", "suffix"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    regulation_id: Mapped[int] = mapped_column(ForeignKey("regulations.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    suffix: Mapped[int] = mapped_column(Integer, default=0)
+    #: The texts matched: the repealed one's current version and the repealing one's.
+    repealed_version_id: Mapped[int] = mapped_column(
+        ForeignKey("regulation_versions.id", ondelete="CASCADE"), index=True)
+    repealing_version_id: Mapped[int] = mapped_column(
+        ForeignKey("regulation_versions.id", ondelete="CASCADE"), index=True)
+    successor_regulation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regulations.id", ondelete="CASCADE"), index=True)
+    successor_number: Mapped[int | None] = mapped_column(Integer)
+    successor_suffix: Mapped[int | None] = mapped_column(Integer)
+    #: Cosine over character bigrams, ≥ ``successors.MIN_SIMILARITY`` when there is a successor.
+    similarity: Mapped[float | None] = mapped_column(Float)
+
+    def __repr__(self) -> str:
+        return f"<ArticleSuccessor {self.regulation_id}:{self.number}-{self.suffix} → {self.successor_regulation_id}>"

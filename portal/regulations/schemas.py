@@ -118,6 +118,18 @@ class RegulationDetailSchema(RegulationSummarySchema):
     articles = fields.List(fields.Nested(RegulationArticleSchema))
 
 
+class ArticleSuccessorSchema(Schema):
+    citation = fields.String(metadata={"example": "《中华人民共和国生态环境法典》第五百七十二条"})
+    url = fields.String(metadata={"description": "现行条文的页面"})
+    regulation_id = fields.Integer()
+    number = fields.Integer(metadata={"description": "条号"})
+    suffix = fields.Integer(metadata={"description": "“之一”等的序号，无则为 0"})
+
+
+_REPLACED_BY = {"description": "本条所在法规在查询日期已废止时，废止它的法规中接替本条的现行条文（措辞最相近的条文）；"
+                               "未废止，或未找到接替的条文时为 null"}
+
+
 class RegulationArticleDetailSchema(RegulationArticleSchema):
     regulation = fields.Nested(RegulationLinkSchema)
     version = fields.Nested(RegulationVersionSchema)
@@ -125,6 +137,7 @@ class RegulationArticleDetailSchema(RegulationArticleSchema):
     status_on = fields.String()
     in_force = fields.Boolean()
     at = fields.Date()
+    replaced_by = fields.Nested(ArticleSuccessorSchema, allow_none=True, metadata=_REPLACED_BY)
 
 
 class RegulationFacetCountSchema(Schema):
@@ -153,6 +166,7 @@ class ArticleLookupResultSchema(Schema):
     regulation = fields.Nested(RegulationLinkSchema, allow_none=True)
     article = fields.Nested(RegulationArticleSchema, allow_none=True)
     paragraph_text = fields.String(allow_none=True)
+    replaced_by = fields.Nested(ArticleSuccessorSchema, allow_none=True, metadata=_REPLACED_BY)
 
 
 # ----------------------------------------------------------------------------- import (editors)

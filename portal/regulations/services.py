@@ -24,6 +24,7 @@ from portal.regulations.metadata import (
     Status,
 )
 from portal.regulations.models import Article, Regulation, RegulationVersion
+from portal.regulations.successors import Replacement, Successor, stored_successor
 
 __all__ = [
     "ArticleLookupResult",
@@ -264,6 +265,15 @@ class RegulationService:
             raise NotFound(f"《{regulation.title}》没有{article_label(number, suffix)}。")
         return regulation, version, found
 
+    def replacement(self, regulation: Regulation, article: Article, on: dt.date | None = None) -> Replacement | None:
+        """When ``regulation`` is repealed on ``on`` (default: today): its repeal date and the
+        article of the repealing text that took ``article`` over, if one was identified;
+        None while it is not repealed."""
+        if regulation.status_on(on or clock.today()) != Status.REPEALED.value:
+            return None
+        return Replacement(regulation.repealed_date,
+                           stored_successor(self.session, regulation.id, article.number, article.suffix))
+
     def neighbours(self, article: Article) -> tuple[Article | None, Article | None]:
         """The articles before and after ``article`` in its version."""
         previous = self.session.scalars(
@@ -306,6 +316,8 @@ class ArticleLookupResult:
     #: True when no text is known for ``on`` and the earliest known text stood in.
     approximate: bool = False
     paragraph: int | None = None
+    #: For a repealed article: the article of the repealing text that now applies, if identified.
+    replaced_by: Successor | None = None
 
     @property
     def citation(self) -> Citation:
@@ -357,7 +369,8 @@ class ArticleLookupService:
         if paragraph and paragraph > len(found.paragraphs):
             return replace(result, reason="article_not_found")
         if status == Status.REPEALED.value:
-            return replace(result, reason="repealed")
+            replacement = self.regulations.replacement(regulation, found, when)
+            return replace(result, reason="repealed", replaced_by=replacement.successor if replacement else None)
         if status == Status.NOT_YET_EFFECTIVE.value:
             return replace(result, reason="not_yet_effective")
         return replace(result, in_force=True)

@@ -44,6 +44,7 @@ from portal.regulations.parsing import (
     parse_regulation_text,
 )
 from portal.regulations.services import RegulationService, title_key
+from portal.regulations.successors import record_successors
 
 
 @dataclass
@@ -477,14 +478,19 @@ def announced_repeals(session: Session) -> Iterator[Repeal]:
 
 
 def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
-    """Date the repeals that closing articles announce (:func:`announced_repeals`).
+    """Date the repeals that closing articles announce (:func:`announced_repeals`), and match
+    the repealed texts' articles to their successors (:func:`record_successors`). Every import
+    path ends here (web and API imports, ``portal import-regulations``, the knowledge-base loader
+    of ``portal init`` / ``load-kb``), so what a repeal implies is kept in one place.
 
     The statutes named there stop being in force on that date. Their ``repealed_date`` is set
     (when unknown) so that the status on any date, and point-in-time look-ups, are right.
+    Returns the repeals dated now.
     """
     when = on or clock.today()
+    announced = list(announced_repeals(session))
     repeals: list[Repeal] = []
-    for repeal in announced_repeals(session):
+    for repeal in announced:
         target = repeal.repealed
         if target.repealed_date is not None:
             continue
@@ -494,6 +500,9 @@ def apply_repeals(session: Session, on: dt.date | None = None) -> list[Repeal]:
         repeals.append(repeal)
     if repeals:
         session.flush()
+    # Also when nothing was newly dated: a new text of a code, or of a law it had repealed
+    # before, changes which article took over which.
+    record_successors(session, announced)
     return repeals
 
 

@@ -31,6 +31,7 @@ from portal.regulations.schemas import (
     RegulationPageSchema,
 )
 from portal.regulations.services import parse_article_ref
+from portal.regulations.successors import Successor
 from portal.regulations.versions import ImportMetadata, SubmittedImport
 from portal.validation import form_errors
 
@@ -119,6 +120,18 @@ def _article(request: Request, article: Article, at: dt.date | None = None) -> d
     }
 
 
+def successor_url(request: Request, successor: Successor) -> str:
+    slug = f"{successor.number}-{successor.suffix}" if successor.suffix else str(successor.number)
+    return request.route_url("regulations.article", id=successor.regulation_id, n=slug)
+
+
+def _replaced_by(request: Request, successor: Successor | None) -> dict[str, Any] | None:
+    if successor is None:
+        return None
+    return {"citation": successor.citation, "url": successor_url(request, successor),
+            "regulation_id": successor.regulation_id, "number": successor.number, "suffix": successor.suffix}
+
+
 def _chapters(articles: list[Article]) -> list[dict[str, Any]]:
     """The table of contents: each heading once, with its depth and first article."""
     toc: list[dict[str, Any]] = []
@@ -189,7 +202,11 @@ def article_page(request: Request) -> dict[str, Any]:
     regulation, version, article = service.article(_regulation_id(request), number, suffix, at)
     previous, following = service.neighbours(article)
     when = at or clock.today()
+    replacement = service.replacement(regulation, article, when)
     return {
+        "replacement": replacement,
+        "successor_url": successor_url(request, replacement.successor)
+        if replacement and replacement.successor else None,
         "regulation": regulation,
         "version": version,
         "article": article,
@@ -274,7 +291,9 @@ def article_api(request: Request) -> dict[str, Any]:
     number, suffix = _article_ref(request)
     at = _point_in_time(request)
     when = at or clock.today()
-    regulation, version, article = _service(request).article(_regulation_id(request), number, suffix, at)
+    service = _service(request)
+    regulation, version, article = service.article(_regulation_id(request), number, suffix, at)
+    replacement = service.replacement(regulation, article, when)
     return RegulationArticleDetailSchema().dump({
         **_article(request, article, at),
         "regulation": {"id": regulation.id, "title": regulation.title, "url": regulation_url(request, regulation)},
@@ -283,6 +302,7 @@ def article_api(request: Request) -> dict[str, Any]:
         "status_on": regulation.status_on(when),
         "in_force": regulation.in_force_on(when),
         "at": when,
+        "replaced_by": _replaced_by(request, replacement.successor if replacement else None),
     })
 
 
@@ -318,6 +338,7 @@ def lookup_api(request: Request) -> dict[str, Any]:
                        "url": regulation_url(request, regulation)} if regulation else None,
         "article": _article(request, result.article) if result.article else None,
         "paragraph_text": result.paragraph_text,
+        "replaced_by": _replaced_by(request, result.replaced_by),
     })
 
 

@@ -120,3 +120,55 @@ def test_staff_screens_fit_the_page(browser: Browser) -> None:
                 problems[f"{name}@{width}"] = found
     print(f"\nscreenshots: {browser.shots}")
     assert problems == {}, json.dumps(problems, ensure_ascii=False, indent=1)
+
+
+PIGEONS = """\
+# 青石市信鸽放飞管理办法
+
+2002年4月1日 青石市人民政府发布
+
+<!-- INFO END -->
+
+第一条 为了规范信鸽放飞活动，制定本办法。
+
+第二条 信鸽放飞活动的组织者应当提前十日向所在地的街道办事处报告放飞的时间、地点和规模，并在放飞结束后清理放飞场地。
+
+第三条 本办法自2002年5月1日起施行。
+"""
+
+PIGEONS_CODE = """\
+# 青石市城乡社区治理办法
+
+2024年9月1日 青石市人民政府发布
+
+<!-- INFO END -->
+
+第一条 为了加强城乡社区治理，制定本办法。
+
+第二条 信鸽放飞活动的组织者应当提前十日向所在地的街道办事处或者乡镇人民政府报告放飞的时间、地点和规模，并在放飞结束后及时清理放飞场地。
+
+第三条 本办法自2025年1月1日起施行。《青石市信鸽放飞管理办法》同时废止。
+"""
+
+
+def test_a_repealed_articles_notice_fits_a_phone(browser: Browser, served_portal: Any, tmp_path: Any) -> None:
+    # A repealing text of its own (the shared corpus repeals nothing it holds), on a topic no other
+    # browser test searches for.
+    for name, text in (("pigeons.md", PIGEONS), ("pigeons-code.md", PIGEONS_CODE)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    served_portal.cli("import-regulations", "--no-index", str(tmp_path / "pigeons.md"), str(tmp_path / "pigeons-code.md"))
+    browser.open("/regulations?q=%E4%BF%A1%E9%B8%BD")  # 信鸽
+    repealed = next(a.get_attribute("href") for a in browser.find_all("table.data tbody a") if "信鸽" in a.text)
+    problems = {}
+    for width in (PHONE, DESKTOP):
+        for article in ("2", "1"):
+            found = _look(browser, f"{repealed}/articles/{article}", f"repealed-article-{article}", width)
+            notice = browser.text("p.replaced-by")
+            assert notice.startswith("本条所在法规已于2025年1月1日废止，")
+            assert ("《青石市城乡社区治理办法》第二条" in notice) == (article == "2"), notice
+            if found["overflow"] > 0 or found["squeezed"] or found["wide"]:
+                problems[f"{article}@{width}"] = found
+    browser.open(f"{repealed}/articles/2")
+    browser.follow(lambda: browser.find("p.replaced-by a").click())
+    assert browser.find("h1").text == "青石市城乡社区治理办法 第二条"
+    assert problems == {}, json.dumps(problems, ensure_ascii=False, indent=1)

@@ -427,3 +427,99 @@ def test_api_import_validates_input_and_permissions(testapp, make_api_key, dbses
                                  headers=editor, status=400).json["error"]
     assert "title" in untitled["fields"]
     assert _stored(dbsession, "青石市测试条例") is None and _stored(dbsession, "青石市犬只管理规定") is None
+
+
+# ------------------------------------------------------------------- repealed articles
+
+
+NIGHT_WORK = """\
+# 青石市夜间施工噪声管理条例
+
+2001年3月5日 青石市人民代表大会常务委员会通过
+
+<!-- INFO END -->
+
+第一条 为了防治夜间施工噪声，保护居民休息，制定本条例。
+
+第二条 在噪声敏感建筑物集中区域，禁止夜间进行产生噪声的建筑施工作业，但抢修、抢险作业和因生产工艺要求必须连续施工的除外。
+
+第三条 本条例自2001年5月1日起施行。
+"""
+
+ENVIRONMENT_CODE = """\
+# 青石市生态环境条例
+
+2024年3月5日 青石市人民代表大会常务委员会通过
+
+<!-- INFO END -->
+
+第一条 为了保护和改善生态环境，制定本条例。
+
+第二条 园林绿化应当因地制宜，优先选用乡土树种。
+
+第三条 在噪声敏感建筑物集中区域，禁止夜间进行产生噪声的建筑施工作业，但是抢修、抢险作业和因生产工艺上要求或者特殊需要必须连续施工作业的除外。
+
+第四条 本条例自2025年1月1日起施行。《青石市夜间施工噪声管理条例》同时废止。
+"""
+
+
+@pytest.fixture
+def repealed(testapp, make_api_key, dbsession):
+    """The night-work regulation, then the code that repeals it, imported by an editor's API call."""
+    old = _import(dbsession, NIGHT_WORK)
+    dbsession.flush()
+    headers = {"Authorization": f"Bearer {make_api_key('editor')}"}
+    body = testapp.post_json("/api/v1/regulations", {"text": ENVIRONMENT_CODE}, headers=headers, status=201).json
+    assert body["repeals"] == ["《青石市夜间施工噪声管理条例》自 2025-01-01 起废止"]
+    return old.id, body["regulation"]["id"]
+
+
+def test_a_repealed_articles_page_names_the_article_now_in_force(testapp, repealed):
+    old, code = repealed
+    page = testapp.get(f"/regulations/{old}/articles/2")
+    notice = page.html.select_one("p.replaced-by")
+    assert " ".join(notice.text.split()) == "本条所在法规已于2025年1月1日废止，现行条文：《青石市生态环境条例》第三条"
+    assert notice.a["href"] == f"http://example.com/regulations/{code}/articles/3"
+    # Looked at for a day after the repeal: the same; for a day it was in force: nothing.
+    dated = testapp.get(f"/regulations/{old}/articles/2", params={"at": "2025-06-01"})
+    assert dated.html.select_one("p.replaced-by a")["href"].endswith(f"/regulations/{code}/articles/3")
+    assert testapp.get(f"/regulations/{old}/articles/2", params={"at": "2020-01-01"}).html.select_one(
+        "p.replaced-by") is None
+    # No article of the code took over the purpose clause.
+    none = testapp.get(f"/regulations/{old}/articles/1").html.select_one("p.replaced-by")
+    assert " ".join(none.text.split()) == "本条所在法规已于2025年1月1日废止，未找到接替本条的现行条文。"
+    assert none.a is None
+    # The text in force shows no notice.
+    assert testapp.get(f"/regulations/{code}/articles/3").html.select_one("p.replaced-by") is None
+
+
+def test_the_article_api_names_the_article_now_in_force(testapp, repealed):
+    old, code = repealed
+    body = testapp.get(f"/api/v1/regulations/{old}/articles/2").json
+    assert body["status_on"] == "已废止"
+    assert body["replaced_by"] == {"citation": "《青石市生态环境条例》第三条", "regulation_id": code, "number": 3,
+                                   "suffix": 0, "url": f"http://example.com/regulations/{code}/articles/3"}
+    assert testapp.get(f"/api/v1/regulations/{old}/articles/2", params={"at": "2020-01-01"}).json["replaced_by"] is None
+    assert testapp.get(f"/api/v1/regulations/{old}/articles/1").json["replaced_by"] is None
+    assert testapp.get(f"/api/v1/regulations/{code}/articles/3").json["replaced_by"] is None
+
+
+def test_the_legal_basis_check_names_the_article_now_in_force(testapp, repealed):
+    _old, code = repealed
+    body = testapp.get("/api/v1/regulations/lookup", params={"citation": "《青石市夜间施工噪声管理条例》第二条"}).json
+    assert body["found"] and body["in_force"] is False and body["reason"] == "repealed"
+    assert body["replaced_by"]["citation"] == "《青石市生态环境条例》第三条"
+    assert body["replaced_by"]["url"] == f"http://example.com/regulations/{code}/articles/3"
+    before = testapp.get("/api/v1/regulations/lookup", params={"title": "青石市夜间施工噪声管理条例", "article": "2",
+                                                               "at": "2020-01-01"}).json
+    assert before["in_force"] and before["replaced_by"] is None
+    current = testapp.get("/api/v1/regulations/lookup", params={"citation": "《青石市生态环境条例》第三条"}).json
+    assert current["in_force"] and current["replaced_by"] is None
+
+
+def test_openapi_documents_replaced_by(testapp):
+    document = testapp.get("/api/v1/openapi.json").json
+    schemas = document["components"]["schemas"]
+    for path in ("/api/v1/regulations/{id}/articles/{n}", "/api/v1/regulations/lookup"):
+        ref = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert "replaced_by" in schemas[ref.rsplit("/", 1)[-1]]["properties"]
