@@ -1,7 +1,7 @@
 """cases: the disclosure policy last applied (incremental sync sees cases it withdraws or discloses)
 
 Revision ID: 0830
-Revises: 0810
+Revises: 0820
 Create Date: 2026-12-07 03:20:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import portal.db
 
 revision: str = "0830"
-down_revision: str | Sequence[str] | None = "0810"
+down_revision: str | Sequence[str] | None = "0820"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
