@@ -91,6 +91,11 @@ class DispatchEngine:
         self.vocabulary = Vocabulary.load(vocabulary_path)
         self.gazetteer = PlaceFinder.read_gazetteer(gazetteer_path)
         self.synonyms = SynonymTable.load(synonyms_path) if synonyms_path and Path(synonyms_path).exists() else SynonymTable()
+        # The assistant reads texts through the search's segmenter, which a serving process
+        # teaches the synonym words when its search starts: teach them here too, so that a
+        # reporter's words are cut alike whether the search has started yet or not, and in
+        # `portal eval-dispatch` as when served (the figures measured are the figures served).
+        analysis.warm_up(self.synonyms.words())
         self._lock = threading.Lock()
         self.warmed = threading.Event()
         self._for_snapshot: tuple[Any, ItemRanker, PlaceFinder] | None = None
@@ -132,7 +137,9 @@ class DispatchEngine:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> DispatchEngine:
         kb = Path(settings.get("portal.knowledge_base") or "knowledge_base")
-        return cls(kb / "dispatch" / "vocabulary.yaml", kb / "dispatch" / "gazetteer.yaml", kb / "synonyms.yaml")
+        # The search's synonyms (see the segmenter note in __init__).
+        synonyms = settings.get("portal.search.synonyms") or kb / "synonyms.yaml"
+        return cls(kb / "dispatch" / "vocabulary.yaml", kb / "dispatch" / "gazetteer.yaml", synonyms)
 
     def for_snapshot(self, snapshot: Any) -> tuple[ItemRanker, PlaceFinder]:
         # Item types and areas are reference data: a new snapshot (a duty was edited) rarely
