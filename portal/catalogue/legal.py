@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from portal.regulations.citations import Citation, parse_citation
+from portal.regulations.documents import article_path
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,14 @@ _REASONS = {
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CurrentArticle:
+    """The article that now applies in place of a repealed one: its citation and page."""
+
+    citation: str
+    url: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class LegalBasis:
     citation: str
     title: str
@@ -61,6 +70,9 @@ class LegalBasis:
     text: str | None = None
     changed_on: dt.date | None = None
     url: str | None = None
+    # For a repealed article: the article of the repealing text that now applies (a code that
+    # consolidated the law), when the library identified one.
+    replaced_by: CurrentArticle | None = None
 
     @property
     def resolved(self) -> bool:
@@ -84,6 +96,7 @@ class LegalBasis:
             "status_label": self.status_label,
             "changed_on": self.changed_on.isoformat() if self.changed_on else None,
             "url": self.url,
+            "replaced_by": dataclasses.asdict(self.replaced_by) if self.replaced_by else None,
         }
 
 
@@ -173,6 +186,7 @@ class LegalBasisResolver:
                                               _query={"at": on.isoformat()})
             except KeyError:
                 url = None
+        successor = getattr(result, "replaced_by", None)
         return LegalBasis(
             citation=citation.render(),
             title=getattr(regulation, "title", None) or citation.regulation_title,
@@ -185,6 +199,8 @@ class LegalBasisResolver:
             text=_article_text(result),
             changed_on=getattr(result, "changed_on", None),
             url=url,
+            replaced_by=CurrentArticle(successor.citation, article_path(
+                successor.regulation_id, successor.number, successor.suffix)) if successor is not None else None,
         )
 
 

@@ -101,8 +101,8 @@ class CatalogueReports:
                 if now.status == UNRESOLVED:
                     findings.append(StaleFinding(citation=text, problem="unresolved", **common))
                 elif now.status in (REPEALED, MISSING, NOT_YET_EFFECTIVE):
-                    findings.append(StaleFinding(citation=text, problem=now.status, detail=now.status_label,
-                                                 **common))
+                    detail = now.status_label + (f"；现行条文：{now.replaced_by.citation}" if now.replaced_by else "")
+                    findings.append(StaleFinding(citation=text, problem=now.status, detail=detail, **common))
                 elif now.status == IN_FORCE and reviewed < on:
                     then = legal.resolve(text, reviewed)
                     if then.changed_on and reviewed < then.changed_on <= on:

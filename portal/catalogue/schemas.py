@@ -238,6 +238,11 @@ class LocateResultSchema(Schema):
     ancestors = fields.List(fields.Nested(AreaRefSchema))
 
 
+class ReplacementRefSchema(Schema):
+    citation = fields.String()
+    url = fields.String()
+
+
 class LegalBasisSchema(Schema):
     citation = fields.String()
     regulation_title = fields.String()
@@ -251,6 +256,8 @@ class LegalBasisSchema(Schema):
     status_label = fields.String()
     changed_on = fields.Date(allow_none=True)
     url = fields.String(allow_none=True)
+    replaced_by = fields.Nested(ReplacementRefSchema, allow_none=True, metadata={
+        "description": "所引条文已废止时：接替它的现行条文（如并入法典的条文）；未识别或未废止时为 null"})
 
 
 class TimeLimitSchema(Schema):

@@ -523,3 +523,22 @@ def test_openapi_documents_replaced_by(testapp):
     for path in ("/api/v1/regulations/{id}/articles/{n}", "/api/v1/regulations/lookup"):
         ref = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         assert "replaced_by" in schemas[ref.rsplit("/", 1)[-1]]["properties"]
+
+
+def test_a_legal_basis_citing_a_repealed_article_names_the_article_now_in_force(repealed, dbsession):
+    """A duty's basis in a consolidated law: the dispatcher sees "已废止" and the article of
+    the code that now applies (the look-up, the dispatch assistant, the duty page, the stale
+    report all read this)."""
+    from portal.catalogue.legal import CurrentArticle, LegalBasisResolver
+    from portal.regulations.services import ArticleLookupService
+
+    old, code = repealed
+    resolver = LegalBasisResolver(ArticleLookupService(dbsession))
+    basis = resolver.resolve("《青石市夜间施工噪声管理条例》第二条", dt.date(2025, 6, 1))
+    assert basis.status == "repealed"
+    assert basis.replaced_by == CurrentArticle("《青石市生态环境条例》第三条", f"/regulations/{code}/articles/3")
+    assert basis.as_dict()["replaced_by"] == {"citation": "《青石市生态环境条例》第三条",
+                                              "url": f"/regulations/{code}/articles/3"}
+    # In force then, or repealed without a successor: nothing to name.
+    assert resolver.resolve("《青石市夜间施工噪声管理条例》第二条", dt.date(2020, 1, 1)).replaced_by is None
+    assert resolver.resolve("《青石市夜间施工噪声管理条例》第一条", dt.date(2025, 6, 1)).replaced_by is None
