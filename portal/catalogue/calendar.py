@@ -11,6 +11,12 @@ Handling limits in the catalogue come in two kinds:
 The calendar is pure Python: no database, no request. It is loaded once from
 ``knowledge_base/calendar/holidays_cn.yaml`` and shared.
 
+A year whose schedule is not in that file yet (the State Council announces the next year's in
+November or December, and deadlines reach into it before) is not taken as an ordinary week: its
+statutory holidays are known from 《全国年节及纪念日放假办法》 (:func:`statutory_holidays`), only
+the make-up arrangements (调休) are not. Such deadlines are estimates, and say so
+(:meth:`WorkingCalendar.unknown_years`, :func:`calendar_note`).
+
 Counting rule for working days: the clock runs only during working days. A case reported at
 10:00 on a Friday with a limit of 1 working day is due at 10:00 on the next working day
 (normally Monday). A case reported on a rest day starts its clock at 00:00 of the next working
@@ -80,11 +86,56 @@ class Holiday:
     workdays: tuple[dt.date, ...] = ()
 
 
+def statutory_days(year: int) -> list[tuple[str, list[dt.date]]]:
+    """The public holidays every citizen has in ``year`` by 《全国年节及纪念日放假办法》: the
+    2025 revision added New Year's Eve and 2 May; the 2008 text applies before. Empty before
+    2008 (other rules). Spring Festival, Dragon Boat and Mid-Autumn follow the lunar calendar,
+    Qingming the solar term."""
+    from borax.calendars.lunardate import LunarDate, TermUtils
+
+    if year < 2008:
+        return []
+    revised = year >= 2025
+    new_year = LunarDate(year, 1, 1).to_solar_date()
+    return [
+        ("元旦", [dt.date(year, 1, 1)]),
+        ("春节", [new_year + dt.timedelta(days=n) for n in range(-1 if revised else 0, 3)]),
+        ("清明节", [TermUtils.nth_term_day(year, term_name="清明")]),
+        ("劳动节", [dt.date(year, 5, 1), dt.date(year, 5, 2)] if revised else [dt.date(year, 5, 1)]),
+        ("端午节", [LunarDate(year, 5, 5).to_solar_date()]),
+        ("中秋节", [LunarDate(year, 8, 15).to_solar_date()]),
+        ("国庆节", [dt.date(year, 10, n) for n in (1, 2, 3)]),
+    ]
+
+
+def statutory_holidays(year: int) -> list[Holiday]:
+    """The holidays of a year whose schedule is not published: the statutory days
+    (:func:`statutory_days`) and, for each one falling on a Saturday or Sunday, a working day
+    off after it (Article 6 of the 办法: 补假). The annual notice then also moves weekends
+    (调休), which no rule predicts."""
+    named = statutory_days(year)
+    rest = {day for _name, days in named for day in days}
+    holidays = []
+    for name, days in named:
+        last = max(days)
+        # A day off for each holiday on a weekend, on the next weekdays that are not holidays.
+        owed = sum(1 for day in days if day.weekday() >= 5)
+        day = last
+        while owed:
+            day += _ONE_DAY
+            if day.weekday() < 5 and day not in rest:
+                rest.add(day)
+                owed -= 1
+        holidays.append(Holiday(name=name, first=min(days), last=max(last, day)))
+    return holidays
+
+
 class WorkingCalendar:
     """Answers whether a date is a working day and computes deadlines.
 
-    Dates outside the years the calendar covers fall back to the ordinary week (Monday to
-    Friday); :meth:`covers` tells whether a date is backed by published data.
+    Dates in a year the calendar does not cover follow the statutory holidays of that year
+    (:func:`statutory_holidays`), without the yearly make-up arrangements; :meth:`covers` tells
+    whether a date is backed by a published schedule.
     """
 
     def __init__(self, holidays: Iterable[Holiday] = (), years: Iterable[int] = ()) -> None:
@@ -106,6 +157,22 @@ class WorkingCalendar:
         self.years: frozenset[int] = frozenset(years) or frozenset(
             h.last.year for h in self.holidays
         )
+        # rest day -> holiday name, per year without a published schedule (filled when asked)
+        self._estimated: dict[int, dict[dt.date, str]] = {}
+
+    def _estimated_rest(self, year: int) -> dict[dt.date, str]:
+        rest = self._estimated.get(year)
+        if rest is None:
+            rest = {}
+            for holiday in statutory_holidays(year):
+                day = holiday.first
+                while day <= holiday.last:
+                    # A block may hold days that are not its own (a weekend inside, a day off
+                    # owed for one): all are rest days, named after the block.
+                    rest.setdefault(day, holiday.name)
+                    day += _ONE_DAY
+            self._estimated[year] = rest
+        return rest
 
     # -- construction -----------------------------------------------------------------
 
@@ -146,7 +213,7 @@ class WorkingCalendar:
 
     def unknown_years(self, limit: TimeLimit, start: dt.datetime, deadline: dt.datetime) -> list[int]:
         """Years without a published schedule that a working-day deadline runs through: there
-        it was counted as Monday to Friday, and a holiday (or a make-up working day) announced
+        it was counted with the statutory holidays only, and the make-up arrangements announced
         later may move it. Hours and calendar days do not depend on the schedule."""
         if limit.unit != LimitUnit.WORKING_DAYS:
             return []
@@ -160,11 +227,16 @@ class WorkingCalendar:
             return True
         if day in self._rest:
             return False
+        if day.year not in self.years and day in self._estimated_rest(day.year):
+            return False
         return day.weekday() < 5
 
     def holiday_name(self, day: dt.date) -> str | None:
         """Name of the holiday ``day`` belongs to (rest day or make-up working day)."""
-        return self._rest.get(day) or self._work.get(day)
+        name = self._rest.get(day) or self._work.get(day)
+        if name is None and day.year not in self.years:
+            name = self._estimated_rest(day.year).get(day)
+        return name
 
     def next_working_day(self, day: dt.date) -> dt.date:
         """The first working day strictly after ``day``."""
@@ -243,7 +315,7 @@ def calendar_note(unknown_years: Sequence[int]) -> str | None:
     if not unknown_years:
         return None
     years = "、".join(f"{year} 年" for year in unknown_years)
-    return (f"{years}的节假日安排尚未收录：截止时间暂按周一至周五推算，"
+    return (f"{years}的放假安排尚未公布：截止时间按法定节假日（含周末补假）推算，未计调休，"
             "国务院公布放假调休安排后以其为准。")
 
 

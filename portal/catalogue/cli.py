@@ -46,7 +46,8 @@ def check_catalogue(env: Any, at: str | None, as_json: bool, show_info: bool) ->
     stale = [f for f in findings if f.stale]
     info = [f for f in findings if not f.stale]
     calendar = WorkingCalendar.default()
-    warnings = [f"节假日日历未包含 {year} 年" for year in (on.year, on.year + 1) if year not in calendar.years]
+    warnings = [f"节假日日历未包含 {year} 年的放假安排（期限按法定节假日推算，未计调休）"
+                for year in (on.year, on.year + 1) if year not in calendar.years]
     if as_json:
         click.echo(json.dumps({"at": on.isoformat(), "stale": [f.as_dict() for f in stale],
                                "info": [f.as_dict() for f in info], "warnings": warnings},

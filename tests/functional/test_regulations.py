@@ -532,7 +532,7 @@ def test_a_legal_basis_citing_a_repealed_article_names_the_article_now_in_force(
     from portal.catalogue.legal import CurrentArticle, LegalBasisResolver
     from portal.regulations.services import ArticleLookupService
 
-    old, code = repealed
+    _old, code = repealed
     resolver = LegalBasisResolver(ArticleLookupService(dbsession))
     basis = resolver.resolve("《青石市夜间施工噪声管理条例》第二条", dt.date(2025, 6, 1))
     assert basis.status == "repealed"

@@ -54,8 +54,36 @@ def test_spring_festival_2025_has_eight_rest_days(cal):
 def test_covers_published_years_only(cal):
     assert cal.covers(D(2024, 6, 1)) and cal.covers(D(2026, 12, 31))
     assert not cal.covers(D(2030, 1, 1))
-    # uncovered years fall back to Monday-Friday
-    assert cal.is_working_day(D(2030, 1, 1))
+    # uncovered years: Monday to Friday, but for the statutory holidays (a Tuesday here)
+    assert cal.is_working_day(D(2030, 1, 8)) and not cal.is_working_day(D(2030, 1, 1))
+
+
+def test_the_statutory_rule_agrees_with_every_published_schedule(cal):
+    """Lunar dates, the Qingming solar term and both texts of the 办法 (2008, 2025), checked
+    against the State Council's schedules of the years the calendar holds."""
+    from portal.catalogue.calendar import statutory_days
+
+    assert len(cal.years) >= 4
+    for year in sorted(cal.years):
+        for name, days in statutory_days(year):
+            for day in days:
+                assert not cal.is_working_day(day), (year, name, day)
+                assert cal.holiday_name(day) is not None
+
+
+def test_a_year_without_a_schedule_rests_on_its_statutory_holidays():
+    """2027 (not yet announced when this was written): New Year's Day is a Friday; Spring
+    Festival runs from New Year's Eve (Friday 5 Feb) to the 3rd (Monday 8 Feb), and its weekend
+    is made up on the Tuesday and Wednesday after."""
+    cal = WorkingCalendar.from_mapping({"years": {2026: {"holidays": []}}})
+    assert not cal.is_working_day(D(2027, 1, 1)) and cal.holiday_name(D(2027, 1, 1)) == "元旦"
+    assert [d.day for d in (D(2027, 2, n) for n in range(4, 13)) if not cal.is_working_day(d)] == \
+        [5, 6, 7, 8, 9, 10]
+    assert cal.holiday_name(D(2027, 2, 9)) == "春节"
+    assert not cal.is_working_day(D(2027, 5, 3))  # Labour Day's Saturday (1 May) made up on Monday
+    # Two working days from the Wednesday before New Year: Thursday, then Monday 4 January.
+    start = T(2026, 12, 30, 10, tzinfo=CHINA_TZ)
+    assert cal.deadline(start, TimeLimit(2, LimitUnit.WORKING_DAYS)) == T(2027, 1, 4, 10, tzinfo=CHINA_TZ)
 
 
 def test_a_working_day_deadline_into_a_year_without_a_schedule_says_so():
