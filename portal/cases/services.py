@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from zope.interface import implementer
 
+from portal.cases.interfaces import ICaseService
 from portal.cases.lifecycle import (
     FINAL_STATUSES,
     EventKind,
@@ -111,6 +113,7 @@ def decode_id_cursor(cursor: str) -> int:
     return int(cursor)
 
 
+@implementer(ICaseService)
 class CaseService:
     def __init__(self, session: Session, places: Places | None = None, settings: Mapping[str, Any] | None = None,
                  calendar: WorkingCalendar | None = None, actor: str = "") -> None:

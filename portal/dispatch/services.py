@@ -21,7 +21,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from zope.interface import implementer
 
+from portal.dispatch.interfaces import IDispatchService
 from portal.dispatch.models import DispatchExample
 from portal.dispatch.places import FEATURE_LABELS, PlaceFinder, PlaceMention
 from portal.dispatch.ranking import CodeInfo, ExampleIndex, ItemRanker, RankedCode
@@ -190,6 +192,7 @@ def check_text(text: str | None) -> str:
     return text
 
 
+@implementer(IDispatchService)
 class DispatchService:
     def __init__(self, session: Session, engine: DispatchEngine, responsibility: Any, search: Any = None,
                  actor: str = "") -> None:

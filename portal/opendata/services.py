@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy.orm import Session
+from zope.interface import implementer
 
 from portal.errors import InvalidInput, NotFound
 from portal.opendata.encoding import (
@@ -20,6 +21,7 @@ from portal.opendata.encoding import (
     jsonl_batch_chunks,
     jsonl_chunks,
 )
+from portal.opendata.interfaces import IOpenDataService
 from portal.opendata.registry import FREQUENCIES, Dataset, ExportContext, Stamp, dataset_named, datasets_of
 
 LICENSE = {"name": "CC-BY-4.0", "title": "知识共享署名 4.0 国际许可协议（CC BY 4.0）",
@@ -60,6 +62,7 @@ class DatasetSummary:
         return self.last_modified_iso[:16].replace("T", " ") if self.stamp.last_modified else ""
 
 
+@implementer(IOpenDataService)
 class OpenDataService:
     def __init__(self, session: Session, registry: Any) -> None:
         self.session = session

@@ -1,6 +1,3 @@
-# mypy: disable-error-code="misc, empty-body"
-# (zope.interface methods are declared without ``self`` and without a body: mypy reads them as
-# ordinary methods and would flag every one.)
 """Contracts of the portal's search: a derived, rebuildable projection of the database.
 
 Every domain that has searchable content (regulations and articles today; rulings, catalogue
@@ -14,8 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class SearchUnavailable(RuntimeError):
@@ -114,18 +115,18 @@ class IDocumentProvider(Interface):
         "Optional: the doc types a query without a type filter searches (default: all of doc_types). "
         "Types left out are reached with type=… and shown beside the main results.")
 
-    def documents(session, doc_type: str, doc_ids: Iterable[str] | None = None) -> Iterator[SearchDocument]:
+    def documents(session: Session, doc_type: str, doc_ids: Iterable[str] | None = None) -> Iterator[SearchDocument]:
         """Documents of ``doc_type`` for ``doc_ids`` (all of them when None).
 
         An id whose row no longer exists, or is no longer public, is simply not yielded:
         the projection then deletes it from the index.
         """
 
-    def count(session, doc_type: str) -> int:
+    def count(session: Session, doc_type: str) -> int:
         """How many documents a full rebuild will yield (for progress display)."""
 
     # Optional:
-    # def changed_by_date(session, doc_type, after: date, through: date) -> Iterable[str]:
+    # def changed_by_date(session: Session, doc_type: str, after: dt.date, through: dt.date) -> Iterable[str]:
     #     """Ids of documents that differ only because days passed: built on ``after`` they are
     #     not what they would be on ``through`` (a new text took effect, a law was repealed).
     #     The projection re-reads them once a day."""
