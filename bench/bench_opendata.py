@@ -197,7 +197,8 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def export_child(var: str, path: str, digest: bool = False, database_url: str | None = None) -> None:
+def export_child(var: str, path: str, digest: bool = False, database_url: str | None = None,
+                 gzipped: bool = False) -> None:
     """Run in a child process: consume one export through the app, print figures as JSON."""
     import webtest
 
@@ -213,6 +214,9 @@ def export_child(var: str, path: str, digest: bool = False, database_url: str | 
     from webob import Request
 
     request = Request.blank(path, environ={"HTTP_HOST": "bench.local", "REMOTE_ADDR": "127.0.0.1"})
+    if gzipped:
+        # What browsers, curl --compressed and Python's requests send: the route compresses as it goes.
+        request.headers["Accept-Encoding"] = "gzip"
     status_holder = {}
 
     def start_response(status, headers, exc_info=None):
@@ -241,7 +245,7 @@ def export_child(var: str, path: str, digest: bool = False, database_url: str | 
     # Line breaks inside quoted cells make newline counts approximate: the route names its rows.
     declared = dict(status_holder.get("headers") or []).get("X-Row-Count")
     rows = int(declared) + (1 if ".csv" in path else 0) if declared is not None else rows
-    print(json.dumps({"path": path, "status": status_holder.get("status"), "rows": rows, "bytes": size,
+    print(json.dumps({"path": path + (" (gzip)" if gzipped else ""), "status": status_holder.get("status"), "rows": rows, "bytes": size,
                       "seconds": elapsed, "cpu": cpu, "first_byte": first_byte,
                       "rss_before_mb": before / 1024, "peak_rss_mb": peak / 1024,
                       "load": os.getloadavg(), "database_cpu": database_cpu,
@@ -263,10 +267,12 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL database to build and read instead of SQLite "
                         "(dropped and created unless --reuse), e.g. postgresql://postgres@127.0.0.1/portal_bench_export")
     parser.add_argument("--rounds", type=int, default=1, help="measure each route this many times")
+    parser.add_argument("--gzip", action="store_true", help="also measure each route asked for gzip (Accept-Encoding)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--gzipped", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        export_child(args.var, args.child, args.sha256, args.database_url)
+        export_child(args.var, args.child, args.sha256, args.database_url, args.gzipped)
         return
     from bench_cases import prepare
 
@@ -287,16 +293,16 @@ def main() -> None:
         return
     results = []
     for _ in range(args.rounds):
-        for path in args.paths.split(","):
+        for path, gzipped in [(p, z) for p in args.paths.split(",") for z in ((False, True) if args.gzip else (False,))]:
             load_before = os.getloadavg()
             out = subprocess.run([sys.executable, __file__, "--var", str(var), "--child", path,
-                                  *(["--sha256"] if args.sha256 else []),
+                                  *(["--sha256"] if args.sha256 else []), *(["--gzipped"] if gzipped else []),
                                   *(["--database-url", args.database_url] if args.database_url else [])],
                                  check=True, capture_output=True, text=True).stdout
             figures = json.loads(out.strip().splitlines()[-1])
             figures["load_before"] = load_before
             results.append(figures)
-            print(f"  {path}: {figures['seconds']:.1f} s, CPU {figures['cpu']:.1f} s", flush=True)
+            print(f"  {figures['path']}: {figures['seconds']:.1f} s, CPU {figures['cpu']:.1f} s", flush=True)
     print()
     print(f"## open-data export benchmark ({total:,} cases stored, {engine_name}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
