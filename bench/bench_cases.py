@@ -131,9 +131,19 @@ def prepare(settings: dict, count: int, seed: int, jsonl: Path) -> dict:
             elapsed = time.perf_counter() - started
             print(f"  {stats.read:>9,} rows  {stats.created / elapsed:,.0f} cases/s", flush=True)
 
-    # Exactly what `portal import-cases FILE` runs on SQLite (two planning workers, one writer).
-    parallel_import(settings["sqlalchemy.url"], read_raw_rows(jsonl), scope, places, stats,
-                    workers=min(os.cpu_count() or 1, 4), progress=progress)
+    if settings["sqlalchemy.url"].startswith("sqlite"):
+        # Exactly what `portal import-cases FILE` runs on SQLite (two planning workers, one writer).
+        parallel_import(settings["sqlalchemy.url"], read_raw_rows(jsonl), scope, places, stats,
+                        workers=min(os.cpu_count() or 1, 4), progress=progress)
+    else:
+        # And what it runs on PostgreSQL: one transaction per batch of 2,000 rows.
+        from portal.cases.importer import BulkImporter, batched, read_rows
+
+        importer = BulkImporter(places, source="import")
+        for batch in batched(read_rows(jsonl), 2000):
+            with scope() as session:
+                importer.import_batch(session, batch, stats)
+            progress(len(batch))
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started  # the writer process only
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -30,7 +30,7 @@ PUBLISHER = "城市管理权责知识门户"
 MEDIA_TYPES = {"csv": "text/csv", "jsonl": "application/jsonl", "geojson": "application/geo+json"}
 FORMAT_LABELS = {"csv": "CSV", "jsonl": "JSON Lines", "geojson": "GeoJSON"}
 #: Bumped whenever the encoders change what they write: old ETags must not match new bytes.
-ENCODING_VERSION = "1"
+ENCODING_VERSION = "2"  # 2: gzip at level 1 (GZIP_LEVEL), not 6
 
 
 @dataclasses.dataclass(frozen=True)
