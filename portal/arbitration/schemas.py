@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
 from portal.arbitration.models import SCOPES, VOTE_CHOICES
 from portal.catalogue.models import ROLE_VALUES
+from portal.catalogue.schemas import ReplacementRefSchema
 from portal.validation import BodySchema, QuerySchema
 
 _CODE = validate.Length(min=1, max=40)
@@ -235,6 +236,8 @@ class LegalBasisOut(Schema):
     status = fields.String()
     status_label = fields.String()
     url = fields.String(allow_none=True)
+    replaced_by = fields.Nested(ReplacementRefSchema, allow_none=True, metadata={
+        "description": "所引条文已废止时：接替它的现行条文；未识别或未废止时为 null"})
 
 
 class OpinionSchema(Schema):
