@@ -11,6 +11,10 @@ import pytest
 from portal.regulations.parsing import parse_regulation_text
 from portal.regulations.versions import ImportMetadata, RegulationImporter, build_metadata
 
+# The repealed law and the code that repeals it: the texts the successor unit tests use.
+from tests.unit.regulations.test_successors import CODE as ENVIRONMENT_CODE
+from tests.unit.regulations.test_successors import OLD_LAW as NIGHT_WORK
+
 ROAD_V1 = """\
 # 青石市街巷管理条例
 
@@ -430,37 +434,6 @@ def test_api_import_validates_input_and_permissions(testapp, make_api_key, dbses
 
 
 # ------------------------------------------------------------------- repealed articles
-
-
-NIGHT_WORK = """\
-# 青石市夜间施工噪声管理条例
-
-2001年3月5日 青石市人民代表大会常务委员会通过
-
-<!-- INFO END -->
-
-第一条 为了防治夜间施工噪声，保护居民休息，制定本条例。
-
-第二条 在噪声敏感建筑物集中区域，禁止夜间进行产生噪声的建筑施工作业，但抢修、抢险作业和因生产工艺要求必须连续施工的除外。
-
-第三条 本条例自2001年5月1日起施行。
-"""
-
-ENVIRONMENT_CODE = """\
-# 青石市生态环境条例
-
-2024年3月5日 青石市人民代表大会常务委员会通过
-
-<!-- INFO END -->
-
-第一条 为了保护和改善生态环境，制定本条例。
-
-第二条 园林绿化应当因地制宜，优先选用乡土树种。
-
-第三条 在噪声敏感建筑物集中区域，禁止夜间进行产生噪声的建筑施工作业，但是抢修、抢险作业和因生产工艺上要求或者特殊需要必须连续施工作业的除外。
-
-第四条 本条例自2025年1月1日起施行。《青石市夜间施工噪声管理条例》同时废止。
-"""
 
 
 @pytest.fixture

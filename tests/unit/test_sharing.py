@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -21,86 +23,77 @@ def _wait(predicate, seconds: float = 2.0) -> bool:
     return False
 
 
-def test_a_commit_in_one_process_reaches_the_others_within_a_second(redis_url, tmp_path):
+@dataclass
+class Buses:
+    """Two processes' buses on one channel (both live in this process, so both announce every
+    commit; each hears only the other's): what the receiver heard, and an event set on each."""
+
+    sender: ChangeBus
+    receiver: ChangeBus
+    heard: list[dict]
+    got: threading.Event
+
+
+@pytest.fixture
+def buses(redis_url):
     prefix = f"portal-test-{uuid.uuid4().hex[:8]}:"
-    sender, receiver = ChangeBus(SharedState(redis_url, prefix=prefix)), ChangeBus(SharedState(redis_url, prefix=prefix))
-    heard: list[dict] = []
-    got = threading.Event()
-    receiver.on_change(lambda notice: (heard.append(notice), got.set()))
+    pair = Buses(ChangeBus(SharedState(redis_url, prefix=prefix)), ChangeBus(SharedState(redis_url, prefix=prefix)),
+                 [], threading.Event())
+    pair.receiver.on_change(lambda notice: (pair.heard.append(notice), pair.got.set()))
     try:
-        sender.start()
-        receiver.start()
-        assert _wait(lambda: sender.listening and receiver.listening)
-        engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
-        with Session(engine) as session:
-            session.execute(text("CREATE TABLE t (x INTEGER)"))
-            session.commit()  # no flush of ORM objects: nothing to announce
-        with Session(engine) as session:
-            session.info["_bus_wrote"] = True  # what the flush listener notes for an ORM write
-            session.info["_search_dirty"] = True
-            started = time.monotonic()
-            session.commit()
-        assert got.wait(1.0), "no notice within a second"
-        assert time.monotonic() - started < 1.0
-        # (both buses live in this process, so both announce the commit; each hears only the other)
-        assert {"from": sender.sender, "search": True} in heard
-        assert all(notice["from"] != receiver.sender for notice in heard)
+        pair.sender.start()
+        pair.receiver.start()
+        assert _wait(lambda: pair.sender.listening and pair.receiver.listening)
+        yield pair
     finally:
-        sender.stop()
-        receiver.stop()
+        pair.sender.stop()
+        pair.receiver.stop()
 
 
-def test_a_rolled_back_transaction_announces_nothing(redis_url, tmp_path):
-    prefix = f"portal-test-{uuid.uuid4().hex[:8]}:"
-    sender, receiver = ChangeBus(SharedState(redis_url, prefix=prefix)), ChangeBus(SharedState(redis_url, prefix=prefix))
-    heard: list[dict] = []
-    receiver.on_change(heard.append)
-    try:
-        sender.start()
-        receiver.start()
-        assert _wait(lambda: receiver.listening)
-        engine = create_engine(f"sqlite:///{tmp_path / 'y.sqlite'}")
-        with Session(engine) as session:
-            session.execute(text("SELECT 1"))
-            session.info["_bus_wrote"] = True  # a write that is then rolled back
-            session.rollback()
-            session.execute(text("SELECT 1"))
-            session.commit()
-        time.sleep(0.5)
-        assert heard == []
-    finally:
-        sender.stop()
-        receiver.stop()
+def test_a_commit_in_one_process_reaches_the_others_within_a_second(buses, tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with Session(engine) as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))
+        session.commit()  # no flush of ORM objects: nothing to announce
+    with Session(engine) as session:
+        session.info["_bus_wrote"] = True  # what the flush listener notes for an ORM write
+        session.info["_search_dirty"] = True
+        started = time.monotonic()
+        session.commit()
+    assert buses.got.wait(1.0), "no notice within a second"
+    assert time.monotonic() - started < 1.0
+    assert {"from": buses.sender.sender, "search": True} in buses.heard
+    assert all(notice["from"] != buses.receiver.sender for notice in buses.heard)
 
 
-def test_a_savepoint_is_announced_when_the_outer_transaction_commits(redis_url, tmp_path):
+def test_a_rolled_back_transaction_announces_nothing(buses, tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'y.sqlite'}")
+    with Session(engine) as session:
+        session.execute(text("SELECT 1"))
+        session.info["_bus_wrote"] = True  # a write that is then rolled back
+        session.rollback()
+        session.execute(text("SELECT 1"))
+        session.commit()
+    time.sleep(0.5)
+    assert buses.heard == []
+
+
+def test_a_savepoint_is_announced_when_the_outer_transaction_commits(buses, tmp_path):
     """A released savepoint is not a commit: the others would read the database before the
     change is in it, and the real commit would then go unannounced."""
     from portal.db import get_engine
 
-    prefix = f"portal-test-{uuid.uuid4().hex[:8]}:"
-    sender, receiver = ChangeBus(SharedState(redis_url, prefix=prefix)), ChangeBus(SharedState(redis_url, prefix=prefix))
-    heard: list[dict] = []
-    got = threading.Event()
-    receiver.on_change(lambda notice: (heard.append(notice), got.set()))
-    try:
-        sender.start()
-        receiver.start()
-        assert _wait(lambda: sender.listening and receiver.listening)
-        engine = get_engine({"sqlalchemy.url": f"sqlite:///{tmp_path / 's.sqlite'}"})
-        with Session(engine) as session:
-            session.execute(text("SELECT 1"))
-            with session.begin_nested():
-                session.info["_bus_wrote"] = True  # what the flush listener notes for an ORM write
-                session.info["_search_dirty"] = True
-            time.sleep(0.5)
-            assert [n for n in heard if n.get("from") == sender.sender] == []
-            session.commit()
-        assert got.wait(1.0), "the commit was not announced"
-        assert {"from": sender.sender, "search": True} in heard
-    finally:
-        sender.stop()
-        receiver.stop()
+    engine = get_engine({"sqlalchemy.url": f"sqlite:///{tmp_path / 's.sqlite'}"})
+    with Session(engine) as session:
+        session.execute(text("SELECT 1"))
+        with session.begin_nested():
+            session.info["_bus_wrote"] = True  # what the flush listener notes for an ORM write
+            session.info["_search_dirty"] = True
+        time.sleep(0.5)
+        assert buses.heard == []
+        session.commit()
+    assert buses.got.wait(1.0), "the commit was not announced"
+    assert {"from": buses.sender.sender, "search": True} in buses.heard
 
 
 def test_without_redis_the_bus_degrades_and_commits_still_succeed(tmp_path):
