@@ -41,6 +41,8 @@ DEFAULT_HOLIDAYS_PATH = (
 )
 
 _ONE_DAY = dt.timedelta(days=1)
+#: The last year borax's lunar tables cover.
+LAST_LUNAR_YEAR = 2100
 
 
 class LimitUnit(enum.StrEnum):
@@ -90,10 +92,11 @@ def statutory_days(year: int) -> list[tuple[str, list[dt.date]]]:
     """The public holidays every citizen has in ``year`` by 《全国年节及纪念日放假办法》: the
     2025 revision added New Year's Eve and 2 May; the 2008 text applies before. Empty before
     2008 (other rules). Spring Festival, Dragon Boat and Mid-Autumn follow the lunar calendar,
-    Qingming the solar term."""
+    Qingming the solar term. Empty after ``LAST_LUNAR_YEAR`` too (the lunar tables end there;
+    such a date is Monday to Friday)."""
     from borax.calendars.lunardate import LunarDate, TermUtils
 
-    if year < 2008:
+    if not 2008 <= year <= LAST_LUNAR_YEAR:
         return []
     revised = year >= 2025
     new_year = LunarDate(year, 1, 1).to_solar_date()

@@ -202,6 +202,10 @@ def test_a_deadline_counted_without_a_holiday_schedule_carries_a_note(app_):
     covered = app_.get("/api/v1/responsibility", {
         "item_type": "0101", "area": GRID, "reported_at": "2025-01-27T10:00:00+08:00"}).json
     assert covered["calendar_note"] is None
+    # Beyond any holiday rule the portal knows (the lunar tables end in 2100): still an answer.
+    far = app_.get("/api/v1/responsibility", {
+        "item_type": "0101", "area": GRID, "reported_at": "2150-12-31T10:00:00+08:00"}).json
+    assert far["roles"][0]["deadline"].startswith("2151-01-04T10:00") and "2151 年" in far["calendar_note"]
 
 
 @pytest.mark.parametrize("params, status, field", [

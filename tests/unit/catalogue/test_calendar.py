@@ -71,6 +71,14 @@ def test_the_statutory_rule_agrees_with_every_published_schedule(cal):
                 assert cal.holiday_name(day) is not None
 
 
+def test_years_beyond_the_lunar_tables_count_monday_to_friday():
+    """A reported time far ahead (the look-up takes any) must still give a deadline."""
+    cal = WorkingCalendar.from_mapping({"years": {2026: {"holidays": []}}})
+    start = T(2150, 12, 31, 10, tzinfo=CHINA_TZ)  # a Thursday
+    assert cal.deadline(start, TimeLimit(2, LimitUnit.WORKING_DAYS)) == T(2151, 1, 4, 10, tzinfo=CHINA_TZ)
+    assert cal.is_working_day(D(9999, 12, 31)) is True  # a Friday
+
+
 def test_a_year_without_a_schedule_rests_on_its_statutory_holidays():
     """2027 (not yet announced when this was written): New Year's Day is a Friday; Spring
     Festival runs from New Year's Eve (Friday 5 Feb) to the 3rd (Monday 8 Feb), and its weekend
