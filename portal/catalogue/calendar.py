@@ -89,9 +89,9 @@ class Holiday:
 
 
 def statutory_days(year: int) -> list[tuple[str, list[dt.date]]]:
-    """The public holidays every citizen has in ``year`` by 《全国年节及纪念日放假办法》: the
-    2025 revision added New Year's Eve and 2 May; the 2008 text applies before. Empty before
-    2008 (other rules). Spring Festival, Dragon Boat and Mid-Autumn follow the lunar calendar,
+    """The public holidays every citizen has in ``year`` by 《全国年节及纪念日放假办法》: from
+    2025 New Year's Eve and the first three days, and 1–2 May; 2014–2024 the first three days;
+    2008–2013 New Year's Eve and the first two days. Empty before 2008 (other rules). Spring Festival, Dragon Boat and Mid-Autumn follow the lunar calendar,
     Qingming the solar term. Empty after ``LAST_LUNAR_YEAR`` too (the lunar tables end there;
     such a date is Monday to Friday)."""
     from borax.calendars.lunardate import LunarDate, TermUtils
@@ -100,9 +100,10 @@ def statutory_days(year: int) -> list[tuple[str, list[dt.date]]]:
         return []
     revised = year >= 2025
     new_year = LunarDate(year, 1, 1).to_solar_date()
+    spring = range(-1, 3) if revised else range(3) if year >= 2014 else range(-1, 2)
     return [
         ("元旦", [dt.date(year, 1, 1)]),
-        ("春节", [new_year + dt.timedelta(days=n) for n in range(-1 if revised else 0, 3)]),
+        ("春节", [new_year + dt.timedelta(days=n) for n in spring]),
         ("清明节", [TermUtils.nth_term_day(year, term_name="清明")]),
         ("劳动节", [dt.date(year, 5, 1), dt.date(year, 5, 2)] if revised else [dt.date(year, 5, 1)]),
         ("端午节", [LunarDate(year, 5, 5).to_solar_date()]),
