@@ -215,6 +215,11 @@ def _format_group(group: int) -> str:
     return "".join(out)
 
 
+def article_slug(number: int, suffix: int = 0) -> str:
+    """The URL form of an article number: 23, or 23-1 for 第二十三条之一."""
+    return f"{number}-{suffix}" if suffix else str(number)
+
+
 def article_label(number: int, suffix: int = 0) -> str:
     """第二十三条, or 第二十三条之一 for an article inserted after it."""
     if number < 1:

@@ -17,6 +17,7 @@ import logging
 import threading
 from typing import Any
 
+from portal.numerals import article_slug
 from portal.regulations.citations import Citation, parse_citation
 from portal.regulations.documents import article_path
 
@@ -179,10 +180,9 @@ class LegalBasisResolver:
         url = None
         if self.request is not None and regulation_id is not None:
             try:
-                slug = (f"{citation.article_number}-{citation.article_suffix}" if citation.article_suffix
-                        else str(citation.article_number))
                 # a path, not a URL: the cache outlives the request (and its host name)
-                url = self.request.route_path("regulations.article", id=regulation_id, n=slug,
+                url = self.request.route_path("regulations.article", id=regulation_id,
+                                              n=article_slug(citation.article_number, citation.article_suffix),
                                               _query={"at": on.isoformat()})
             except KeyError:
                 url = None

@@ -16,6 +16,7 @@ from typing import Any
 from portal.numerals import (
     NUMERAL_CHARS,
     article_label,
+    article_slug,
     format_chinese_number,
     parse_chinese_number,
 )
@@ -121,8 +122,7 @@ def render_citations(texts: Iterable[Any] | None) -> tuple[list[str], list[str]]
 def citation_path(request: Any, regulation_id: int, citation: Citation, at: dt.date) -> str:
     """The article page a citation points at, as it stood on ``at``, with the cited paragraph and
     item (款、项) picked out and scrolled to."""
-    slug = f"{citation.article_number}-{citation.article_suffix}" if citation.article_suffix \
-        else str(citation.article_number)
+    slug = article_slug(citation.article_number, citation.article_suffix)
     query: dict[str, Any] = {"at": at.isoformat()}
     if citation.paragraph:
         query["paragraph"] = citation.paragraph

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, object_session
 from zope.interface import implementer
 
 from portal import clock
+from portal.numerals import article_slug
 from portal.regulations.metadata import Status
 from portal.regulations.models import Article, ArticleSuccessor, Regulation, RegulationVersion
 from portal.regulations.successors import Successor, stored_successors
@@ -57,8 +58,7 @@ def regulation_path(regulation_id: int) -> str:
 
 
 def article_path(regulation_id: int, number: int, suffix: int) -> str:
-    slug = f"{number}-{suffix}" if suffix else str(number)
-    return f"/regulations/{regulation_id}/articles/{slug}"
+    return f"/regulations/{regulation_id}/articles/{article_slug(number, suffix)}"
 
 
 def _chunks(values: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:

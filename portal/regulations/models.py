@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.audit import Audited
 from portal.db import Base, TimestampMixin, utcnow
-from portal.numerals import article_label
+from portal.numerals import article_label, article_slug
 from portal.regulations.metadata import effective_status
 
 
@@ -153,7 +153,7 @@ class Article(Base):
     @property
     def slug(self) -> str:
         """The URL form of the number: 23, or 23-1 for 第二十三条之一."""
-        return f"{self.number}-{self.suffix}" if self.suffix else str(self.number)
+        return article_slug(self.number, self.suffix)
 
     @property
     def anchor(self) -> str:

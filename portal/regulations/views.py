@@ -13,6 +13,7 @@ from pyramid.view import view_config
 from portal import clock
 from portal.accounts.permissions import Permissions
 from portal.errors import InvalidInput, NotFound, PortalError
+from portal.numerals import article_slug
 from portal.regulations.citations import Citation
 from portal.regulations.interfaces import IArticleLookup, IRegulationImporter, IRegulationService
 from portal.regulations.metadata import LEVELS, STATUSES
@@ -121,8 +122,8 @@ def _article(request: Request, article: Article, at: dt.date | None = None) -> d
 
 
 def successor_url(request: Request, successor: Successor) -> str:
-    slug = f"{successor.number}-{successor.suffix}" if successor.suffix else str(successor.number)
-    return request.route_url("regulations.article", id=successor.regulation_id, n=slug)
+    return request.route_url("regulations.article", id=successor.regulation_id,
+                             n=article_slug(successor.number, successor.suffix))
 
 
 def _replaced_by(request: Request, successor: Successor | None) -> dict[str, Any] | None:
